@@ -1,0 +1,51 @@
+// Builds one self-contained executable per check (dist/checks/check_NAME) and the CLI (dist/carpentry).
+// Each file starts as a tiny sh script that finds node where OpenBSD puts it (/usr/local/bin), since
+// monit's PATH lacks it and `#!/usr/bin/env node` alone would fail there; node then reads the same
+// file as JavaScript (the second line is a string and a comment to it).
+import { build } from "esbuild";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { EXECUTABLES } from "./build-executables.mjs";
+
+const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
+const header = [
+  "#!/bin/sh",
+  '":" //; for n in /usr/local/bin/node /usr/bin/node; do [ -x "$n" ] && exec "$n" "$0" "$@"; done; ' +
+    'n=$(command -v node) && exec "$n" "$0" "$@"; ' +
+    'echo "UNKNOWN: node not found in /usr/local/bin, /usr/bin or PATH (pkg_add node)"; exit 3',
+].join("\n");
+
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  minify: true,
+  legalComments: "none",
+  banner: { js: header },
+  define: { __CARPENTRY_VERSION__: JSON.stringify(pkg.version) },
+  logLevel: "warning",
+};
+
+rmSync("dist", { recursive: true, force: true });
+mkdirSync("dist/checks", { recursive: true });
+// The repo is an ES module package; the built files are CommonJS, which is how they run when copied
+// alone, so say so for runs in place too.
+writeFileSync("dist/package.json", '{ "type": "commonjs" }\n');
+
+const jobs = EXECUTABLES.map(({ executable, module, expression }) =>
+  build({
+    ...common,
+    stdin: {
+      contents: `import * as m from "./src/checks/${module}.ts";\nimport { runStandalone } from "./src/lib/runner.ts";\nrunStandalone(m.${expression});\n`,
+      resolveDir: ".",
+      sourcefile: `${executable}.ts`,
+      loader: "ts",
+    },
+    outfile: `dist/checks/${executable}`,
+  }),
+);
+jobs.push(build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/carpentry" }));
+await Promise.all(jobs);
+for (const { executable } of EXECUTABLES) chmodSync(`dist/checks/${executable}`, 0o755);
+chmodSync("dist/carpentry", 0o755);
+console.log(`built ${EXECUTABLES.length} checks and the CLI into dist/`);

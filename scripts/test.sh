@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The one test command (README, CI): installs the system packages the e2e tests need when they are
+# missing, builds the executables the e2e tests run, type-checks, then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-test-deps.sh
+npm run build --silent
+npx tsc --noEmit -p .
+npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json "$@"

@@ -1,0 +1,37 @@
+import type { CheckDefinition } from "../lib/check.js";
+import { HostError } from "../lib/errors.js";
+import { runOne } from "../lib/host.js";
+import { result } from "../lib/result.js";
+
+/**
+ * Always a fresh connection: with multiplexing, a live master would keep answering after the peer's
+ * sshd died, and the next reboot of the peer would find it unreachable.
+ */
+export const check: CheckDefinition = {
+  name: "peer",
+  title: "the peer gateway answers over SSH and runs a command",
+  roles: ["primary", "secondary"],
+  usesPeer: true,
+  reads: ["peer: runs /usr/bin/true over a new SSH connection (never the shared one)"],
+  states: {
+    OK: "the peer ran the command",
+    WARNING: "never",
+    CRITICAL: "the peer cannot be reached or cannot run a command: connection refused, timed out, host key mismatch, authentication refused...",
+    UNKNOWN: "bad config, or the check's own deadline expired (a peer that accepts connections but never answers)",
+  },
+  async run(ctx) {
+    const peer = ctx.freshPeer();
+    const started = performance.now();
+    try {
+      const answer = await runOne(peer, { argv: ["/usr/bin/true"] });
+      const elapsedMs = Math.round(performance.now() - started);
+      if (answer.exitCode !== 0) {
+        return result("CRITICAL", `${ctx.peerRole} ${ctx.config.peer.host} cannot run commands (exit ${answer.exitCode})`, answer.stderr.trim() ? [answer.stderr.trim()] : []);
+      }
+      return result("OK", `${ctx.peerRole} ${ctx.config.peer.host} answers over SSH in ${elapsedMs} ms`, [], [{ label: "ssh_time", value: elapsedMs, uom: "ms", min: 0 }]);
+    } catch (error) {
+      if (error instanceof HostError) return result("CRITICAL", error.summary, error.detail ? [error.detail] : []);
+      throw error;
+    }
+  },
+};

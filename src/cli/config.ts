@@ -1,0 +1,33 @@
+// carpentry config check: validate the config, print it with every default filled in, and say what
+// each check will read on which host.
+import type { Command } from "commander";
+import { stringify } from "smol-toml";
+import { ALL_CHECKS } from "../checks/index.js";
+import { loadConfig } from "../lib/config.js";
+import { EXIT_CODE, formatText } from "../lib/result.js";
+import { errorResult, writeOut } from "../lib/runner.js";
+import { configPathOf } from "./run.js";
+
+export function registerConfigCommands(program: Command): void {
+  const config = program.command("config").description("the config file");
+  config
+    .command("check")
+    .description("validate the config, print the effective config and what each check reads on which host")
+    .action(() => {
+      const path = configPathOf(program);
+      let loaded;
+      try {
+        loaded = loadConfig(path);
+      } catch (error) {
+        writeOut(formatText(errorResult(error), true));
+        process.exit(EXIT_CODE.UNKNOWN);
+      }
+      const lines = [`# ${path}: OK`, "# effective config, defaults included:", stringify(loaded).trimEnd(), "", "# what each check reads:"];
+      for (const check of ALL_CHECKS) {
+        const applies = check.roles.includes(loaded.role);
+        lines.push(`check_${check.name}${applies ? "" : `  (not on the ${loaded.role})`}`);
+        if (applies) for (const item of check.reads) lines.push(`  ${item}`);
+      }
+      writeOut(lines.join("\n") + "\n");
+    });
+}

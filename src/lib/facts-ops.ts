@@ -1,0 +1,2 @@
+// Registers every facts op, for the `carpentry facts` command. A check imports only the op modules
+// it uses, so each check's executable stays small.

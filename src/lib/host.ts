@@ -1,0 +1,109 @@
+// One small interface for "run these commands on that gateway", with a local transport and an
+// OpenSSH one. Checks never call ssh themselves: they name commands, a Host runs them in one round trip.
+import type { PeerConfig, Role } from "./config.js";
+import { HostError } from "./errors.js";
+import type { ProcessScope } from "./proc.js";
+import { buildBatchScript, renderCommand, splitBatchOutput, truncateCommand, type CommandResult, type HostCommand } from "./shell.js";
+import { describeSshFailure, ensureControlDir, sshArgs, sshDestination, type Multiplexing } from "./ssh.js";
+
+export interface Host {
+  /** Which gateway of the pair this is. */
+  readonly role: Role;
+  /** For messages: "secondary (root@192.168.110.102)" or "primary (this host)". */
+  readonly label: string;
+  readonly isLocal: boolean;
+  /** Runs the commands in order in one round trip; a failing command is a result, not an error. */
+  run(commands: readonly HostCommand[]): Promise<CommandResult[]>;
+}
+
+export async function runOne(host: Host, command: HostCommand): Promise<CommandResult> {
+  const [first] = await host.run([command]);
+  if (!first) throw new HostError(`no result from ${host.label}`);
+  return first;
+}
+
+function describeBatch(commands: readonly HostCommand[]): string {
+  return commands.map((command) => truncateCommand(renderCommand(command), 60)).join("; ");
+}
+
+/** The gateway we run on. Commands go through /bin/sh, as on the peer, so both see the same shell rules. */
+export class LocalHost implements Host {
+  readonly isLocal = true;
+  readonly label: string;
+
+  constructor(
+    readonly role: Role,
+    private readonly scope: ProcessScope,
+  ) {
+    this.label = `${role} (this host)`;
+  }
+
+  async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
+    if (commands.length === 0) return [];
+    const batch = buildBatchScript(commands);
+    const outcome = await this.scope.run("/bin/sh", ["-c", batch.script], { description: describeBatch(commands), input: batch.input });
+    if (outcome.signal) throw new HostError(`local commands killed by ${outcome.signal}`, describeBatch(commands));
+    return splitBatchOutput(batch, commands, outcome.stdout, outcome.stderr);
+  }
+}
+
+export interface SshHostOptions {
+  readonly role: Role;
+  readonly peer: PeerConfig;
+  readonly scope: ProcessScope;
+  /** undefined for a fresh, unshared connection (check_peer: a live master must not hide a dead sshd). */
+  readonly multiplexing: Multiplexing | undefined;
+}
+
+export class SshHost implements Host {
+  readonly isLocal = false;
+  readonly role: Role;
+  readonly label: string;
+  private controlDirChecked = false;
+  private static readonly masterGates = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: SshHostOptions) {
+    this.role = options.role;
+    this.label = `${options.role} (${sshDestination(options.peer)})`;
+  }
+
+  async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
+    if (commands.length === 0) return [];
+    const { peer, scope, multiplexing } = this.options;
+    if (multiplexing && !this.controlDirChecked) {
+      ensureControlDir(multiplexing.controlDir);
+      this.controlDirChecked = true;
+    }
+    const batch = buildBatchScript(commands);
+    const description = `ssh ${sshDestination(peer)}: ${describeBatch(commands)}`;
+    const spawn = () => scope.run(peer.ssh_path, sshArgs(peer, multiplexing, batch.script), { description, input: batch.input });
+    let outcome;
+    if (multiplexing) {
+      // Checks run in parallel in one process (carpentry run) wait for the first to set up the shared
+      // master; otherwise each would race to open a connection of its own.
+      const key = `${multiplexing.controlDir}|${sshDestination(peer)}:${peer.port}`;
+      const gate = SshHost.masterGates.get(key);
+      if (gate) {
+        await gate;
+        outcome = await spawn();
+      } else {
+        const first = spawn();
+        SshHost.masterGates.set(key, first.catch(() => undefined));
+        outcome = await first;
+      }
+    } else {
+      outcome = await spawn();
+    }
+    if (outcome.signal) throw new HostError(`ssh to ${this.options.role} killed by ${outcome.signal}`);
+    const firstMarker = `\n@@${batch.nonce} 0 `;
+    if (outcome.exitCode === 255 && !outcome.stdout.includes(firstMarker)) {
+      throw new HostError(`cannot reach ${this.options.role} ${peer.host}: ${describeSshFailure(outcome.stderr)}`, lastStderr(outcome.stderr));
+    }
+    return splitBatchOutput(batch, commands, outcome.stdout, outcome.stderr);
+  }
+}
+
+function lastStderr(stderr: string): string | undefined {
+  const lines = stderr.split("\n").map((line) => line.trim()).filter(Boolean);
+  return lines.length > 0 ? lines.slice(-2).join(" / ") : undefined;
+}

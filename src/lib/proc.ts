@@ -1,0 +1,88 @@
+// Every process a check starts goes through one ProcessScope: each runs in its own process group, so
+// that on the check's deadline the whole group (ssh included) is killed and nothing outlives the check.
+import { execa } from "execa";
+import { HostError, TimeoutError } from "./errors.js";
+
+export interface SpawnOptions {
+  /** What a user should read if we time out while this runs: "ssh root@secondary: /sbin/pfctl -si". */
+  readonly description: string;
+  readonly input?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface ProcessOutcome {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** undefined when killed by a signal */
+  readonly exitCode: number | undefined;
+  readonly signal: string | undefined;
+}
+
+const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
+
+export class ProcessScope {
+  private readonly running = new Map<number, string>();
+  private readonly waits = new Set<string>();
+  private closedReason: string | undefined;
+
+  /** Names what an in-process wait is for (a DNS query), so a time-out can say so. */
+  async waitFor<T>(description: string, work: Promise<T>): Promise<T> {
+    this.waits.add(description);
+    try {
+      return await work;
+    } finally {
+      this.waits.delete(description);
+    }
+  }
+
+  async run(file: string, args: readonly string[], options: SpawnOptions): Promise<ProcessOutcome> {
+    if (this.closedReason) throw new TimeoutError(this.closedReason);
+    const child = execa(file, args, {
+      detached: true,
+      stdin: options.input === undefined ? "ignore" : "pipe",
+      input: options.input,
+      reject: false,
+      stripFinalNewline: false,
+      encoding: "utf8",
+      maxBuffer: MAX_OUTPUT_BYTES,
+      env: options.env,
+      extendEnv: options.env === undefined,
+      cleanup: true,
+    });
+    const pid = child.pid;
+    if (pid !== undefined) this.running.set(pid, options.description);
+    try {
+      const outcome = await child;
+      if (outcome.exitCode === undefined && outcome.signal === undefined && outcome.failed) {
+        const cause = outcome.cause as NodeJS.ErrnoException | undefined;
+        const why = cause?.code === "ENOENT" ? "not found" : cause?.code === "EACCES" ? "permission denied" : (cause?.message ?? "could not be started");
+        throw new HostError(`cannot run ${file}: ${why}`);
+      }
+      return {
+        stdout: String(outcome.stdout ?? ""),
+        stderr: String(outcome.stderr ?? ""),
+        exitCode: outcome.exitCode,
+        signal: outcome.signal,
+      };
+    } finally {
+      if (pid !== undefined) this.running.delete(pid);
+    }
+  }
+
+  /** What we are waiting for right now, oldest first. */
+  waitingFor(): string[] {
+    return [...this.running.values(), ...this.waits];
+  }
+
+  /** Kills every process group still running and refuses new ones. */
+  close(reason: string): void {
+    this.closedReason = reason;
+    for (const pid of this.running.keys()) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // Already gone: nothing to kill.
+      }
+    }
+  }
+}
