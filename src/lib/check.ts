@@ -49,6 +49,8 @@ export interface CheckContext {
   readonly critical: Range | undefined;
   readonly extra: Readonly<Record<string, string | undefined>>;
   readonly scope: ProcessScope;
+  /** Milliseconds left before the check's deadline; give it to the peer so it stops in time too. */
+  remainingMs(): number;
 }
 
 export function otherRole(role: Role): Role {

@@ -39,7 +39,7 @@ export function errorResult(error: unknown): Result {
   return result("UNKNOWN", `internal error: ${message.split("\n")[0] ?? ""}`, ["this is a bug in carpentry-checks; please report it with the output of -v"]);
 }
 
-export function createContext(def: CheckDefinition, config: Config, invocation: Invocation, scope: ProcessScope): CheckContext {
+export function createContext(config: Config, invocation: Invocation, scope: ProcessScope, deadlineAt: number): CheckContext {
   const role = config.role;
   const peerRole = otherRole(role);
   const local = new LocalHost(role, scope);
@@ -61,6 +61,7 @@ export function createContext(def: CheckDefinition, config: Config, invocation: 
     critical: invocation.critical,
     extra: invocation.extra ?? {},
     scope,
+    remainingMs: () => Math.max(0, deadlineAt - performance.now()),
   };
 }
 
@@ -83,7 +84,7 @@ export async function executeCheck(def: CheckDefinition, invocation: Invocation)
     if (!def.roles.includes(config.role)) {
       return result("UNKNOWN", `check_${def.name} does not apply to the ${config.role}`, [`it runs on: ${def.roles.join(", ")}; see carpentry list`]);
     }
-    return def.run(createContext(def, config, invocation, scope));
+    return def.run(createContext(config, invocation, scope, started + invocation.timeoutMs));
   })().catch(errorResult);
   try {
     return finish(await Promise.race([work, deadline]));
