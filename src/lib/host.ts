@@ -4,7 +4,7 @@ import type { PeerConfig, Role } from "./config.js";
 import { HostError } from "./errors.js";
 import type { ProcessScope } from "./proc.js";
 import { buildBatchScript, renderCommand, splitBatchOutput, truncateCommand, type CommandResult, type HostCommand } from "./shell.js";
-import { describeSshFailure, ensureControlDir, sshArgs, sshDestination, type Multiplexing } from "./ssh.js";
+import { acquireMasterSlot, controlPath, describeSshFailure, ensureControlDir, isHandshakeDrop, sshArgs, sshDestination, type Multiplexing } from "./ssh.js";
 
 export interface Host {
   /** Which gateway of the pair this is. */
@@ -60,7 +60,6 @@ export class SshHost implements Host {
   readonly role: Role;
   readonly label: string;
   private controlDirChecked = false;
-  private static readonly masterGates = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: SshHostOptions) {
     this.role = options.role;
@@ -77,22 +76,16 @@ export class SshHost implements Host {
     const batch = buildBatchScript(commands);
     const description = `ssh ${sshDestination(peer)}: ${describeBatch(commands)}`;
     const spawn = () => scope.run(peer.ssh_path, sshArgs(peer, multiplexing, batch.script), { description, input: batch.input });
+    const release = multiplexing ? await acquireMasterSlot(controlPath(multiplexing, peer), (peer.connect_timeout + 2) * 1000) : undefined;
     let outcome;
-    if (multiplexing) {
-      // Checks run in parallel in one process (carpentry run) wait for the first to set up the shared
-      // master; otherwise each would race to open a connection of its own.
-      const key = `${multiplexing.controlDir}|${sshDestination(peer)}:${peer.port}`;
-      const gate = SshHost.masterGates.get(key);
-      if (gate) {
-        await gate;
-        outcome = await spawn();
-      } else {
-        const first = spawn();
-        SshHost.masterGates.set(key, first.catch(() => undefined));
-        outcome = await first;
-      }
-    } else {
+    try {
       outcome = await spawn();
+      if (outcome.exitCode === 255 && isHandshakeDrop(outcome.stderr) && !outcome.stdout.includes(`\n@@${batch.nonce} 0 `)) {
+        await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 300));
+        outcome = await spawn();
+      }
+    } finally {
+      release?.();
     }
     if (outcome.signal) throw new HostError(`ssh to ${this.options.role} killed by ${outcome.signal}`);
     const firstMarker = `\n@@${batch.nonce} 0 `;

@@ -1,7 +1,9 @@
 // How we use the system's OpenSSH client: BatchMode (never a prompt under monit), a connect timeout,
 // host-key checking left on, one multiplexed connection shared by the checks (ControlMaster with the
 // socket in a directory only we can enter), and ssh's failures turned into words an admin acts on.
-import { lstatSync, mkdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import type { PeerConfig } from "./config.js";
 import { HostError } from "./errors.js";
@@ -35,6 +37,91 @@ export function ensureControlDir(dir: string): void {
   if ((stat.mode & 0o077) !== 0) throw new HostError(`ssh control directory ${dir} is open to others`, `mode ${(stat.mode & 0o777).toString(8)}, expected 700`);
 }
 
+/**
+ * Our own socket name rather than ssh's %C, so we know the path: we must see whether a master is
+ * alive before deciding who may create one. Short, for the 104-byte unix socket path limit.
+ */
+export function controlPath(multiplexing: Multiplexing, peer: PeerConfig): string {
+  const id = createHash("sha256").update(`${peer.user}@${peer.host}:${peer.port}`).digest("hex").slice(0, 16);
+  return join(multiplexing.controlDir, `cm-${id}`);
+}
+
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * When monit starts many checks at once and no master is up, each ssh would open its own connection,
+ * and sshd's MaxStartups (10 unauthenticated by default) starts dropping them. So one process at a
+ * time may create the master, under a lock file (O_EXCL, holding its pid); the others wait for it and
+ * then ride on the master. Returns a release function when we hold the lock, undefined when a master
+ * is already up. A stale socket (master gone) is removed under the lock.
+ */
+export async function acquireMasterSlot(path: string, deadlineMs: number): Promise<(() => void) | undefined> {
+  const lockPath = `${path}.lock`;
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    if (await socketAnswers(path)) return undefined;
+    let fd: number | undefined;
+    try {
+      fd = openSync(lockPath, "wx", 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new HostError(`cannot create ${lockPath}`, (error as Error).message);
+    }
+    if (fd !== undefined) {
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      try {
+        unlinkSync(path);
+      } catch {
+        // No stale socket: the usual case.
+      }
+      return () => {
+        try {
+          unlinkSync(lockPath);
+        } catch {
+          // Already removed as stale by another process: nothing to release.
+        }
+      };
+    }
+    let holder = Number.NaN;
+    try {
+      holder = Number(readFileSync(lockPath, "utf8"));
+    } catch {
+      continue; // Released between our open and read: try again at once.
+    }
+    if (Number.isInteger(holder) && holder > 0 && !processAlive(holder)) {
+      try {
+        unlinkSync(lockPath);
+      } catch {
+        // Another waiter removed it first.
+      }
+      continue;
+    }
+    // Give up waiting before the deadline and connect on our own: slower, but still an answer.
+    if (Date.now() > until) return undefined;
+    await sleep(15 + Math.random() * 20);
+  }
+}
+
 export function sshDestination(peer: PeerConfig): string {
   return `${peer.user}@${peer.host}`;
 }
@@ -60,7 +147,7 @@ export function sshArgs(peer: PeerConfig, multiplexing: Multiplexing | undefined
   if (multiplexing) {
     args.push(
       "-o", "ControlMaster=auto",
-      "-o", `ControlPath=${join(multiplexing.controlDir, "%C")}`,
+      "-o", `ControlPath=${controlPath(multiplexing, peer)}`,
       "-o", `ControlPersist=${multiplexing.persistSeconds}`,
     );
   } else {
@@ -83,6 +170,14 @@ const FAILURES: readonly [RegExp, string][] = [
   [/Too many authentication failures/i, "authentication refused (too many keys offered)"],
   [/Bad owner or permissions on/i, "ssh refuses its own files: bad owner or permissions"],
 ];
+
+/**
+ * sshd drops connections beyond MaxStartups during the handshake; that is load, not a dead peer, and
+ * is worth one more try. A refused or timed-out connection is not retried: it is the answer.
+ */
+export function isHandshakeDrop(stderr: string): boolean {
+  return /kex_exchange_identification|Connection closed by .* port|Connection reset by/i.test(stderr);
+}
 
 /** ssh exits 255 for its own errors; this says which, in words. */
 export function describeSshFailure(stderr: string): string {

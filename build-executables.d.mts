@@ -1,0 +1,1 @@
+export declare const EXECUTABLES: readonly { executable: string; module: string; expression: string }[];

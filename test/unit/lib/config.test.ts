@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { loadConfig, parseConfig, resolveConfigPath } from "../../../src/lib/config.js";
+import { ConfigError } from "../../../src/lib/errors.js";
+
+const dir = mkdtempSync(join(tmpdir(), "carpentry-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function configError(text: string): ConfigError {
+  try {
+    parseConfig(text, "/etc/carpentry.monit/carpentry.toml");
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("config", () => {
+  it("needs only role and peer.host; everything else has a default", () => {
+    const config = parseConfig('role = "primary"\n[peer]\nhost = "192.168.110.102"\n', "c.toml");
+    expect(config.peer).toMatchObject({ host: "192.168.110.102", user: "root", port: 22, ssh_options: [], connect_timeout: 5 });
+    expect(config.checks.mailq).toMatchObject({ warning: 50, critical: 500 });
+    expect(config.checks.sysctl.ignore).toEqual([]);
+  });
+
+  it("names the file when it is missing", () => {
+    const path = join(dir, "absent.toml");
+    expect(() => loadConfig(path)).toThrow(new RegExp(`${path}: file not found`));
+  });
+
+  it("names the line of a TOML syntax error", () => {
+    const error = configError('role = "primary"\n[peer]\nhost = "x\n');
+    expect(error.line).toBe(3);
+    expect(error.detail).toMatch(/carpentry\.toml: line 3: TOML syntax error/);
+  });
+
+  it("names an unknown key, its line, and the keys allowed there", () => {
+    const error = configError('role = "primary"\n[peer]\nhost = "a"\nprot = 22\n');
+    expect(error.key).toBe("peer.prot");
+    expect(error.line).toBe(4);
+    expect(error.detail).toMatch(/unknown key \(allowed here: host, user, port/);
+  });
+
+  it("names a wrong type with what was expected and what came", () => {
+    const error = configError('role = "primary"\n[peer]\nhost = "a"\nport = "22"\n');
+    expect(error.key).toBe("peer.port");
+    expect(error.line).toBe(4);
+    expect(error.detail).toMatch(/expected .*got "22"/);
+  });
+
+  it("rejects a port of 70000 and a role of master", () => {
+    const port = configError('role = "primary"\n[peer]\nhost = "a"\nport = 70000\n');
+    expect(port.detail).toMatch(/peer\.port: expected a port from 1 to 65535, got 70000/);
+    const role = configError('role = "master"\n[peer]\nhost = "a"\n');
+    expect(role.key).toBe("role");
+    expect(role.line).toBe(1);
+    expect(role.detail).toMatch(/either "primary" or "secondary", got "master"/);
+  });
+
+  it("says what is missing", () => {
+    const error = configError('role = "secondary"\n');
+    expect(error.key).toBe("peer");
+    expect(error.detail).toMatch(/missing/);
+  });
+
+  it("refuses a peer host that ssh would read as an option", () => {
+    expect(configError('role = "primary"\n[peer]\nhost = "-oProxyCommand=x"\n').key).toBe("peer.host");
+  });
+
+  it("keeps the summary short enough for the first output line", () => {
+    const error = configError('role = "primary"\n[peer]\nhost = "a"\n[checks.mailq]\nwarning = "abc"\n');
+    expect(`UNKNOWN: ${error.summary}`.length).toBeLessThanOrEqual(80);
+    expect(error.key).toBe("checks.mailq.warning");
+    expect(error.line).toBe(5);
+  });
+
+  it("takes --config over CARPENTRY_CONFIG over the default", () => {
+    expect(resolveConfigPath("/a", { CARPENTRY_CONFIG: "/b" })).toBe("/a");
+    expect(resolveConfigPath(undefined, { CARPENTRY_CONFIG: "/b" })).toBe("/b");
+    expect(resolveConfigPath(undefined, {})).toBe("/etc/carpentry.monit/carpentry.toml");
+  });
+
+  it("reads a file from disk", () => {
+    const path = join(dir, "ok.toml");
+    writeFileSync(path, 'role = "secondary"\n[peer]\nhost = "primary"\nport = 2222\n');
+    expect(loadConfig(path).peer.port).toBe(2222);
+  });
+});
