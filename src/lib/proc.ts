@@ -1,6 +1,5 @@
 // Every process a check starts goes through one ProcessScope: each runs in its own process group, so
 // that on the check's deadline the whole group (ssh included) is killed and nothing outlives the check.
-import { execa } from "execa";
 import { HostError, TimeoutError } from "./errors.js";
 
 export interface SpawnOptions {
@@ -37,6 +36,9 @@ export class ProcessScope {
 
   async run(file: string, args: readonly string[], options: SpawnOptions): Promise<ProcessOutcome> {
     if (this.closedReason) throw new TimeoutError(this.closedReason);
+    // Loaded on first use: execa's start-up work is a good part of a check's cold start, and
+    // --help, --version and checks that never spawn should not pay for it.
+    const { execa } = await import("execa");
     const child = execa(file, args, {
       detached: true,
       stdin: options.input === undefined ? "ignore" : "pipe",
