@@ -6,6 +6,7 @@ import { EXIT_CODE } from "../lib/result.js";
 import { VERSION } from "../lib/version.js";
 import { registerCheckCommands } from "./run.js";
 import { registerConfigCommands } from "./config.js";
+import { registerDocsCommand } from "./docs.js";
 import { registerFactsCommand } from "./facts.js";
 
 installCrashHandlers("carpentry");
@@ -21,6 +22,7 @@ const program = new Command("carpentry")
 registerCheckCommands(program);
 registerConfigCommands(program);
 registerFactsCommand(program);
+registerDocsCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) {

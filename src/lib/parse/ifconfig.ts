@@ -295,12 +295,19 @@ function parseCarpLines(what: string, block: InterfaceBlock): CarpLineResult {
   const carpIndexes = block.body.map((l, i) => (l.tokens[0] === "carp:" ? i : -1)).filter((i) => i >= 0);
   const first = carpIndexes[0];
   if (first === undefined) throw new ParseError(what, `no carp: line for ${block.name}`, block.lineNumber);
+  const line = block.body[first] as BodyLine;
+  const result = parseFirstCarpLine(what, block, first, line);
+  // Checked after reading the first line so that foreign formats (FreeBSD prints one carp: line per
+  // vhid) are reported on their first carp: line.
   const second = carpIndexes[1];
   if (second !== undefined) {
     const l = block.body[second];
     throw new ParseError(what, `second carp: line for ${block.name}`, l?.lineNumber, l?.raw);
   }
-  const line = block.body[first] as BodyLine;
+  return result;
+}
+
+function parseFirstCarpLine(what: string, block: InterfaceBlock, first: number, line: BodyLine): CarpLineResult {
   const t = line.tokens;
 
   if (t[1] === "carpdev") {
@@ -465,10 +472,10 @@ export function parseIfconfigGroup(text: string): InterfaceGroupDemotion {
     .filter((l) => l.raw.trim() !== "");
   const line = lines[0];
   if (line === undefined) throw new ParseError(what, "no output");
-  const extra = lines[1];
-  if (extra !== undefined) throw new ParseError(what, "more than one line", extra.lineNumber, extra.raw);
   const m = /^(\S+): carp demote count ([0-9]+)$/.exec(line.raw.trim());
   if (!m) throw new ParseError(what, "expected `GROUP: carp demote count N`", line.lineNumber, line.raw);
+  const extra = lines[1];
+  if (extra !== undefined) throw new ParseError(what, "more than one line", extra.lineNumber, extra.raw);
   return { group: m[1] ?? "", demoteCount: Number(m[2]) };
 }
 
