@@ -201,9 +201,10 @@ export function parsePfInfo(text: string): PfInfo {
       const name = rm[1] ?? "";
       // With a runtime every counter row ends in a rate; a row without one was cut inside its
       // number, which would otherwise read as a smaller value.
-      if (runtimeSeconds !== null && runtimeSeconds > 0 && rm[3] === undefined && !RATELESS_ROWS.has(name)) {
+      if (STRICT_SECTIONS.has(section) && runtimeSeconds !== null && runtimeSeconds > 0 && rm[3] === undefined && !RATELESS_ROWS.has(name)) {
         throw new ParseError(what, `row in ${section} has no rate; output truncated?`, line.lineNumber, line.raw);
       }
+      if (rows[name] !== undefined) throw new ParseError(what, `${name} appears twice in ${section}`, line.lineNumber, line.raw);
       rows[name] = Number(rm[2]);
       continue;
     }
