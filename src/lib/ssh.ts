@@ -89,18 +89,25 @@ export async function acquireMasterSlot(path: string, deadlineMs: number): Promi
     if (fd !== undefined) {
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      try {
-        unlinkSync(path);
-      } catch {
-        // No stale socket: the usual case.
-      }
-      return () => {
+      const release = (): void => {
         try {
           unlinkSync(lockPath);
         } catch {
           // Already removed as stale by another process: nothing to release.
         }
       };
+      // The master may have come up between our look at the socket and the lock: the previous
+      // holder made it and let go. Then it is ours to use, and certainly not to remove.
+      if (await socketAnswers(path)) {
+        release();
+        return undefined;
+      }
+      try {
+        unlinkSync(path);
+      } catch {
+        // No stale socket: the usual case.
+      }
+      return release;
     }
     let holder = Number.NaN;
     try {
