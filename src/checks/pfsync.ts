@@ -1,0 +1,509 @@
+import type { CheckContext, CheckDefinition } from "../lib/check.js";
+import type { CheckSettings, Config, Role } from "../lib/config.js";
+import { HostError, ParseError } from "../lib/errors.js";
+import { factsCommand, factsRequest, readFactsResult } from "../lib/facts.js";
+import { loadReading, saveReading } from "../lib/last-reading.js";
+import { parsePfsyncInterface, type PfsyncInterface } from "../lib/parse/ifconfig.js";
+import { parseProtocolStats } from "../lib/parse/netstat.js";
+import { parsePfInfo, parseStates, type PfInfo } from "../lib/parse/pfctl.js";
+import { encodeStateKeys, EXPIRY_MARGIN_SECONDS, isStateMatchCounts, PFCTL_STATES_ARGV, stateKeys, type StateKeys, type StateMatchCounts } from "../lib/pf-states.js";
+import { result, type PerfDatum, type Result, type Status } from "../lib/result.js";
+import { lastLine, truncateCommand, type CommandResult, type HostCommand } from "../lib/shell.js";
+import { parseRange, rangeAlerts, type Range } from "../lib/thresholds.js";
+
+const ROLES: readonly Role[] = ["primary", "secondary"];
+const COUNTERS_FILE = "pfsync-counters.json";
+
+/**
+ * The error counters of netstat -sp pfsync (struct pfsyncstats fields; the config's ignore_counters
+ * names them without `pfsyncs_`), with the words netstat prints for them. Packets received and sent
+ * count traffic, not trouble.
+ */
+const ERROR_COUNTERS: Readonly<Record<string, string>> = {
+  pfsyncs_badif: "packets discarded for bad interface",
+  pfsyncs_badttl: "packets discarded for bad ttl",
+  pfsyncs_hdrops: "packets shorter than header",
+  pfsyncs_badver: "packets discarded for bad version",
+  pfsyncs_badauth: "packets discarded for bad HMAC",
+  pfsyncs_badact: "packets discarded for bad action",
+  pfsyncs_badlen: "packets discarded for short packet",
+  pfsyncs_badval: "states discarded for bad values",
+  pfsyncs_stale: "stale states",
+  pfsyncs_badstate: "failed state lookups/inserts",
+  pfsyncs_onomem: "sends failed for mbuf memory",
+  pfsyncs_oerrors: "send errors",
+};
+
+export interface PfsyncSettings {
+  readonly interfaceName: string;
+  /** What each host must show; undefined: not checked. */
+  readonly syncdev: Readonly<Record<Role, string | undefined>>;
+  readonly syncpeer: Readonly<Record<Role, string | undefined>>;
+  readonly ratioLow: number;
+  readonly ratioHigh: number;
+  readonly smallCount: number;
+  readonly smallSlack: number;
+  readonly compareStates: boolean;
+  readonly minStateAge: number;
+  readonly shareWarning: Range;
+  readonly shareCritical: Range;
+  /** struct pfsyncstats fields whose growth is not reported (`pfsyncs_stale`). */
+  readonly ignoredCounters: ReadonlySet<string>;
+  /** -w/-c were given although compare_states is off: they have nothing to apply to. */
+  readonly unusedThresholds: boolean;
+}
+
+export function pfsyncSettings(config: Config, warning?: Range, critical?: Range): PfsyncSettings {
+  const section: CheckSettings<"pfsync"> = config.checks.pfsync;
+  const primarySyncdev = section.syncdev;
+  return {
+    interfaceName: section.interface,
+    syncdev: {
+      primary: primarySyncdev,
+      secondary: primarySyncdev === undefined ? undefined : (config.host_specific.interfaces[primarySyncdev] ?? primarySyncdev),
+    },
+    syncpeer: { primary: section.syncpeer?.primary, secondary: section.syncpeer?.secondary },
+    ratioLow: section.ratio_low,
+    ratioHigh: section.ratio_high,
+    smallCount: section.small_count,
+    smallSlack: section.small_slack,
+    compareStates: section.compare_states,
+    minStateAge: section.min_state_age,
+    // A share alerts when it falls below the configured number: the Nagios range `N:`.
+    shareWarning: warning ?? parseRange(`${section.share_warning}:`, "share_warning"),
+    shareCritical: critical ?? parseRange(`${section.share_critical}:`, "share_critical"),
+    ignoredCounters: new Set(section.ignore_counters.map((name) => `pfsyncs_${name}`)),
+    unusedThresholds: !section.compare_states && (warning !== undefined || critical !== undefined),
+  };
+}
+
+// ---- facts from one host ----
+
+export interface PfsyncHostFacts {
+  readonly role: Role;
+  /** null when the host has no such interface. */
+  readonly pfsync: PfsyncInterface | null;
+  readonly info: PfInfo;
+  /** netstat -sp pfsync by struct pfsyncstats field (`pfsyncs_badstate`), known rows only. */
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+export interface PfsyncHostOutputs {
+  readonly ifconfig: CommandResult;
+  readonly pfctlInfo: CommandResult;
+  readonly netstat: CommandResult;
+}
+
+function hostCommands(interfaceName: string): HostCommand[] {
+  return [{ argv: ["/sbin/ifconfig", interfaceName] }, { argv: ["/sbin/pfctl", "-si"] }, { argv: ["/usr/bin/netstat", "-sp", "pfsync"] }];
+}
+
+/** A parser's complaint, with the host it came from: "cannot parse secondary's pfctl -si output line 3". */
+function parsedOn<T>(role: Role, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof ParseError) throw new ParseError(`${role}'s ${error.what}`, error.reason, error.lineNumber, error.lineText);
+    throw error;
+  }
+}
+
+function outputOf(role: Role, commandResult: CommandResult): string {
+  if (commandResult.exitCode === 0) return commandResult.stdout;
+  throw new HostError(`${truncateCommand(commandResult.command, 30)} failed on ${role} (exit ${commandResult.exitCode})`, lastLine(commandResult.stderr) || undefined);
+}
+
+/** Raw output of one host -> typed facts. Throws ParseError (naming host and line) or HostError. */
+export function readHostFacts(role: Role, interfaceName: string, outputs: PfsyncHostOutputs): PfsyncHostFacts {
+  const missing = outputs.ifconfig.exitCode !== 0 && /no such interface|not configured/i.test(outputs.ifconfig.stderr);
+  const pfsync = missing ? null : parsedOn(role, () => parsePfsyncInterface(outputOf(role, outputs.ifconfig), interfaceName));
+  const info = parsedOn(role, () => parsePfInfo(outputOf(role, outputs.pfctlInfo)));
+  const stats = parsedOn(role, () => parseProtocolStats(outputOf(role, outputs.netstat)));
+  if (stats.protocol !== "pfsync") throw new ParseError(`${role}'s netstat -sp pfsync output`, `header is ${stats.protocol}:, expected pfsync:`, 1);
+  return { role, pfsync, info, counters: stats.fields };
+}
+
+// ---- counter growth between runs ----
+
+interface CounterReading {
+  readonly at: string;
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+/** The file in state_dir: each host's last netstat -sp pfsync reading, as this host last saw it. */
+export interface StoredCounters {
+  readonly version: 1;
+  readonly readings: Partial<Record<Role, CounterReading>>;
+}
+
+export interface CounterIncrease {
+  readonly field: string;
+  readonly from: number;
+  readonly to: number;
+}
+
+export type HostCounterGrowth =
+  | { readonly kind: "first" }
+  | { readonly kind: "reset" }
+  | { readonly kind: "compared"; readonly since: string; readonly increases: readonly CounterIncrease[] };
+
+export interface CounterGrowth {
+  readonly byRole: Readonly<Record<Role, HostCounterGrowth>> | null;
+  /** Why growth is not measured this run (the state directory cannot be used), or a note on the previous reading. */
+  readonly note?: string;
+}
+
+function readStoredCounters(value: unknown): StoredCounters | undefined {
+  if (typeof value !== "object" || value === null || (value as { version?: unknown }).version !== 1) return undefined;
+  const readings = (value as { readings?: unknown }).readings;
+  if (typeof readings !== "object" || readings === null) return undefined;
+  const valid: Partial<Record<Role, CounterReading>> = {};
+  for (const role of ROLES) {
+    const reading = (readings as Record<string, unknown>)[role] as Partial<CounterReading> | undefined;
+    if (typeof reading?.at !== "string" || typeof reading.counters !== "object" || reading.counters === null) continue;
+    if (!Object.values(reading.counters).every((count) => Number.isInteger(count))) continue;
+    valid[role] = { at: reading.at, counters: reading.counters };
+  }
+  return { version: 1, readings: valid };
+}
+
+export function storedCounters(hosts: readonly PfsyncHostFacts[], at: Date): StoredCounters {
+  const readings: Partial<Record<Role, CounterReading>> = {};
+  for (const host of hosts) readings[host.role] = { at: at.toISOString(), counters: host.counters };
+  return { version: 1, readings };
+}
+
+/**
+ * Growth of each host's error counters since the previous reading. A counter that went down means the
+ * host rebooted (the counters start at 0 again): no growth can be told then, the new reading is the base.
+ */
+export function counterGrowth(previous: unknown, hosts: readonly PfsyncHostFacts[], ignored: ReadonlySet<string>): Record<Role, HostCounterGrowth> {
+  const stored = readStoredCounters(previous);
+  const growth: Record<Role, HostCounterGrowth> = { primary: { kind: "first" }, secondary: { kind: "first" } };
+  for (const host of hosts) {
+    const before = stored?.readings[host.role];
+    if (!before) continue;
+    if (Object.entries(host.counters).some(([field, count]) => count < (before.counters[field] ?? 0))) {
+      growth[host.role] = { kind: "reset" };
+      continue;
+    }
+    const increases: CounterIncrease[] = [];
+    for (const field of Object.keys(ERROR_COUNTERS)) {
+      const from = before.counters[field];
+      const to = host.counters[field];
+      if (from === undefined || to === undefined || ignored.has(field) || to <= from) continue;
+      increases.push({ field, from, to });
+    }
+    growth[host.role] = { kind: "compared", since: before.at, increases };
+  }
+  return growth;
+}
+
+// ---- the state tables themselves (compare_states) ----
+
+export interface StateShare {
+  /** The primary's settled states (old enough to be synced, not about to expire). */
+  readonly compared: number;
+  /** How many of them the secondary holds. */
+  readonly held: number;
+  /** The primary's states left out. */
+  readonly young: number;
+  readonly expiring: number;
+}
+
+/** What crossed the wire for the comparison, for a detail line. */
+export interface StateExchange {
+  readonly peer: Role;
+  readonly sentBytes: number;
+  readonly receivedBytes: number;
+  readonly elapsedMs: number;
+}
+
+/**
+ * The primary sends the keys of its settled states and the secondary counts those it holds; the
+ * secondary sends all its keys and the primary counts its settled states among them. Either way the
+ * share is of the primary's settled states.
+ */
+export function stateShare(localRole: Role, local: StateKeys, answer: StateMatchCounts): StateShare {
+  if (localRole === "primary") return { compared: local.settledCount, held: answer.theirsHeld, young: local.young, expiring: local.expiring };
+  return { compared: answer.settled, held: answer.settledHeldByThem, young: answer.young, expiring: answer.expiring };
+}
+
+// ---- the decision ----
+
+export interface PfsyncFacts {
+  readonly primary: PfsyncHostFacts;
+  readonly secondary: PfsyncHostFacts;
+  readonly growth: CounterGrowth;
+  readonly share?: StateShare;
+  readonly exchange?: StateExchange;
+}
+
+interface Problem {
+  readonly status: Status;
+  readonly summary: string;
+  readonly details: readonly string[];
+}
+
+const SEVERITY: Readonly<Record<Status, number>> = { CRITICAL: 0, UNKNOWN: 1, WARNING: 2, OK: 3 };
+
+/**
+ * The admin's rule: below small_count states on the primary the secondary may differ by small_slack
+ * states, above it the secondary must hold ratio_low to ratio_high times the primary's count.
+ */
+export function countsWithinTolerance(statesOnPrimary: number, statesOnSecondary: number, settings: PfsyncSettings): boolean {
+  if (statesOnPrimary < settings.smallCount) return Math.abs(statesOnSecondary - statesOnPrimary) <= settings.smallSlack;
+  // The epsilon keeps a bound that is a whole number (0.95 * 700) from missing it by a rounding error.
+  const epsilon = 1e-9;
+  return statesOnSecondary >= settings.ratioLow * statesOnPrimary - epsilon && statesOnSecondary <= settings.ratioHigh * statesOnPrimary + epsilon;
+}
+
+/** Rounded down to 0.1: a share short of all is never shown as 100%. */
+function percentValue(part: number, whole: number): number {
+  return Math.floor((part / whole) * 1000) / 10;
+}
+
+function percent(part: number, whole: number): string {
+  return `${percentValue(part, whole).toFixed(1)}%`;
+}
+
+function describeInterface(host: PfsyncHostFacts, name: string): string {
+  const pfsync = host.pfsync;
+  if (!pfsync) return `${host.role}: no ${name}`;
+  const words = [`${host.role}: ${name} ${pfsync.up && pfsync.running ? "up" : `flags <${pfsync.flags.join(",")}>`}`];
+  words.push(pfsync.syncdev === null ? "no syncdev" : `syncdev ${pfsync.syncdev}`);
+  if (pfsync.syncdev !== null) words.push(`syncpeer ${pfsync.syncpeer ?? "none (multicast)"}`, `maxupd ${pfsync.maxupd}`, `defer ${pfsync.defer ? "on" : "off"}`);
+  return words.join(", ");
+}
+
+function interfaceProblems(host: PfsyncHostFacts, settings: PfsyncSettings): Problem[] {
+  const name = settings.interfaceName;
+  const role = host.role;
+  const pfsync = host.pfsync;
+  if (!pfsync) return [{ status: "CRITICAL", summary: `${name} missing on ${role}`, details: [`${role} has no ${name} interface: create /etc/hostname.${name} (e.g. "syncdev em2 up")`] }];
+  const problems: Problem[] = [];
+  if (!pfsync.up || !pfsync.running) {
+    problems.push({ status: "CRITICAL", summary: `${name} down on ${role}`, details: [`${role}: ${name} flags <${pfsync.flags.join(",")}>, expected UP,RUNNING`] });
+  }
+  if (pfsync.syncdev === null) {
+    problems.push({ status: "CRITICAL", summary: `${name} has no syncdev on ${role}`, details: [`${role}: ifconfig ${name} shows no syncdev: no states are sent or received`] });
+    return problems;
+  }
+  const wantedSyncdev = settings.syncdev[role];
+  if (wantedSyncdev !== undefined && pfsync.syncdev !== wantedSyncdev) {
+    problems.push({ status: "CRITICAL", summary: `${name} on ${role} syncs over ${pfsync.syncdev}, not ${wantedSyncdev}`, details: [`${role}: ${name} syncdev ${pfsync.syncdev}, configured ${wantedSyncdev}`] });
+  }
+  const wantedSyncpeer = settings.syncpeer[role];
+  if (wantedSyncpeer !== undefined && pfsync.syncpeer !== wantedSyncpeer) {
+    const actual = pfsync.syncpeer ?? "none";
+    problems.push({ status: "CRITICAL", summary: `${name} on ${role} has syncpeer ${actual}, not ${wantedSyncpeer}`, details: [`${role}: ${name} syncpeer ${pfsync.syncpeer ?? "none (multicast)"}, configured ${wantedSyncpeer}`] });
+  }
+  return problems;
+}
+
+function countProblem(statesOnPrimary: number, statesOnSecondary: number, settings: PfsyncSettings): Problem | undefined {
+  if (countsWithinTolerance(statesOnPrimary, statesOnSecondary, settings)) return undefined;
+  const share = statesOnPrimary === 0 ? "the primary has none" : `the secondary has ${percent(statesOnSecondary, statesOnPrimary)} of the primary's`;
+  return {
+    status: "CRITICAL",
+    summary: `states diverged: primary ${statesOnPrimary}, secondary ${statesOnSecondary}`,
+    details: [`state counts beyond tolerance: ${share}`],
+  };
+}
+
+function toleranceText(settings: PfsyncSettings): string {
+  return `tolerance ${settings.ratioLow}-${settings.ratioHigh} of the primary's count, +/-${settings.smallSlack} below ${settings.smallCount} states`;
+}
+
+function shareProblem(share: StateShare, settings: PfsyncSettings): Problem | undefined {
+  if (share.compared === 0) return undefined;
+  const value = (share.held / share.compared) * 100;
+  const status: Status = rangeAlerts(settings.shareCritical, value) ? "CRITICAL" : rangeAlerts(settings.shareWarning, value) ? "WARNING" : "OK";
+  if (status === "OK") return undefined;
+  return {
+    status,
+    summary: `secondary holds only ${percent(share.held, share.compared)} of the primary's states`,
+    details: [`${share.compared - share.held} of the primary's ${share.compared} settled states are missing on the secondary (${status} below ${status === "CRITICAL" ? settings.shareCritical.text : settings.shareWarning.text})`],
+  };
+}
+
+function shareLine(share: StateShare, minStateAge: number): string {
+  const held = share.compared === 0 ? "no settled state to compare" : `secondary holds ${share.held} (${percent(share.held, share.compared)})`;
+  return `state tables: ${share.compared} primary states older than ${minStateAge}s compared, ${held}; left out ${share.young} younger, ${share.expiring} expiring within ${EXPIRY_MARGIN_SECONDS}s`;
+}
+
+function exchangeLine(exchange: StateExchange): string {
+  const kib = (bytes: number): string => (bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KiB`);
+  return `state keys sent to the ${exchange.peer}: ${kib(exchange.sentBytes)}, answer ${kib(exchange.receivedBytes)}, round trip ${Math.round(exchange.elapsedMs)} ms`;
+}
+
+function errorTotal(host: PfsyncHostFacts, ignored: ReadonlySet<string>): number {
+  return Object.keys(ERROR_COUNTERS).reduce((sum, field) => sum + (ignored.has(field) ? 0 : (host.counters[field] ?? 0)), 0);
+}
+
+function counterLines(hosts: readonly PfsyncHostFacts[], growth: CounterGrowth, ignored: ReadonlySet<string>): { problem?: Problem; lines: string[] } {
+  const lines: string[] = [];
+  const grewOn: Role[] = [];
+  const problemDetails: string[] = [];
+  for (const host of hosts) {
+    const nonZero = Object.entries(ERROR_COUNTERS)
+      .filter(([field]) => (host.counters[field] ?? 0) > 0)
+      .map(([field, words]) => `${host.counters[field]} ${words}${ignored.has(field) ? " (ignored)" : ""}`);
+    const totals = `pfsync errors on ${host.role}: ${nonZero.length === 0 ? "none" : nonZero.join(", ")}`;
+    const hostGrowth = growth.byRole?.[host.role];
+    if (!hostGrowth) {
+      lines.push(totals);
+    } else if (hostGrowth.kind === "first") {
+      lines.push(`${totals}; first reading, growth is told from the next run`);
+    } else if (hostGrowth.kind === "reset") {
+      lines.push(`${totals}; counters went down since the last run (reboot?), growth is told from the next run`);
+    } else if (hostGrowth.increases.length === 0) {
+      lines.push(`${totals}; no growth since ${hostGrowth.since}`);
+    } else {
+      grewOn.push(host.role);
+      for (const increase of hostGrowth.increases) {
+        problemDetails.push(`${host.role}: ${ERROR_COUNTERS[increase.field] ?? increase.field} grew by ${increase.to - increase.from} (${increase.from} -> ${increase.to}) since ${hostGrowth.since}`);
+      }
+      lines.push(totals);
+    }
+  }
+  if (grewOn.length === 0) return { lines };
+  const where = grewOn.length === 2 ? "both hosts" : grewOn.join("");
+  return { lines, problem: { status: "WARNING", summary: `pfsync error counters grew on ${where}`, details: problemDetails } };
+}
+
+/** Facts -> Result: is pfsync up and configured on both hosts, and do their state tables agree? */
+export function decidePfsync(facts: PfsyncFacts, settings: PfsyncSettings): Result {
+  const hosts = [facts.primary, facts.secondary];
+  const statesOnPrimary = facts.primary.info.states.currentEntries;
+  const statesOnSecondary = facts.secondary.info.states.currentEntries;
+  const problems: Problem[] = hosts.flatMap((host) => interfaceProblems(host, settings));
+  const countFault = countProblem(statesOnPrimary, statesOnSecondary, settings);
+  if (countFault) problems.push(countFault);
+  const shareFault = facts.share && shareProblem(facts.share, settings);
+  if (shareFault) problems.push(shareFault);
+  const counters = counterLines(hosts, facts.growth, settings.ignoredCounters);
+  if (counters.problem) problems.push(counters.problem);
+  problems.sort((a, b) => SEVERITY[a.status] - SEVERITY[b.status]);
+
+  const ratio = statesOnPrimary === 0 ? "" : ` (${percent(statesOnSecondary, statesOnPrimary)})`;
+  const details = [
+    ...problems.flatMap((problem) => problem.details),
+    `states: primary ${statesOnPrimary}, secondary ${statesOnSecondary}${ratio}; ${toleranceText(settings)}`,
+    ...(facts.share ? [shareLine(facts.share, settings.minStateAge)] : []),
+    ...(facts.growth.note !== undefined ? [facts.growth.note] : []),
+    ...hosts.filter((host) => !host.info.enabled).map((host) => `pf is disabled on ${host.role} (${host.info.statusLine})`),
+    ...(settings.unusedThresholds ? ["-w/-c apply to the state-table share only: set compare_states = true"] : []),
+    ...hosts.map((host) => describeInterface(host, settings.interfaceName)),
+    ...counters.lines,
+    ...(facts.exchange ? [exchangeLine(facts.exchange)] : []),
+  ];
+
+  const perfdata: PerfDatum[] = [
+    { label: "states_primary", value: statesOnPrimary, min: 0 },
+    { label: "states_secondary", value: statesOnSecondary, min: 0 },
+  ];
+  if (facts.share) {
+    const value = facts.share.compared === 0 ? "U" : percentValue(facts.share.held, facts.share.compared);
+    perfdata.push({ label: "share", value, uom: "%", warn: settings.shareWarning.text, crit: settings.shareCritical.text, min: 0, max: 100 });
+  }
+  for (const host of hosts) perfdata.push({ label: `errors_${host.role}`, value: errorTotal(host, settings.ignoredCounters), uom: "c", min: 0 });
+
+  const worst = problems[0];
+  if (worst) {
+    const more = problems.length - 1;
+    return result(worst.status, `${worst.summary}${more > 0 ? ` (+${more} more)` : ""}`, details, perfdata);
+  }
+  const tail = facts.share
+    ? facts.share.compared === 0
+      ? "no settled state to compare"
+      : `secondary holds ${percent(facts.share.held, facts.share.compared)}`
+    : `${settings.interfaceName} up on both`;
+  return result("OK", `states primary ${statesOnPrimary}, secondary ${statesOnSecondary}; ${tail}`, details, perfdata);
+}
+
+// ---- gathering ----
+
+function outputsFrom(results: readonly CommandResult[], role: Role): PfsyncHostOutputs {
+  const [ifconfig, pfctlInfo, netstat] = results;
+  if (!ifconfig || !pfctlInfo || !netstat) throw new HostError(`no output from ${role}`);
+  return { ifconfig, pfctlInfo, netstat };
+}
+
+interface Gathered {
+  readonly local: PfsyncHostFacts;
+  readonly peer: PfsyncHostFacts;
+  readonly share?: StateShare;
+  readonly exchange?: StateExchange;
+}
+
+async function gather(ctx: CheckContext, settings: PfsyncSettings): Promise<Gathered> {
+  const commands = hostCommands(settings.interfaceName);
+  if (!settings.compareStates) {
+    const [localResults, peerResults] = await Promise.all([ctx.local.run(commands), ctx.peer.run(commands)]);
+    return {
+      local: readHostFacts(ctx.role, settings.interfaceName, outputsFrom(localResults, ctx.role)),
+      peer: readHostFacts(ctx.peerRole, settings.interfaceName, outputsFrom(peerResults, ctx.peerRole)),
+    };
+  }
+  // The peer must be sent our state keys, so this host reads its table first.
+  const localResults = await ctx.local.run([...commands, { argv: PFCTL_STATES_ARGV }]);
+  const local = readHostFacts(ctx.role, settings.interfaceName, outputsFrom(localResults, ctx.role));
+  const tableResult = localResults[3];
+  if (!tableResult) throw new HostError(`no ${PFCTL_STATES_ARGV.join(" ")} output from ${ctx.role}`);
+  const localKeys = parsedOn(ctx.role, () => stateKeys(parseStates(outputOf(ctx.role, tableResult)), settings.minStateAge));
+  const keys = encodeStateKeys(ctx.role === "primary" ? localKeys.settled : localKeys.all);
+  const request = factsRequest("pfStateMatch", { keys, minAgeSeconds: settings.minStateAge }, Math.max(1000, ctx.remainingMs() - 1000));
+  const started = performance.now();
+  const peerResults = await ctx.peer.run([...commands, factsCommand(ctx.config, request)]);
+  const elapsedMs = performance.now() - started;
+  const peer = readHostFacts(ctx.peerRole, settings.interfaceName, outputsFrom(peerResults, ctx.peerRole));
+  const answerResult = peerResults[3];
+  if (!answerResult) throw new HostError(`no pfStateMatch answer from ${ctx.peerRole}`);
+  const answer = readFactsResult(ctx.peer, ctx.config, answerResult);
+  if (!isStateMatchCounts(answer)) throw new HostError(`${ctx.peerRole}'s carpentry answered pfStateMatch with something else`);
+  return {
+    local,
+    peer,
+    share: stateShare(ctx.role, localKeys, answer),
+    exchange: { peer: ctx.peerRole, sentBytes: Buffer.byteLength(JSON.stringify(request)), receivedBytes: Buffer.byteLength(answerResult.stdout), elapsedMs },
+  };
+}
+
+/** Reads the previous counters, then stores this run's; a state directory we cannot use only costs the growth. */
+export function measureGrowth(stateDir: string, hosts: readonly PfsyncHostFacts[], ignored: ReadonlySet<string>): CounterGrowth {
+  const previous = loadReading(stateDir, COUNTERS_FILE);
+  const saveProblem = saveReading(stateDir, COUNTERS_FILE, storedCounters(hosts, new Date()));
+  if (saveProblem !== undefined) return { byRole: null, note: `counter growth not measured: ${saveProblem}` };
+  if ("problem" in previous) return { byRole: counterGrowth(undefined, hosts, ignored), note: `previous counter reading not used: ${previous.problem}` };
+  return { byRole: counterGrowth(previous.value, hosts, ignored) };
+}
+
+export const check: CheckDefinition = {
+  name: "pfsync",
+  title: "pfsync is up on both gateways and their state tables agree",
+  roles: ["primary", "secondary"],
+  usesPeer: true,
+  reads: [
+    "both hosts: /sbin/ifconfig pfsync0 (flags, syncdev, syncpeer), /sbin/pfctl -si (current state entries), /usr/bin/netstat -sp pfsync (error counters)",
+    "this host, with compare_states: /sbin/pfctl -vvss (state ids, creatorids, ages)",
+    "the peer, with compare_states: its carpentry (`carpentry facts` over ssh) reads its own pfctl -vvss; it is sent this host's state keys (about 1.3 bytes a state) and answers with counts only",
+    "this host: state_dir/pfsync-counters.json (default /var/db/carpentry), the previous run's counters; written each run (mode 0600, directory 0700)",
+    "config [checks.pfsync]: interface (pfsync0), syncdev (the primary's; the secondary's through [host_specific] interfaces), syncpeer = { primary, secondary }, ratio_low (0.93), ratio_high (1.03), small_count (100), small_slack (3), compare_states (false), min_state_age (30 s), share_warning (95), share_critical (80), ignore_counters ([]), state_dir",
+  ],
+  thresholds:
+    "with compare_states, the share (%) of the primary's settled states that the secondary holds, as Nagios ranges: -w 95: -c 80: (mind the colon: alert below) override share_warning and share_critical",
+  states: {
+    OK: "pfsync0 is up with a syncdev (and the configured syncdev/syncpeer) on both hosts, the state counts are within tolerance (secondary between ratio_low and ratio_high times the primary's count; within small_slack states while the primary has fewer than small_count), no pfsync error counter grew since the last run, and with compare_states the share is within the thresholds",
+    WARNING: `a pfsync error counter (netstat -sp pfsync: bad packets, bad values, stale states, failed lookups/inserts, send errors; minus ignore_counters) grew on a host since the previous run; with compare_states, the secondary holds less than share_warning % of the primary's settled states (older than min_state_age, not expiring within ${EXPIRY_MARGIN_SECONDS} s)`,
+    CRITICAL: "pfsync0 is missing, down or has no syncdev on a host, its syncdev or syncpeer differs from the config, the state counts diverge beyond tolerance, or with compare_states the secondary holds less than share_critical %",
+    UNKNOWN: "the peer cannot be reached (or, with compare_states, runs another carpentry version), ifconfig/pfctl/netstat fail or print what the parser does not understand (the host and line are named), bad config, or the deadline expired. A state directory that cannot be written is not a failure: the counters are shown without their growth",
+  },
+  async run(ctx) {
+    const settings = pfsyncSettings(ctx.config, ctx.warning, ctx.critical);
+    const gathered = await gather(ctx, settings);
+    const [primary, secondary] = ctx.role === "primary" ? [gathered.local, gathered.peer] : [gathered.peer, gathered.local];
+    const growth = measureGrowth(ctx.config.checks.pfsync.state_dir, [primary, secondary], settings.ignoredCounters);
+    return decidePfsync({ primary, secondary, growth, share: gathered.share, exchange: gathered.exchange }, settings);
+  },
+};
