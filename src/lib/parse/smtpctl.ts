@@ -136,3 +136,28 @@ export function summarizeQueue(envelopes: readonly QueuedEnvelope[], nowEpochSec
   }
   return { count: envelopes.length, oldestAgeSeconds: oldest };
 }
+
+/** `smtpctl show status` (do_show_status() in smtpctl.c): whether each part of smtpd is paused. */
+export interface SmtpdStatus {
+  mda: "running" | "paused";
+  mta: "running" | "paused";
+  smtp: "running" | "paused";
+}
+
+export function parseSmtpdStatus(text: string): SmtpdStatus {
+  const what = "smtpctl show status output";
+  const lines = text.split("\n");
+  const last = lines.pop() ?? "";
+  if (last !== "") throw new ParseError(what, "last line has no newline; output cut short?", lines.length + 1, last);
+  const seen: Partial<SmtpdStatus> = {};
+  lines.forEach((raw, index) => {
+    const m = /^(MDA|MTA|SMTP) (running|paused)$/.exec(raw);
+    if (!m) throw new ParseError(what, "expected `MDA|MTA|SMTP running|paused`", index + 1, raw);
+    const part = (m[1] ?? "").toLowerCase() as keyof SmtpdStatus;
+    if (seen[part] !== undefined) throw new ParseError(what, `${m[1]} printed twice`, index + 1, raw);
+    seen[part] = m[2] === "paused" ? "paused" : "running";
+  });
+  const { mda, mta, smtp } = seen;
+  if (mda === undefined || mta === undefined || smtp === undefined) throw new ParseError(what, "expected the three lines MDA, MTA and SMTP");
+  return { mda, mta, smtp };
+}

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ParseError } from "../../../src/lib/errors.js";
-import { parseMailQueue, summarizeQueue } from "../../../src/lib/parse/smtpctl.js";
+import { parseMailQueue, parseSmtpdStatus, summarizeQueue } from "../../../src/lib/parse/smtpctl.js";
 
 const read = (path: string): string => readFileSync(new URL(`../../fixtures/${path}`, import.meta.url), "utf8");
 
@@ -160,5 +160,20 @@ describe("parseMailQueue: cheatsheet line and edge cases", () => {
   it("CRLF reads the same", () => {
     const text = section("$ smtpctl show queue   (smtpd stopped");
     expect(parseMailQueue(text.replaceAll("\n", "\r\n"), NOW)).toEqual(parseMailQueue(text, NOW));
+  });
+});
+
+// No capture exists: the lines are do_show_status()'s printf formats in smtpctl.c rev 1.176.
+describe("parseSmtpdStatus", () => {
+  it("reads running and paused parts", () => {
+    expect(parseSmtpdStatus("MDA running\nMTA running\nSMTP running\n")).toEqual({ mda: "running", mta: "running", smtp: "running" });
+    expect(parseSmtpdStatus("MDA running\nMTA paused\nSMTP running\n")).toEqual({ mda: "running", mta: "paused", smtp: "running" });
+  });
+  it("rejects anything else, naming the line", () => {
+    expectParseError(() => parseSmtpdStatus("MDA running\nMTA stopped\nSMTP running\n"), 2);
+    expectParseError(() => parseSmtpdStatus("MDA running\nMDA running\nSMTP running\n"), 2);
+    expectParseError(() => parseSmtpdStatus("MDA running\nMTA running\n"));
+    expectParseError(() => parseSmtpdStatus("MDA running\nMTA running\nSMTP runn"), 3);
+    expectParseError(() => parseSmtpdStatus(""));
   });
 });
