@@ -1,12 +1,10 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decideCarp, parseCarpHost, type CarpHostView } from "../../../src/checks/carp.js";
 import type { Role } from "../../../src/lib/config.js";
 import { HostError, ParseError } from "../../../src/lib/errors.js";
 import { firstLine, formatText, type Result } from "../../../src/lib/result.js";
 import type { CommandResult } from "../../../src/lib/shell.js";
-
-const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/openbsd/${name}`, import.meta.url), "utf8");
+import { fixture } from "../../support/fixtures.js";
 
 const VIO_MASTER = fixture("ifconfig_carp_group_primary_master_vio.txt");
 const VIO_BACKUP = fixture("ifconfig_carp_group_secondary_backup_vio.txt");

@@ -1,12 +1,11 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decideInstalled, DEFAULT_PATHS, pgrepCommand, readServiceState, readWatchers, type InstalledFacts } from "../../../src/checks/installed.js";
 import type { ManifestEntry } from "../../../src/lib/compare-files.js";
 import { HostError, ParseError } from "../../../src/lib/errors.js";
 import { formatPerfdata } from "../../../src/lib/result.js";
 import type { CommandResult } from "../../../src/lib/shell.js";
+import { fixture } from "../../support/fixtures.js";
 
-const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/openbsd/${name}`, import.meta.url), "utf8");
 const answer = (stdout: string, exitCode = 0, stderr = ""): CommandResult => ({ command: "test", stdout, stderr, exitCode });
 
 const file = (path: string, mode = 0o700, uid = 0): ManifestEntry => ({ path, type: "file", mode, uid, gid: 0, size: 10 });

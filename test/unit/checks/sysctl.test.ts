@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   decideSysctl,
@@ -13,8 +12,7 @@ import { parseConfig, type Role } from "../../../src/lib/config.js";
 import { HostError, ParseError } from "../../../src/lib/errors.js";
 import { firstLine, SUMMARY_MAX_CHARS, type Result } from "../../../src/lib/result.js";
 import type { CommandResult } from "../../../src/lib/shell.js";
-
-const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/openbsd/${name}`, import.meta.url), "utf8");
+import { fixture } from "../../support/fixtures.js";
 
 // A real gateway's /etc/sysctl.conf (forwarding, preempt=1, watchdog...), and the stock one (all commented).
 const GATEWAY_CONF = fixture("sysctl_conf_real_gateway_ru_doc.txt");

@@ -1,20 +1,7 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ParseError } from "../../../src/lib/errors.js";
 import { parseProtocolStats } from "../../../src/lib/parse/netstat.js";
-
-const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/openbsd/${name}`, import.meta.url), "utf8");
-
-function expectParseError(fn: () => unknown, lineNumber?: number): ParseError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ParseError);
-    if (lineNumber !== undefined) expect((e as ParseError).lineNumber).toBe(lineNumber);
-    return e as ParseError;
-  }
-  throw new Error("expected a ParseError, got a result");
-}
+import { fixture, expectParseError } from "../../support/fixtures.js";
 
 describe("parseProtocolStats", () => {
   it("netstat -sp carp (derived): singular rows get plural keys", () => {

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ParseError } from "../../../src/lib/errors.js";
 import {
@@ -9,19 +8,7 @@ import {
   parseTableList,
   parseTableNames,
 } from "../../../src/lib/parse/pfctl.js";
-
-const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/openbsd/${name}`, import.meta.url), "utf8");
-
-function expectParseError(fn: () => unknown, lineNumber?: number): ParseError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ParseError);
-    if (lineNumber !== undefined) expect((e as ParseError).lineNumber).toBe(lineNumber);
-    return e as ParseError;
-  }
-  throw new Error("expected a ParseError, got a result");
-}
+import { fixture, expectParseError } from "../../support/fixtures.js";
 
 /** Every cut inside a line must fail; returns the results of the cuts at line ends. */
 function everyCut<T>(text: string, parse: (t: string) => T): T[] {

@@ -2,19 +2,9 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ParseError } from "../../../src/lib/errors.js";
 import { parseMailQueue, parseSmtpdStatus, summarizeQueue } from "../../../src/lib/parse/smtpctl.js";
+import { expectParseError } from "../../support/fixtures.js";
 
 const read = (path: string): string => readFileSync(new URL(`../../fixtures/${path}`, import.meta.url), "utf8");
-
-function expectParseError(fn: () => unknown, lineNumber?: number): ParseError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ParseError);
-    if (lineNumber !== undefined) expect((e as ParseError).lineNumber).toBe(lineNumber);
-    return e as ParseError;
-  }
-  throw new Error("expected a ParseError, got a result");
-}
 
 /** The capture file holds several transcripts between `=====` markers, with `#` notes on top. */
 function sections(text: string): Map<string, string> {

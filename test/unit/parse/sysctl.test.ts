@@ -1,20 +1,7 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ParseError } from "../../../src/lib/errors.js";
 import { effectiveSysctlConf, parseSysctlConf, parseSysctlOutput } from "../../../src/lib/parse/sysctl.js";
-
-const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/openbsd/${name}`, import.meta.url), "utf8");
-
-function expectParseError(fn: () => unknown, lineNumber?: number): ParseError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ParseError);
-    if (lineNumber !== undefined) expect((e as ParseError).lineNumber).toBe(lineNumber);
-    return e as ParseError;
-  }
-  throw new Error("expected a ParseError, got a result");
-}
+import { fixture, expectParseError } from "../../support/fixtures.js";
 
 describe("parseSysctlOutput", () => {
   it("sysctl net.inet.carp (three knobs)", () => {
