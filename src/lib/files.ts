@@ -30,7 +30,8 @@ export interface ReadFilesArgs {
   readonly maxBytes: number;
 }
 
-function globToRegExp(glob: string): RegExp {
+/** '*' and '?' within one path component. */
+export function globToRegExp(glob: string): RegExp {
   const escaped = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]");
   return new RegExp(`^${escaped}$`);
 }
