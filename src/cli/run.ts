@@ -63,7 +63,7 @@ export function renderRunTable(outcomes: readonly Outcome[], tty: boolean, verbo
   return `${"CHECK".padEnd(nameWidth)}  STATUS    SUMMARY\n${lines.join("")}`;
 }
 
-function loadOrReport(configPath: string, json: boolean): Config {
+export function loadOrReport(configPath: string, json: boolean): Config {
   try {
     return loadConfig(configPath);
   } catch (error) {

@@ -1,0 +1,188 @@
+// The monitrc examples in a real monit 5.x: `monit -t` accepts both with the built executables in
+// place, and monit, started inside the simulated primary as rc.d starts it (sparse environment), runs
+// the example's own check stanzas against the pair and mails an alert and a recovery, with the check's
+// summary line, through a real SMTP server.
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { healthyDefaults, MONIT_PATH, startPair, type Daemon, type Pair } from "../harness/pair.js";
+import { examplePath, readExample, REPO_ROOT, type ExampleRole, type MonitStanza } from "../support/monitrc.js";
+import { startSmtpSink, startSmtpSinkIn, type HostSmtpSink, type ReceivedMail, type SmtpSink } from "../support/smtp-sink.js";
+
+const execFileAsync = promisify(execFile);
+const MONIT = "/usr/bin/monit";
+const DIST = join(REPO_ROOT, "dist");
+
+/** The example's text with one statement replaced; the statement must be there, once. */
+function replaceOnce(text: string, pattern: RegExp, replacement: string): string {
+  const matches = text.match(new RegExp(pattern.source, `${pattern.flags.replace("g", "")}g`)) ?? [];
+  if (matches.length !== 1) throw new Error(`expected one ${pattern} in the example, found ${matches.length}`);
+  return text.replace(pattern, replacement);
+}
+
+async function monitSyntaxCheck(controlFile: string): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(MONIT, ["-t", "-c", controlFile], { env: { PATH: MONIT_PATH, HOME: "/root" } });
+    return { code: 0, output: stdout + stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, output: `${failed.stdout ?? ""}${failed.stderr ?? ""}` };
+  }
+}
+
+describe("monit -t", () => {
+  let dir: string;
+  let sink: SmtpSink;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "carpentry-monit-t-"));
+    sink = await startSmtpSink(join(dir, "mailbox"));
+    // The built executables, as the install guide copies them: root, 0700, in a 0700 directory.
+    mkdirSync(join(dir, "carpentry.monit"), { mode: 0o700 });
+    const built = [...readdirSync(join(DIST, "checks")).map((name) => join(DIST, "checks", name)), join(DIST, "carpentry")];
+    for (const file of built) {
+      const target = join(dir, "carpentry.monit", file.split("/").pop() ?? "");
+      copyFileSync(file, target);
+      chmodSync(target, 0o700);
+    }
+  });
+
+  afterAll(async () => {
+    await sink?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function controlFileFor(role: ExampleRole): string {
+    let text = readFileSync(examplePath(role), "utf8").replaceAll("/etc/carpentry.monit/", `${dir}/carpentry.monit/`).replaceAll("/var/monit/", `${dir}/var-${role}/`);
+    text = replaceOnce(text, /^set mailserver 127\.0\.0\.1 port 25 /m, `set mailserver 127.0.0.1 port ${sink.port} `);
+    mkdirSync(join(dir, `var-${role}`), { recursive: true });
+    const file = join(dir, `monitrc.${role}`);
+    writeFileSync(file, text, { mode: 0o600 });
+    chmodSync(file, 0o600);
+    return file;
+  }
+
+  it.each(["primary", "secondary"] as const)("accepts monitrc.%s.example with the built executables", async (role) => {
+    const result = await monitSyntaxCheck(controlFileFor(role));
+    expect(result.output).toContain("Control file syntax OK");
+    expect(result.code).toBe(0);
+  });
+
+  it("and would refuse it readable by others, or with an executable missing", async () => {
+    const file = controlFileFor("secondary");
+    chmodSync(file, 0o644);
+    const readable = await monitSyntaxCheck(file);
+    expect(readable.code).toBe(1);
+    expect(readable.output).toContain("permission 0644 is wrong, maximum 0700 allowed");
+
+    chmodSync(file, 0o600);
+    writeFileSync(file, readFileSync(file, "utf8").replaceAll("/check_mailq ", "/check_missing "), { mode: 0o600 });
+    const missing = await monitSyntaxCheck(file);
+    expect(missing.code).toBe(1);
+    expect(missing.output).toContain("Program does not exist");
+  });
+});
+
+describe("monit in the simulated primary, with the example's check stanzas", () => {
+  let pair: Pair;
+  let sink: HostSmtpSink;
+  let monit: Daemon;
+  const stanzas = new Map<string, MonitStanza>(readExample("primary").stanzas.map((stanza) => [stanza.name, stanza]));
+
+  /** The example, as monit will read it: the test's poll cycle and log, and two of its checks. */
+  function controlFile(): string {
+    let globals = readExample("primary").globals;
+    globals = replaceOnce(globals, /^set daemon .*$/m, "set daemon 1");
+    globals = replaceOnce(globals, /^set log syslog$/m, "set logfile /var/monit/monit.log\nset pidfile /var/monit/monit.pid");
+    const wanted = ["check_peer", "check_carp"].map((name) => {
+      const stanza = stanzas.get(name);
+      if (!stanza) throw new Error(`no ${name} in monitrc.primary.example`);
+      return stanza.text;
+    });
+    return `${globals}\n${wanted.join("\n")}`;
+  }
+
+  const fixture = (name: string): string => readFileSync(join(REPO_ROOT, "test", "fixtures", "openbsd", name), "utf8");
+  const SECONDARY_MASTER = fixture("ifconfig_carp_group_secondary_backup_vio.txt").replace("carp: BACKUP", "carp: MASTER").replace("status: backup", "status: master");
+
+  const monitMails = (service: string, event: "Status failed" | "Status succeeded") => (mail: ReceivedMail): boolean => mail.subject.endsWith(` ${service}: ${event}`);
+
+  async function firstLineOf(check: string): Promise<{ code: number | null; line: string }> {
+    const run = await pair.run("primary", [`/etc/carpentry.monit/${check}`, "-t", "10"]);
+    return { code: run.code, line: run.stdout.split("\n")[0] ?? "" };
+  }
+
+  async function waitForSummary(expected: Record<string, string>, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    while (Date.now() < deadline) {
+      last = (await pair.run("primary", [MONIT, "-B", "-c", "/etc/monitrc", "summary"])).stdout;
+      if (Object.entries(expected).every(([service, status]) => new RegExp(`^\\s*${service}\\s+${status}\\s`, "m").test(last))) return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`monit summary did not show ${JSON.stringify(expected)} within ${timeoutMs} ms:\n${last}`);
+  }
+
+  beforeAll(async () => {
+    pair = await startPair();
+    await pair.installBuild();
+    await healthyDefaults(pair);
+    // No shared ssh connection: with the secondary's sshd stopped, every peer check fails at once.
+    await pair.writeConfig("primary", 'role = "primary"\n[peer]\nhost = "secondary"\ncontrol_persist = 0\n');
+    await pair.writeConfig("secondary", 'role = "secondary"\n[peer]\nhost = "primary"\n');
+    sink = await startSmtpSinkIn(pair, "primary");
+    await pair.writeFile("primary", "/var/monit/monit.log", "", { mode: 0o600 });
+    await pair.writeFile("primary", "/etc/monitrc", controlFile(), { mode: 0o600 });
+    const syntax = await pair.run("primary", [MONIT, "-t", "-c", "/etc/monitrc"]);
+    expect(syntax.stdout + syntax.stderr).toContain("Control file syntax OK");
+    monit = await pair.startDaemon("primary", "monit", [MONIT, "-I", "-c", "/etc/monitrc"]);
+  });
+
+  afterEach((context) => {
+    // What monit saw is the first thing to read when a test here fails.
+    if (context.task.result?.state === "fail") console.log(readFileSync(pair.hostPath("primary", "/var/monit/monit.log"), "utf8").slice(-6000));
+  });
+
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it("runs with rc.d's sparse environment and finds every check healthy: no mail", async () => {
+    const environment = readFileSync(`/proc/${monit.pid}/environ`, "utf8").split("\0").filter(Boolean).sort();
+    expect(environment).toEqual(["HOME=/root", `PATH=${MONIT_PATH}`]);
+    await waitForSummary({ check_peer: "OK", check_carp: "OK" }, 15_000);
+    expect(sink.read()).toEqual([]);
+  });
+
+  it("a dead secondary is one alert (check_peer), and one recovery", async () => {
+    await pair.sshd.stop();
+    const expected = await firstLineOf("check_peer");
+    expect(expected.code).toBe(2);
+    const [alert] = await sink.wait(1, 15_000, monitMails("check_peer", "Status failed"));
+    expect(alert?.text).toContain(`status failed (2) -- ${expected.line}`);
+    expect(alert?.envelopeTo).toEqual(["admin@example.org"]);
+
+    // check_carp needs the secondary too, but depends on check_peer: monit stops running it.
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    await pair.sshd.start();
+    const [recovery] = await sink.wait(1, 15_000, monitMails("check_peer", "Status succeeded"));
+    expect(recovery?.text).toMatch(/status succeeded \(0\) -- OK: /);
+    await waitForSummary({ check_peer: "OK", check_carp: "OK" }, 15_000);
+    expect(sink.read().map((mail) => mail.subject).filter((subject) => subject.includes("check_carp")), "no mail about check_carp").toEqual([]);
+  });
+
+  it("split brain: check_carp alerts with its summary line, and recovers", async () => {
+    await pair.setOutput("secondary", ["ifconfig", "carp"], SECONDARY_MASTER);
+    const expected = await firstLineOf("check_carp");
+    expect(expected.code).toBe(2);
+    const [alert] = await sink.wait(1, 15_000, monitMails("check_carp", "Status failed"));
+    expect(alert?.text).toContain(`status failed (2) -- ${expected.line}`);
+
+    await healthyDefaults(pair);
+    const [recovery] = await sink.wait(1, 15_000, monitMails("check_carp", "Status succeeded"));
+    expect(recovery?.text).toMatch(/status succeeded \(0\) -- OK: /);
+  });
+});
