@@ -44,7 +44,7 @@ const jobs = EXECUTABLES.map(({ executable, module, expression }) =>
     outfile: `dist/checks/${executable}`,
   }),
 );
-jobs.push(build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/carpentry" }));
+jobs.push(build({ ...common, entryPoints: ["src/cli/carpentry.ts"], outfile: "dist/carpentry" }));
 await Promise.all(jobs);
 for (const { executable } of EXECUTABLES) chmodSync(`dist/checks/${executable}`, 0o755);
 chmodSync("dist/carpentry", 0o755);

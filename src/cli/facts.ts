@@ -11,18 +11,20 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+export async function runFacts(): Promise<never> {
+  let request: unknown;
+  try {
+    request = JSON.parse(await readStdin());
+  } catch {
+    request = undefined;
+  }
+  writeOut(JSON.stringify(await answerFacts(request)) + "\n");
+  process.exit(0);
+}
+
 export function registerFactsCommand(program: Command): void {
   program
     .command("facts", { hidden: true })
     .description("answer a JSON request from the peer on stdin (used over ssh by the other gateway)")
-    .action(async () => {
-      let request: unknown;
-      try {
-        request = JSON.parse(await readStdin());
-      } catch {
-        request = undefined;
-      }
-      writeOut(JSON.stringify(await answerFacts(request)) + "\n");
-      process.exit(0);
-    });
+    .action(runFacts);
 }
