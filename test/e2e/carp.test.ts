@@ -1,7 +1,8 @@
 // check_carp against the simulated pair, run as monit runs it on either gateway.
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { healthyDefaults, startPair, type HostName, type Pair } from "../harness/pair.js";
+import { describe, expect, it } from "vitest";
+import { type HostName, type Pair } from "../harness/pair.js";
+import { PAIR_CONFIG, useSimulatedPair } from "../support/sim.js";
 
 const CHECK = "/etc/carpentry.monit/check_carp";
 const fixture = (name: string): string => readFileSync(new URL(`../fixtures/openbsd/${name}`, import.meta.url), "utf8");
@@ -26,37 +27,16 @@ async function setCarp(host: HostName, ifconfigCarp: string): Promise<void> {
   await pair.setOutput(host, ["ifconfig", "carp"], ifconfigCarp);
 }
 
-const CONFIG: Record<HostName, string> = {
-  primary: 'role = "primary"\n[peer]\nhost = "secondary"\n',
-  secondary: 'role = "secondary"\n[peer]\nhost = "primary"\n',
-};
-
 /**
  * The peer's sshd stopped, and no shared ssh connection left from earlier runs (one would still
  * reach the peer, as it does on a real gateway until it expires).
  */
 async function peerUnreachableFrom(host: HostName): Promise<void> {
-  await pair.writeConfig(host, `${CONFIG[host]}control_persist = 0\n`);
+  await pair.writeConfig(host, `${PAIR_CONFIG[host]}control_persist = 0\n`);
   await pair.sshdOf(host === "primary" ? "secondary" : "primary").stop();
 }
 
-beforeAll(async () => {
-  pair = await startPair();
-  await pair.installBuild();
-});
-
-afterAll(async () => {
-  await pair?.stop();
-});
-
-beforeEach(async () => {
-  await healthyDefaults(pair);
-  for (const host of ["primary", "secondary"] as const) {
-    await pair.writeConfig(host, CONFIG[host]);
-    if (pair.sshdOf(host).state !== "running") await pair.sshdOf(host).start();
-    await pair.clearCommandLog(host);
-  }
-});
+useSimulatedPair((started) => (pair = started));
 
 describe("check_carp", () => {
   it("OK for the healthy pair, on both hosts, one round trip to the peer, nothing state-changing", async () => {

@@ -1,13 +1,10 @@
 // check_mailq against the simulated pair, run as monit runs it. Each gateway's monit checks its own
 // queue, so the piling-up secondary is checked on the secondary itself.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { healthyDefaults, HOST_NAMES, startPair, type HostName, type Pair } from "../harness/pair.js";
+import { describe, expect, it } from "vitest";
+import { HOST_NAMES, type HostName, type Pair } from "../harness/pair.js";
+import { PAIR_CONFIG, useSimulatedPair } from "../support/sim.js";
 
 const CHECK = "/etc/carpentry.monit/check_mailq";
-const CONFIG: Record<HostName, string> = {
-  primary: 'role = "primary"\n[peer]\nhost = "secondary"\n',
-  secondary: 'role = "secondary"\n[peer]\nhost = "primary"\n',
-};
 const RUNNING = "MDA running\nMTA running\nSMTP running\n";
 
 let pair: Pair;
@@ -33,23 +30,12 @@ async function check(host: HostName, args: string[] = []): Promise<{ code: numbe
   return { code: run.code, firstLine: run.stdout.split("\n")[0] ?? "", stdout: run.stdout, durationMs: run.durationMs };
 }
 
-beforeAll(async () => {
-  pair = await startPair();
-  await pair.installBuild();
-});
-
-afterAll(async () => {
-  await pair?.stop();
-});
-
-beforeEach(async () => {
-  await healthyDefaults(pair);
-  for (const host of HOST_NAMES) {
-    await pair.writeConfig(host, CONFIG[host]);
+useSimulatedPair(
+  (started) => (pair = started),
+  async (pair, host) => {
     await pair.setOutput(host, ["smtpctl", "show", "status"], RUNNING);
-    await pair.clearCommandLog(host);
-  }
-});
+  },
+);
 
 describe("check_mailq", () => {
   it("is OK with an empty queue on either host, with perfdata, asking only its own smtpd", async () => {
@@ -82,7 +68,7 @@ describe("check_mailq", () => {
 
   it("takes -w/-c (Nagios ranges) over the config's thresholds", async () => {
     await pair.setOutput("secondary", ["smtpctl", "show", "queue"], queue(6, 60));
-    await pair.writeConfig("secondary", `${CONFIG.secondary}[checks.mailq]\nwarning = 2\ncritical = 5\n`);
+    await pair.writeConfig("secondary", `${PAIR_CONFIG.secondary}[checks.mailq]\nwarning = 2\ncritical = 5\n`);
     expect((await check("secondary")).firstLine).toMatch(/^CRITICAL: 6 messages queued \(critical 5\) \| messages=6;2;5;0 /);
     const overridden = await check("secondary", ["-w", "10", "-c", "20"]);
     expect(overridden.firstLine).toMatch(/^OK: 6 messages queued, oldest 1m 0\ds \| messages=6;10;20;0 /);

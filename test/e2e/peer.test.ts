@@ -1,14 +1,11 @@
 // check_peer and the SSH transport under it, against a real OpenSSH server in the simulated pair:
 // a fresh connection every time, failures in words, the deadline, and many checks at once.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ALL_CHECKS } from "../../src/checks/index.js";
-import { healthyDefaults, startPair, type HostName, type Pair } from "../harness/pair.js";
+import type { HostName, Pair } from "../harness/pair.js";
+import { useSimulatedPair } from "../support/sim.js";
 
 const DIR = "/etc/carpentry.monit";
-const CONFIG: Record<HostName, string> = {
-  primary: 'role = "primary"\n[peer]\nhost = "secondary"\n',
-  secondary: 'role = "secondary"\n[peer]\nhost = "primary"\n',
-};
 
 let pair: Pair;
 
@@ -21,24 +18,13 @@ async function closeSharedConnection(): Promise<void> {
   await pair.run("primary", ["/bin/sh", "-c", "for s in /var/run/carpentry/cm-*; do [ -S \"$s\" ] && /usr/bin/ssh -o ControlPath=\"$s\" -O exit secondary; done; true"]);
 }
 
-beforeAll(async () => {
-  pair = await startPair();
-  await pair.installBuild();
-});
-
-afterAll(async () => {
-  await pair?.stop();
-});
-
-beforeEach(async () => {
-  await healthyDefaults(pair);
-  for (const host of ["primary", "secondary"] as const) {
-    await pair.writeConfig(host, CONFIG[host]);
-    if (pair.sshdOf(host).state !== "running") await pair.sshdOf(host).start();
-  }
-  await pair.trustHostKeys();
-  await closeSharedConnection();
-});
+useSimulatedPair(
+  (started) => (pair = started),
+  async (pair) => {
+    await pair.trustHostKeys();
+    await closeSharedConnection();
+  },
+);
 
 describe("check_peer", () => {
   it("is OK when the peer runs a command, from either host, as monit runs it", async () => {
@@ -83,10 +69,7 @@ describe("check_peer", () => {
       expect(run.stdout).toMatch(/^CRITICAL: cannot reach secondary secondary: authentication refused/);
       expect(run.code).toBe(2);
     } finally {
-      await pair.stop().then(async () => {
-        pair = await startPair();
-        await pair.installBuild();
-      });
+      await pair.trustHostKeys();
     }
   });
 

@@ -1,7 +1,8 @@
 // check_pfsync against the simulated pair, run as monit runs it on either gateway.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { healthyDefaults, pfctlStatusText, startPair, type HostName, type Pair } from "../harness/pair.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { pfctlStatusText, type HostName, type Pair } from "../harness/pair.js";
 import { fixture, generateStates, stateTableText, type GeneratedState } from "../support/pf-state-table.js";
+import { PAIR_CONFIG, useSimulatedPair } from "../support/sim.js";
 
 const CHECK = "/etc/carpentry.monit/check_pfsync";
 const COUNTERS_FILE = "/var/db/carpentry/pfsync-counters.json";
@@ -10,11 +11,6 @@ const SECONDARY_ID = "7b2e91d4";
 
 const NETSTAT = fixture("derived_netstat_sp_pfsync.txt");
 const IFCONFIG_SECONDARY_PFSYNC = "pfsync0: flags=41<UP,RUNNING> mtu 1500\n\tindex 6 priority 0 llprio 3\n\tpfsync: syncdev: vio0 maxupd: 128 defer: off\n\tgroups: carp pfsync\n";
-
-const CONFIG: Record<HostName, string> = {
-  primary: 'role = "primary"\n[peer]\nhost = "secondary"\n',
-  secondary: 'role = "secondary"\n[peer]\nhost = "primary"\n',
-};
 
 let pair: Pair;
 
@@ -32,7 +28,7 @@ async function check(host: HostName, args: string[] = []): Promise<CheckRun> {
 }
 
 async function configure(pfsyncToml: string, hosts: readonly HostName[] = ["primary", "secondary"]): Promise<void> {
-  for (const host of hosts) await pair.writeConfig(host, `${CONFIG[host]}[checks.pfsync]\n${pfsyncToml}\n`);
+  for (const host of hosts) await pair.writeConfig(host, `${PAIR_CONFIG[host]}[checks.pfsync]\n${pfsyncToml}\n`);
 }
 
 async function setStateCount(host: HostName, currentEntries: number): Promise<void> {
@@ -46,25 +42,13 @@ async function setStateTables(tables: Record<HostName, readonly GeneratedState[]
   }
 }
 
-beforeAll(async () => {
-  pair = await startPair();
-  await pair.installBuild();
-});
-
-afterAll(async () => {
-  await pair?.stop();
-});
-
-beforeEach(async () => {
-  await healthyDefaults(pair);
-  for (const host of ["primary", "secondary"] as const) {
-    await pair.writeConfig(host, CONFIG[host]);
+useSimulatedPair(
+  (started) => (pair = started),
+  async (pair, host) => {
     await pair.setOutput(host, ["netstat", "-sp", "pfsync"], NETSTAT);
     await pair.removeFile(host, COUNTERS_FILE);
-    if (pair.sshdOf(host).state !== "running") await pair.sshdOf(host).start();
-    await pair.clearCommandLog(host);
-  }
-});
+  },
+);
 
 describe("check_pfsync", () => {
   it("OK for the healthy pair on both hosts, counts in the summary and as perfdata, one round trip", async () => {
@@ -198,7 +182,7 @@ describe("check_pfsync with compare_states", () => {
 
   it("UNKNOWN when the peer cannot be reached", async () => {
     await setStateTables({ primary: [...own, ...theirs], secondary: [...own, ...theirs] });
-    await pair.writeConfig("primary", `${CONFIG.primary}control_persist = 0\n[checks.pfsync]\ncompare_states = true\n`);
+    await pair.writeConfig("primary", `${PAIR_CONFIG.primary}control_persist = 0\n[checks.pfsync]\ncompare_states = true\n`);
     await pair.sshd.stop();
     const res = await check("primary");
     expect(res.firstLine).toMatch(/^UNKNOWN: cannot reach secondary secondary: /);

@@ -1,13 +1,10 @@
 // check_sysctl against the simulated pair, run as monit runs it: sysctl.conf read on both hosts (the
 // peer's through `carpentry facts` over ssh), live values from one `/sbin/sysctl NAME...` per host.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { healthyDefaults, HOST_NAMES, startPair, type HostName, type Pair } from "../harness/pair.js";
+import { describe, expect, it } from "vitest";
+import { HOST_NAMES, type HostName, type Pair } from "../harness/pair.js";
+import { PAIR_CONFIG, useSimulatedPair } from "../support/sim.js";
 
 const CHECK = "/etc/carpentry.monit/check_sysctl";
-const CONFIG: Record<HostName, string> = {
-  primary: 'role = "primary"\n[peer]\nhost = "secondary"\n',
-  secondary: 'role = "secondary"\n[peer]\nhost = "primary"\n',
-};
 
 // The notes: forwarding and preemption in sysctl.conf on both gateways (carp.allow is on by default).
 const SYSCTL_CONF = "# carpentry gateway\nnet.inet.ip.forwarding=1\t# route\nnet.inet.carp.preempt=1\nnet.inet.tcp.ecn=1\n";
@@ -31,25 +28,13 @@ async function check(host: HostName, args: string[] = []): Promise<{ code: numbe
   return { code: run.code, firstLine: run.stdout.split("\n")[0] ?? "", stdout: run.stdout };
 }
 
-beforeAll(async () => {
-  pair = await startPair();
-  await pair.installBuild();
-});
-
-afterAll(async () => {
-  await pair?.stop();
-});
-
-beforeEach(async () => {
-  await healthyDefaults(pair);
-  for (const host of HOST_NAMES) {
-    await pair.writeConfig(host, CONFIG[host]);
-    if (pair.sshdOf(host).state !== "running") await pair.sshdOf(host).start();
+useSimulatedPair(
+  (started) => (pair = started),
+  async (pair, host) => {
     await pair.writeFile(host, "/etc/sysctl.conf", SYSCTL_CONF);
     await setLive(host, HEALTHY_LIVE);
-    await pair.clearCommandLog(host);
-  }
-});
+  },
+);
 
 describe("check_sysctl", () => {
   it("is OK on a healthy pair, from either host, asking each host's sysctl once and changing nothing", async () => {
@@ -90,7 +75,7 @@ describe("check_sysctl", () => {
     expect(run.firstLine).toBe("WARNING: sysctl.conf differs: kern.watchdog.period only on secondary");
     expect(run.stdout).toContain("kern.watchdog.period: primary 0 (sysctl.conf -), secondary 32 (sysctl.conf 32): only in the secondary's sysctl.conf\n");
     expect(run.code).toBe(1);
-    await pair.writeConfig("primary", `${CONFIG.primary}[checks.sysctl]\nignore = ["kern.watchdog.period"]\n`);
+    await pair.writeConfig("primary", `${PAIR_CONFIG.primary}[checks.sysctl]\nignore = ["kern.watchdog.period"]\n`);
     const ignored = await check("primary");
     expect(ignored.firstLine).toBe("OK: sysctl.conf alike on both hosts; 5 values as set and expected");
     expect(ignored.code).toBe(0);
@@ -104,14 +89,14 @@ describe("check_sysctl", () => {
   });
 
   it("holds a role to the expectations in its config", async () => {
-    await pair.writeConfig("primary", `${CONFIG.primary}[checks.sysctl]\nprimary = { "net.inet.tcp.ecn" = 0 }\n`);
+    await pair.writeConfig("primary", `${PAIR_CONFIG.primary}[checks.sysctl]\nprimary = { "net.inet.tcp.ecn" = 0 }\n`);
     const run = await check("primary");
     expect(run.firstLine).toBe("CRITICAL: net.inet.tcp.ecn: primary 1, secondary 1, expected 0 on primary");
     expect(run.code).toBe(2);
   });
 
   it("without the peer: UNKNOWN saying the comparison is missing, but this host's own fault still CRITICAL", async () => {
-    await pair.writeConfig("primary", `${CONFIG.primary}control_persist = 0\n`);
+    await pair.writeConfig("primary", `${PAIR_CONFIG.primary}control_persist = 0\n`);
     await pair.sshd.stop();
     const alone = await check("primary");
     expect(alone.firstLine).toBe("UNKNOWN: pair view missing: cannot reach secondary secondary: connection refused");

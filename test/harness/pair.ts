@@ -655,7 +655,7 @@ class PairImpl implements Pair {
     this.root = fs.mkdtempSync(path.join(TMP_BASE, `${TMP_PREFIX}${tag}-`));
     fs.chmodSync(this.root, 0o755);
     this.nodeBinary = fs.realpathSync(opts.nodeBinary ?? process.execPath);
-    this.distDir = opts.distDir ?? path.join(REPO_ROOT, "dist");
+    this.distDir = opts.distDir ?? process.env["CARPENTRY_DIST_DIR"] ?? path.join(REPO_ROOT, "dist");
     this.standins = opts.standins ?? STANDIN_TOOLS;
     this.primarySshd = opts.primarySshd ?? true;
     const host = (name: HostName, short: "pri" | "sec"): HostState => ({
