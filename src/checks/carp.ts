@@ -1,7 +1,7 @@
 import type { CheckDefinition } from "../lib/check.js";
 import type { Role } from "../lib/config.js";
-import { CarpentryError, HostError, ParseError } from "../lib/errors.js";
-import { resultFromFindings, type Finding } from "../lib/findings.js";
+import { HostError, ParseError } from "../lib/errors.js";
+import { peerViewMissing, resultFromFindings, type Finding, type PeerViewMissing } from "../lib/findings.js";
 import type { Host } from "../lib/host.js";
 import { parseCarpInterfaces, parseIfconfigGroup, type CarpInterface, type CarpState } from "../lib/parse/ifconfig.js";
 import { parseSysctlOutput } from "../lib/parse/sysctl.js";
@@ -17,17 +17,9 @@ export interface CarpHostView {
   readonly preempt: boolean;
 }
 
-/** Why the peer's view could not be had (unreachable, or its output could not be read). */
-export interface PairViewMissing {
-  /** Short, for the summary: "cannot reach secondary 10.231.0.2: connection refused". */
-  readonly missing: string;
-  /** The rest of the story (ssh's last words, the line that could not be parsed). */
-  readonly detail?: string;
-}
-
 export interface CarpFacts {
   readonly local: CarpHostView;
-  readonly peer: CarpHostView | PairViewMissing;
+  readonly peer: CarpHostView | PeerViewMissing;
   /** [checks.carp] interfaces: only these are checked, and each must exist; undefined: every carp interface. */
   readonly interfaces?: readonly string[];
 }
@@ -267,13 +259,6 @@ async function readCarpHost(host: Host): Promise<CarpHostView> {
   return parseCarpHost(host.role, await host.run(CARP_COMMANDS));
 }
 
-function describeMissing(role: Role, error: unknown): PairViewMissing {
-  if (!(error instanceof CarpentryError)) throw error;
-  // A HostError names the host already; a parser does not know which host's output it read.
-  const missing = error instanceof ParseError ? `${role}: ${error.summary}` : error.summary;
-  return error.detail ? { missing, detail: error.detail } : { missing };
-}
-
 export const check: CheckDefinition = {
   name: "carp",
   title: "each carp vhid has exactly one MASTER, on the host that should hold it",
@@ -299,7 +284,7 @@ export const check: CheckDefinition = {
   async run(ctx) {
     const [local, peer] = await Promise.allSettled([readCarpHost(ctx.local), readCarpHost(ctx.peer)]);
     if (local.status === "rejected") throw local.reason;
-    const peerView = peer.status === "fulfilled" ? peer.value : describeMissing(ctx.peerRole, peer.reason);
+    const peerView = peer.status === "fulfilled" ? peer.value : peerViewMissing(ctx.peerRole, peer.reason);
     return decideCarp({ local: local.value, peer: peerView, interfaces: ctx.config.checks.carp.interfaces });
   },
 };

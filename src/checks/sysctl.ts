@@ -1,8 +1,8 @@
 import type { CheckDefinition } from "../lib/check.js";
 import type { CheckSettings, Config, Role } from "../lib/config.js";
-import { CarpentryError, HostError, ParseError } from "../lib/errors.js";
+import { HostError, ParseError } from "../lib/errors.js";
 import { readFilesOn, type FileFacts } from "../lib/files.js";
-import { resultFromFindings, type Finding } from "../lib/findings.js";
+import { peerViewMissing, resultFromFindings, type Finding, type PeerViewMissing } from "../lib/findings.js";
 import { runOne, type Host } from "../lib/host.js";
 import { effectiveSysctlConf, parseSysctlConf, parseSysctlOutput, type SysctlConfEntry } from "../lib/parse/sysctl.js";
 import { result, type Result, type Status } from "../lib/result.js";
@@ -29,12 +29,6 @@ export interface SysctlHostView {
   readonly live: ReadonlyMap<string, string>;
   /** What sysctl said on stderr (one line per name it could not read). */
   readonly warnings: readonly string[];
-}
-
-/** Why the peer's view could not be had. */
-export interface PeerViewMissing {
-  readonly missing: string;
-  readonly detail?: string;
 }
 
 export interface SysctlFacts {
@@ -229,11 +223,6 @@ async function readLiveOn(host: Host, names: readonly string[]): Promise<{ live:
 }
 
 /** The readers' errors name the host already ("cannot parse secondary's sysctl output line 3"). */
-function describeMissing(error: unknown): PeerViewMissing {
-  if (!(error instanceof CarpentryError)) throw error;
-  return error.detail ? { missing: error.summary, detail: error.detail } : { missing: error.summary };
-}
-
 export const check: CheckDefinition = {
   name: "sysctl",
   title: "live sysctl values match /etc/sysctl.conf, the hosts' sysctl.conf agree, and each role's expectations hold",
@@ -271,7 +260,7 @@ export const check: CheckDefinition = {
     const [localLive, peerLive] = await Promise.allSettled([readLiveOn(ctx.local, names), peerView]);
     if (localLive.status === "rejected") throw localLive.reason;
     const local: SysctlHostView = { role: ctx.role, conf: localConf.value, ...localLive.value };
-    const peer = peerLive.status === "fulfilled" ? peerLive.value : describeMissing(peerLive.reason);
+    const peer = peerLive.status === "fulfilled" ? peerLive.value : peerViewMissing(ctx.peerRole, peerLive.reason);
     return decideSysctl({ local, peer, expected, ignore: ctx.config.checks.sysctl.ignore });
   },
 };

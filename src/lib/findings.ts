@@ -1,5 +1,7 @@
 // Turning a check's list of problems into one Result: the worst status, the first of the worst
 // problems as the summary (with a count of the others), every problem as a detail line.
+import type { Role } from "./config.js";
+import { CarpentryError, ParseError } from "./errors.js";
 import { SUMMARY_MAX_CHARS, truncate, worstStatus, type PerfDatum, type Result, type Status } from "./result.js";
 
 export interface Finding {
@@ -37,4 +39,23 @@ export function resultFromFindings(findings: readonly Finding[], okSummary: stri
     details: [...sorted.map((f) => f.detail ?? f.summary), ...context],
     perfdata: [...perfdata],
   };
+}
+
+/** Why the peer's view could not be had (unreachable, or its output could not be read). */
+export interface PeerViewMissing {
+  /** Short, for the summary: "cannot reach secondary 10.231.0.2: connection refused". */
+  readonly missing: string;
+  /** The rest of the story (ssh's last words, the line that could not be parsed). */
+  readonly detail?: string;
+}
+
+/**
+ * For the checks that still judge this host when the peer cannot be asked. Any failure that is not
+ * ours to describe (a bug) is thrown on, to become UNKNOWN in the runner.
+ */
+export function peerViewMissing(peerRole: Role, error: unknown): PeerViewMissing {
+  if (!(error instanceof CarpentryError)) throw error;
+  // A HostError names the host already; a parser does not know which host's output it read.
+  const missing = error instanceof ParseError ? `${peerRole}: ${error.summary}` : error.summary;
+  return error.detail ? { missing, detail: error.detail } : { missing };
 }
