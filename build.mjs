@@ -23,6 +23,8 @@ const common = {
   legalComments: "none",
   banner: { js: header },
   define: { __CARPENTRY_VERSION__: JSON.stringify(pkg.version) },
+  // carpentry demo bundles its shell scripts and the OpenBSD captures it prints as strings.
+  loader: { ".sh": "text", ".txt": "text" },
   logLevel: "warning",
 };
 

@@ -6,8 +6,10 @@ import { EXIT_CODE } from "../lib/result.js";
 import { VERSION } from "../lib/version.js";
 import { registerCheckCommands } from "./run.js";
 import { registerConfigCommands } from "./config.js";
+import { registerDemoCommand } from "./demo.js";
 import { registerDocsCommand } from "./docs.js";
 import { registerFactsCommand } from "./facts.js";
+import { registerReportCommand } from "./report.js";
 
 installCrashHandlers("carpentry");
 
@@ -22,7 +24,9 @@ const program = new Command("carpentry")
 registerCheckCommands(program);
 registerConfigCommands(program);
 registerFactsCommand(program);
+registerReportCommand(program);
 registerDocsCommand(program);
+registerDemoCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) {
