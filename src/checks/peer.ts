@@ -1,6 +1,6 @@
 import type { CheckDefinition } from "../lib/check.js";
 import { HostError } from "../lib/errors.js";
-import { runOne } from "../lib/host.js";
+import { peerName, runOne } from "../lib/host.js";
 import { result } from "../lib/result.js";
 
 /**
@@ -16,8 +16,8 @@ export const check: CheckDefinition = {
   states: {
     OK: "the peer ran the command",
     WARNING: "never",
-    CRITICAL: "the peer cannot be reached or cannot run a command: connection refused, timed out, host key mismatch, authentication refused...",
-    UNKNOWN: "bad config, or the check's own deadline expired (a peer that accepts connections but never answers)",
+    CRITICAL: "the peer cannot be reached or cannot run a command: connection refused, timed out (also a peer that accepts the connection and never answers), host key mismatch, authentication refused...",
+    UNKNOWN: "bad config, or the check's own deadline (-t) expired before ssh's connect timeout ([peer] connect_timeout) did",
   },
   async run(ctx) {
     const peer = ctx.freshPeer();
@@ -26,9 +26,9 @@ export const check: CheckDefinition = {
       const answer = await runOne(peer, { argv: ["/usr/bin/true"] });
       const elapsedMs = Math.round(performance.now() - started);
       if (answer.exitCode !== 0) {
-        return result("CRITICAL", `${ctx.peerRole} ${ctx.config.peer.host} cannot run commands (exit ${answer.exitCode})`, answer.stderr.trim() ? [answer.stderr.trim()] : []);
+        return result("CRITICAL", `${peerName(ctx.peerRole, ctx.config.peer.host)} cannot run commands (exit ${answer.exitCode})`, answer.stderr.trim() ? [answer.stderr.trim()] : []);
       }
-      return result("OK", `${ctx.peerRole} ${ctx.config.peer.host} answers over SSH in ${elapsedMs} ms`, [], [{ label: "ssh_time", value: elapsedMs, uom: "ms", min: 0 }]);
+      return result("OK", `${peerName(ctx.peerRole, ctx.config.peer.host)} answers over SSH in ${elapsedMs} ms`, [], [{ label: "ssh_time", value: elapsedMs, uom: "ms", min: 0 }]);
     } catch (error) {
       if (error instanceof HostError) return result("CRITICAL", error.summary, error.detail ? [error.detail] : []);
       throw error;

@@ -56,6 +56,6 @@ export interface PeerViewMissing {
 export function peerViewMissing(peerRole: Role, error: unknown): PeerViewMissing {
   if (!(error instanceof CarpentryError)) throw error;
   // A HostError names the host already; a parser does not know which host's output it read.
-  const missing = error instanceof ParseError ? `${peerRole}: ${error.summary}` : error.summary;
+  const missing = error instanceof ParseError && !error.summary.includes(peerRole) ? `${peerRole}: ${error.summary}` : error.summary;
   return error.detail ? { missing, detail: error.detail } : { missing };
 }

@@ -16,6 +16,11 @@ export interface Host {
   run(commands: readonly HostCommand[]): Promise<CommandResult[]>;
 }
 
+/** "secondary 192.168.110.102", or just "secondary" when that is also its host name. */
+export function peerName(role: Role, host: string): string {
+  return host === role ? role : `${role} ${host}`;
+}
+
 export async function runOne(host: Host, command: HostCommand): Promise<CommandResult> {
   const [first] = await host.run([command]);
   if (!first) throw new HostError(`no result from ${host.label}`);
@@ -80,7 +85,10 @@ export class SshHost implements Host {
     let outcome;
     try {
       outcome = await spawn();
-      if (outcome.exitCode === 255 && isHandshakeDrop(outcome.stderr) && !outcome.stdout.includes(`\n@@${batch.nonce} 0 `)) {
+      // A client of the shared connection can also exit 255 without a word when its master dies
+      // under it; a second try makes a new master, or gets the real reason.
+      const silent = multiplexing !== undefined && outcome.stderr.trim() === "";
+      if (outcome.exitCode === 255 && (isHandshakeDrop(outcome.stderr) || silent) && !outcome.stdout.includes(`\n@@${batch.nonce} 0 `)) {
         await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 300));
         outcome = await spawn();
       }
@@ -90,7 +98,7 @@ export class SshHost implements Host {
     if (outcome.signal) throw new HostError(`ssh to ${this.options.role} killed by ${outcome.signal}`);
     const firstMarker = `\n@@${batch.nonce} 0 `;
     if (outcome.exitCode === 255 && !outcome.stdout.includes(firstMarker)) {
-      throw new HostError(`cannot reach ${this.options.role} ${peer.host}: ${describeSshFailure(outcome.stderr)}`, lastStderr(outcome.stderr));
+      throw new HostError(`cannot reach ${peerName(this.options.role, peer.host)}: ${describeSshFailure(outcome.stderr)}`, lastStderr(outcome.stderr));
     }
     return splitBatchOutput(batch, commands, outcome.stdout, outcome.stderr);
   }

@@ -90,7 +90,7 @@ describe("check_carp", () => {
   it("with the peer's sshd down: UNKNOWN when this host looks fine, its own verdict otherwise", async () => {
     await peerUnreachableFrom("primary");
     const fine = await check("primary");
-    expect(fine.firstLine).toMatch(/^UNKNOWN: pair view missing: cannot reach secondary .*\|/);
+    expect(fine.firstLine).toMatch(/^UNKNOWN: pair view missing: cannot reach secondary: .*\|/);
     expect(fine.code).toBe(3);
     expect(fine.stdout).toContain("primary alone shows no fault\n");
 
@@ -98,7 +98,7 @@ describe("check_carp", () => {
     const init = await check("primary");
     expect(init.firstLine).toMatch(/^CRITICAL: carp203 vhid 203 INIT on primary \|/);
     expect(init.code).toBe(2);
-    expect(init.stdout).toMatch(/\npair view missing: cannot reach secondary /);
+    expect(init.stdout).toMatch(/\npair view missing: cannot reach secondary: /);
   });
 
   it("WARNING on the secondary that took over while the primary is unreachable", async () => {

@@ -114,7 +114,7 @@ describe("check_carp_interfaces", () => {
   it("UNKNOWN when the secondary cannot be reached", async () => {
     await pair.writeConfig("primary", CONFIG.primary.replace('host = "secondary"', 'host = "secondary"\nport = 2222'));
     const res = await check();
-    expect(res.firstLine).toMatch(/^UNKNOWN: cannot reach secondary /);
+    expect(res.firstLine).toMatch(/^UNKNOWN: cannot reach secondary: /);
     expect(res.code).toBe(3);
   });
 });

@@ -31,7 +31,7 @@ describe("check_peer", () => {
     for (const host of ["primary", "secondary"] as const) {
       const run = await pair.run(host, [`${DIR}/check_peer`]);
       expect(run.stderr).toBe("");
-      expect(run.stdout).toMatch(new RegExp(`^OK: ${host === "primary" ? "secondary secondary" : "primary primary"} answers over SSH in \\d+ ms \\| ssh_time=\\d+ms;;;0\\n$`));
+      expect(run.stdout).toMatch(new RegExp(`^OK: ${host === "primary" ? "secondary" : "primary"} answers over SSH in \\d+ ms \\| ssh_time=\\d+ms;;;0\\n$`));
       expect(run.code).toBe(0);
     }
   });
@@ -43,7 +43,7 @@ describe("check_peer", () => {
     expect(await pair.sshd.countConnections()).toBe(before + 1);
     await pair.sshd.stop();
     const run = await pair.run("primary", [`${DIR}/check_peer`]);
-    expect(run.stdout).toMatch(/^CRITICAL: cannot reach secondary secondary: connection refused\n/);
+    expect(run.stdout).toMatch(/^CRITICAL: cannot reach secondary: connection refused\n/);
     expect(run.code).toBe(2);
   });
 
@@ -51,14 +51,14 @@ describe("check_peer", () => {
     await pair.sshd.stop();
     const run = await pair.run("primary", [`${DIR}/check_peer`, "--json"]);
     const json = JSON.parse(run.stdout) as { status: string; code: number; summary: string };
-    expect(json).toMatchObject({ status: "CRITICAL", code: 2, summary: "cannot reach secondary secondary: connection refused" });
+    expect(json).toMatchObject({ status: "CRITICAL", code: 2, summary: "cannot reach secondary: connection refused" });
     expect(run.code).toBe(2);
   });
 
   it("is CRITICAL with 'host key mismatch' when the peer's host key changed", async () => {
     await pair.sshd.rotateHostKey();
     const run = await pair.run("primary", [`${DIR}/check_peer`]);
-    expect(run.stdout).toMatch(/^CRITICAL: cannot reach secondary secondary: host key mismatch/);
+    expect(run.stdout).toMatch(/^CRITICAL: cannot reach secondary: host key mismatch/);
     expect(run.code).toBe(2);
   });
 
@@ -66,7 +66,7 @@ describe("check_peer", () => {
     await pair.writeFile("secondary", "/root/.ssh/authorized_keys", "", { mode: 0o600 });
     try {
       const run = await pair.run("primary", [`${DIR}/check_peer`]);
-      expect(run.stdout).toMatch(/^CRITICAL: cannot reach secondary secondary: authentication refused/);
+      expect(run.stdout).toMatch(/^CRITICAL: cannot reach secondary: authentication refused/);
       expect(run.code).toBe(2);
     } finally {
       await pair.trustHostKeys();

@@ -185,7 +185,7 @@ describe("check_pfsync with compare_states", () => {
     await pair.writeConfig("primary", `${PAIR_CONFIG.primary}control_persist = 0\n[checks.pfsync]\ncompare_states = true\n`);
     await pair.sshd.stop();
     const res = await check("primary");
-    expect(res.firstLine).toMatch(/^UNKNOWN: cannot reach secondary secondary: /);
+    expect(res.firstLine).toMatch(/^UNKNOWN: cannot reach secondary: /);
     expect(res.code).toBe(3);
   });
 

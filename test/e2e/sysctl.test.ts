@@ -99,13 +99,13 @@ describe("check_sysctl", () => {
     await pair.writeConfig("primary", `${PAIR_CONFIG.primary}control_persist = 0\n`);
     await pair.sshd.stop();
     const alone = await check("primary");
-    expect(alone.firstLine).toBe("UNKNOWN: pair view missing: cannot reach secondary secondary: connection refused");
+    expect(alone.firstLine).toBe("UNKNOWN: pair view missing: cannot reach secondary: connection refused");
     expect(alone.stdout).toContain("\nprimary alone shows no fault\n");
     expect(alone.code).toBe(3);
     await setLive("primary", { ...HEALTHY_LIVE, "net.inet.carp.preempt": "0" });
     const fault = await check("primary");
     expect(fault.firstLine).toBe("CRITICAL: net.inet.carp.preempt: primary 0, expected 1");
-    expect(fault.stdout).toContain("\npair view missing: cannot reach secondary secondary: connection refused");
+    expect(fault.stdout).toContain("\npair view missing: cannot reach secondary: connection refused");
     expect(fault.code).toBe(2);
   });
 
