@@ -10,6 +10,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     teardownTimeout: 30_000,
+    // Fails the run if any test file left namespaces, mounts, processes or run directories behind.
+    globalSetup: ["test/support/leftovers-teardown.ts"],
     reporters: ["default"],
   },
 });

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 npm run build --silent
 npx tsc --noEmit -p .
+bash scripts/node22.sh >/dev/null   # the Node 22 binary the e2e matrix also runs the checks on
 npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json "$@"

@@ -10,7 +10,7 @@
  * Every scenario starts from the same healthy pair: enter() resets files, stand-in outputs, configs,
  * daemons and shared ssh connections first, so scenarios do not depend on their order.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { healthyDefaults, HOST_NAMES, pfctlStatusText, type Daemon, type HostName, type Pair } from "./pair.js";
 
 export const SCENARIO_NAMES = [
@@ -46,7 +46,7 @@ export const SCENARIO_DESCRIPTIONS: Readonly<Record<ScenarioName, string>> = {
   pfsync_down: "pfsync0 down on the secondary",
   states_diverged: "state tables far apart: primary 1000 states, secondary 800",
   pf_table_drift: "in-memory table badhosts: one entry only on each host",
-  file_changed: "pf.conf and syslog.conf edited on the primary and not synced",
+  file_changed: "pf.conf, ifstated.conf and syslog.conf edited on the primary and not synced",
   file_added: "a script and an OpenVPN client config added on the primary only (entr misses new files)",
   file_removed: "a pf table file and a sync script removed from the secondary",
   file_mode: "dhcpd.conf 0600 and ta.key 0644 on the secondary",
@@ -105,7 +105,7 @@ remote-control:
 	control-enable: no
 `;
 
-export const DNS_NAMES = ["gw.carp.test", "ns.carp.test"] as const;
+const DNS_NAMES = ["gw.carp.test", "ns.carp.test"] as const;
 
 const SYSCTL_CONF = (preempt: number): string => `# carpentry gateway\nnet.inet.ip.forwarding=1\nnet.inet.carp.preempt=${preempt}\n`;
 
@@ -114,10 +114,9 @@ const PF_CONF = '# managed by carpentry\nset skip on lo\nblock return log\npass 
 interface PlantedFile {
   readonly content: string;
   readonly mode?: number;
-  readonly uid?: number;
 }
 
-/** Every file the scenarios plant, per host; directories get their modes from DIRECTORY_MODES. */
+/** Every file the scenarios plant, per host (root-owned); directories get their modes from DIRECTORY_MODES. */
 function plantedFiles(host: HostName): Record<string, PlantedFile> {
   const files: Record<string, PlantedFile> = {
     "/etc/hostname.carp203": { content: hostnameCarp203(host, SECRETS.carpPass), mode: 0o640 },
@@ -163,9 +162,6 @@ const PLANTED_ROOTS = [
   "/etc/openv-client-acme", "/etc/ifstated.conf", "/etc/mail", "/etc/ntpd.conf.carp-master", "/etc/resolv.conf.carp-master", "/etc/syslog.conf",
   "/etc/newsyslog.conf", "/root/bin", "/etc/carpentry.bin", "/etc/rc.d", "/etc/carpentry",
 ];
-
-/** What the checks write on their own, and only there: the ssh control sockets and check_pfsync's counters. */
-export const CHECK_STATE_DIRS = ["/var/run/carpentry", "/var/db/carpentry"] as const;
 
 const CONFIG_COMMON = `[host_specific]
 values = [{ primary = "192.168.110.101", secondary = "192.168.110.102" }]
@@ -255,10 +251,8 @@ export class ScenarioLab {
     for (const host of HOST_NAMES) {
       if (pair.sshdOf(host).state !== "running") await pair.sshdOf(host).start();
       for (const root of PLANTED_ROOTS) rmSync(pair.hostPath(host, root), { recursive: true, force: true });
-      for (const [path, file] of Object.entries(plantedFiles(host))) await pair.writeFile(host, path, file.content, { mode: file.mode ?? 0o644, uid: file.uid ?? 0, gid: file.uid ?? 0 });
-      for (const [dir, mode] of Object.entries(DIRECTORY_MODES)) {
-        if (dir !== "/etc/carpentry" || host === "primary") chmodSync(pair.hostPath(host, dir), mode);
-      }
+      for (const [path, file] of Object.entries(plantedFiles(host))) await pair.writeFile(host, path, file.content, { mode: file.mode ?? 0o644 });
+      for (const [dir, mode] of Object.entries(DIRECTORY_MODES)) if (existsSync(pair.hostPath(host, dir))) chmodSync(pair.hostPath(host, dir), mode);
       await pair.writeConfig(host, CONFIGS[host]);
       // check_pfsync keeps the last counter reading: each scenario starts without one.
       rmSync(pair.hostPath(host, "/var/db/carpentry/pfsync-counters.json"), { force: true });
@@ -384,6 +378,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, (lab: ScenarioLab) => Prom
 
   file_changed: async (lab) => {
     await writeOn(lab, "primary", "/etc/pf.conf", PF_CONF.replace("pass out\n", "pass out\npass in on vio2 proto tcp to port 22\n"), 0o600);
+    await writeOn(lab, "primary", "/etc/ifstated.conf", fixture("drift/ifstated.conf.primary").replace("every 10", "every 60"));
     await writeOn(lab, "primary", "/etc/syslog.conf", "*.notice;mail.none\t/var/log/messages\n");
   },
 
