@@ -57,7 +57,8 @@ const hostSpecificSchema = v.strictObject({
   values: v.optional(v.array(v.strictObject({ primary: v.pipe(v.string(), v.minLength(1, "a non-empty value")), secondary: v.pipe(v.string(), v.minLength(1, "a non-empty value")) })), []),
 });
 
-const stringMap = v.record(v.pipe(v.string(), v.regex(/^[a-z0-9_.]+$/, "a sysctl name")), v.union([v.string(), v.number()]));
+// An unquoted dotted name (net.inet.carp.preempt = 1) is a nested table to TOML: say how to write it.
+const stringMap = v.record(v.pipe(v.string(), v.regex(/^[a-z0-9_.]+$/, "a sysctl name")), v.union([v.string(), v.number()], 'a number or string, with the sysctl name quoted: { "net.inet.carp.preempt" = 1 }'));
 
 const checksSchema = v.strictObject({
   peer: v.optional(v.strictObject({}), {}),
@@ -69,8 +70,13 @@ const checksSchema = v.strictObject({
   }), {}),
   pfsync: v.optional(v.strictObject({
     interface: v.optional(interfaceName, "pfsync0"),
+    // The primary's syncdev; the secondary's is its [host_specific] interfaces mapping (or the same name).
     syncdev: v.optional(interfaceName),
-    syncpeer: v.optional(v.string()),
+    // Each host's own syncpeer (the other's pfsync address); pfsync's syncpeer is IPv4 only.
+    syncpeer: v.optional(v.strictObject({
+      primary: v.optional(v.pipe(v.string(), v.ipv4("an IPv4 address"))),
+      secondary: v.optional(v.pipe(v.string(), v.ipv4("an IPv4 address"))),
+    })),
     ratio_low: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 0.93),
     ratio_high: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(10)), 1.03),
     small_count: v.optional(wholeCount, 100),
@@ -79,6 +85,10 @@ const checksSchema = v.strictObject({
     min_state_age: v.optional(wholeCount, 30),
     share_warning: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 95),
     share_critical: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 80),
+    // netstat -sp pfsync error counters (struct pfsyncstats fields without `pfsyncs_`) whose growth is not reported.
+    ignore_counters: v.optional(v.array(v.picklist(["badif", "badttl", "hdrops", "badver", "badauth", "badact", "badlen", "badval", "stale", "badstate", "onomem", "oerrors"], "a pfsync counter: badif, badttl, hdrops, badver, badauth, badact, badlen, badval, stale, badstate, onomem or oerrors")), []),
+    // Where the last counter reading is kept between runs; ours alone, never under /etc.
+    state_dir: v.optional(v.pipe(absolutePath, v.check((path) => !/^\/etc(\/|$)/.test(path), "a directory outside /etc")), "/var/db/carpentry"),
   }), {}),
   pf_tables: v.optional(v.strictObject({
     tables: v.optional(v.array(tableName)),
@@ -104,7 +114,8 @@ const checksSchema = v.strictObject({
     query_timeout: v.optional(positiveSeconds, 3),
   }), {}),
   installed: v.optional(v.strictObject({
-    paths: v.optional(v.array(absolutePath), ["/etc/carpentry", "/etc/carpentry.bin", "/etc/carpentry.monit", "/etc/rc.d/carpentry"]),
+    // Default by role (src/checks/installed.ts): the primary's four carpentry paths; the secondary has no /etc/carpentry.
+    paths: v.optional(v.array(absolutePath)),
     service: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_]+$/, "an rc.d service name")), "carpentry"),
     watcher: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]+$/, "a program name")), "entr"),
   }), {}),
@@ -113,7 +124,7 @@ const checksSchema = v.strictObject({
 const driftSetSchema = v.strictObject({
   description: v.optional(v.string()),
   // A path ending in '/' is a directory, compared recursively; '*' matches within one path component.
-  paths: v.pipe(v.array(absolutePath), v.minLength(1, "at least one path")),
+  paths: v.pipe(v.array(v.pipe(absolutePath, v.check((path) => !/[*?]/.test(path.replace(/\/+$/, "").replace(/\/[^/]*$/, "")), "an absolute path with '*' or '?' in its last component only"))), v.minLength(1, "at least one path")),
   exclude: v.optional(v.array(absolutePath), []),
   // Files whose content is a secret as a whole: only "differs" is ever said about them.
   secret_files: v.optional(v.array(v.string()), []),
