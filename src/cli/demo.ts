@@ -71,7 +71,7 @@ function toolsOrComplain(): ToolPaths | string {
 async function startDemo(layers: Layers): Promise<number> {
   const started = performance.now();
   const dist = buildDir();
-  if (!existsSync(join(dist, "checks"))) return cannotRun([`no built checks next to ${process.argv[1] ?? "carpentry"}`, "run it from the build: npm ci && npm run demo"]);
+  if (!existsSync(join(dist, "checks"))) return cannotRun([`no built checks next to ${process.argv[1] ?? "carpentry"}`, "run it from the build: npm install && npm run demo"]);
   const tools = toolsOrComplain();
   if (typeof tools === "string") return cannotRun([tools]);
   const problem = probeSandbox(tools);
