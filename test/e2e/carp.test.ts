@@ -109,7 +109,7 @@ describe("check_carp", () => {
     const json = JSON.parse(res.stdout) as { status: string; summary: string; details: string[] };
     expect(json.status).toBe("WARNING");
     expect(json.summary).toBe("failed over: secondary is MASTER of carp203");
-    expect(json.details.some((line) => line.startsWith("pair view missing: cannot reach primary "))).toBe(true);
+    expect(json.details.some((line) => line.startsWith("pair view missing: cannot reach primary: "))).toBe(true);
   });
 
   it("UNKNOWN naming the line for garbled local output; the peer's garbled output is a missing pair view", async () => {

@@ -34,12 +34,12 @@ const row = (elsewhere: Cell, cells: Partial<Record<ScenarioName, Cell>>): Row =
   Object.fromEntries(SCENARIO_NAMES.map((scenario) => [scenario, cells[scenario] ?? elsewhere])) as Record<ScenarioName, Cell>;
 
 // How a check names an unreachable peer: its role, then the host from the config ("secondary").
-const REFUSED = (peer: HostName, prefix = ""): RegExp => new RegExp(`^${prefix}cannot reach ${peer} ${peer}: connection refused$`);
+const REFUSED = (peer: HostName, prefix = ""): RegExp => new RegExp(`^${prefix}cannot reach ${peer}: connection refused$`);
 // A peer that accepts and never answers: ssh gives up after ConnectTimeout (5 s), or, when checks
 // started together queue behind the one that opens the shared connection, the check's own 10 s
 // deadline comes first and names what it waited for.
 const HANGING = (peer: HostName, prefix = ""): RegExp =>
-  new RegExp(`^(${prefix}cannot reach ${peer} ${peer}: connection time(d out|\\.\\.\\.)|timed out after 10s waiting for ssh root@${peer}: .*)$`);
+  new RegExp(`^(${prefix}cannot reach ${peer}: connection time(d out|\\.\\.\\.)|timed out after 10s waiting for ssh root@${peer}: .*)$`);
 
 const CARP_OK = OK(/^primary MASTER, secondary BACKUP of 1 vhid$/);
 const CARP_FAULTS: Partial<Record<ScenarioName, Cell>> = {
