@@ -12,7 +12,6 @@
 // what comes back that costs), the peer reads those tables again and answers with the buckets whose
 // sums differ and its entries in them, and the primary diffs those against its own entries of the
 // same buckets.
-import { execa } from "execa";
 import pLimit from "p-limit";
 import type { Config, Role } from "./config.js";
 import { CarpentryError, HostError, ParseError } from "./errors.js";
@@ -510,7 +509,10 @@ function pfctlFailure(args: readonly string[], exitCode: number | undefined, std
   return new HostError(`${describePfctl(args)} failed (exit ${exitCode ?? "by signal"})`, said || undefined);
 }
 
+// execa is loaded on first use, as in proc.ts: its start-up work would otherwise be paid by every
+// start of check_pf_tables and of `carpentry facts`, whether it reads a table or not.
 async function runPfctl(args: readonly string[], signal: AbortSignal): Promise<string> {
+  const { execa } = await import("execa");
   const outcome = await execa(PFCTL_PATH, args, { cancelSignal: signal, reject: false, stdin: "ignore", encoding: "utf8", stripFinalNewline: false, forceKillAfterDelay: 1000 });
   if (outcome.exitCode !== 0) throw pfctlFailure(args, outcome.exitCode, String(outcome.stderr ?? ""), outcome.isCanceled);
   return String(outcome.stdout ?? "");
@@ -519,6 +521,7 @@ async function runPfctl(args: readonly string[], signal: AbortSignal): Promise<s
 /** Reads a table on this host, feeding pfctl's output to the capture as it arrives. */
 async function captureTable(key: string, signal: AbortSignal, keep: boolean): Promise<TableCapture> {
   const args = pfctlTableArgs(key);
+  const { execa } = await import("execa");
   const child = execa(PFCTL_PATH, args, { cancelSignal: signal, reject: false, stdin: "ignore", buffer: { stdout: false, stderr: true }, forceKillAfterDelay: 1000 });
   const capture = new TableCapture(key, keep);
   try {

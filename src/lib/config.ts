@@ -45,7 +45,9 @@ const peerSchema = v.strictObject({
   ssh_options: v.optional(v.array(sshOption), []),
   connect_timeout: v.optional(v.pipe(v.number(), v.integer("a whole number"), v.minValue(1, "1 to 60 seconds"), v.maxValue(60, "1 to 60 seconds")), 5),
   control_dir: v.optional(absolutePath),
-  control_persist: v.optional(v.pipe(v.number(), v.integer("a whole number"), v.minValue(0, "0 to 3600 seconds"), v.maxValue(3600, "0 to 3600 seconds")), 120),
+  // Longer than the slowest monit cycle the notes suggest (5 minutes), so the table and drift checks
+  // find the shared connection up instead of paying a handshake every time.
+  control_persist: v.optional(v.pipe(v.number(), v.integer("a whole number"), v.minValue(0, "0 to 3600 seconds"), v.maxValue(3600, "0 to 3600 seconds")), 600),
   ssh_path: v.optional(absolutePath, "/usr/bin/ssh"),
   carpentry_path: v.optional(absolutePath, "/etc/carpentry.monit/carpentry"),
 });
