@@ -1,17 +1,7 @@
 // The benchmark's inputs, generated deterministically: pf tables of IPv4/IPv6 entries as `pfctl -T show`
 // prints them, an easy-rsa-like tree for /etc/openvpn, and a bench-only sha256(1) for the baseline.
 
-/** mulberry32: a small seeded PRNG, so every run and both hosts get the same bytes. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../test/support/random.js";
 
 const hex = (n: number): string => n.toString(16);
 const MASK24 = 0xffffff;
@@ -100,7 +90,7 @@ const PKI = `${ROOT}/easy-rsa/pki`;
  * certificate's copy by serial; client-config-dir files fill up to the exact count.
  */
 export function easyRsaTree(count: number): TreeFile[] {
-  const random = prng(20240611);
+  const random = seededRandom(20240611);
   const files: TreeFile[] = [
     { path: `${ROOT}/server.conf`, content: "# managed by carpentry\nport 1194\nproto udp\ndev tun0\nca easy-rsa/pki/ca.crt\ncert easy-rsa/pki/issued/server.crt\nkey easy-rsa/pki/private/server.key\ndh easy-rsa/pki/dh.pem\ncrl-verify easy-rsa/pki/crl.pem\ntls-auth ta.key 0\nclient-config-dir ccd\nserver 10.8.0.0 255.255.255.0\nkeepalive 10 120\nuser _openvpn\ngroup _openvpn\npersist-key\npersist-tun\n", mode: 0o644 },
     { path: `${ROOT}/ta.key`, content: `#\n# 2048 bit OpenVPN static key\n#\n-----BEGIN OpenVPN Static key V1-----\n${base64Lines(random, 256)}\n-----END OpenVPN Static key V1-----\n`, mode: 0o600 },

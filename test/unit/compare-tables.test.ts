@@ -19,20 +19,10 @@ import { ParseError } from "../../src/lib/errors.js";
 import { answerFacts, factsRequest } from "../../src/lib/facts.js";
 import { normalizeTableEntry } from "../../src/lib/parse/pfctl.js";
 import { renderCommand } from "../../src/lib/shell.js";
+import { seededRandom } from "../support/random.js";
 
 const fixture = (name: string): string => readFileSync(new URL(`../fixtures/openbsd/${name}`, import.meta.url), "utf8");
 
-// A seeded generator, so a failure can be replayed.
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Entries of every shape `-T show` prints, normalized: IPv4 and IPv6 hosts, networks, negations. */
 function randomEntries(count: number, next: () => number): string[] {
@@ -95,13 +85,13 @@ function exchange(primary: readonly string[], secondary: readonly string[]) {
 
 describe("table digests", () => {
   it("gives no two entries of a large random set the same 64-bit hash", () => {
-    const entries = randomEntries(20_000, random(1));
+    const entries = randomEntries(20_000, seededRandom(1));
     const sums = new Set(entries.map((entry) => digestOf([entry]).sum));
     expect(sums.size).toBe(entries.length);
   });
 
   it("digests a set the same whatever the order", () => {
-    const next = random(2);
+    const next = seededRandom(2);
     const entries = randomEntries(5000, next);
     const digest = digestOf(entries);
     expect(digest.count).toBe(5000);
@@ -111,7 +101,7 @@ describe("table digests", () => {
   });
 
   it("changes the digest when one entry changes, is added or removed", () => {
-    const entries = randomEntries(5000, random(3));
+    const entries = randomEntries(5000, seededRandom(3));
     const digest = digestOf(entries);
     const changed = [...entries];
     changed[1234] = "192.0.2.77";
@@ -193,7 +183,7 @@ describe("the fast path for lines pfctl prints", () => {
   }
 
   it("agrees with normalizeTableEntry() on edge cases and on random lines", () => {
-    const next = random(20);
+    const next = seededRandom(20);
     const lines = [...edgeCases, ...Array.from({ length: 30_000 }, () => randomLine(next))];
     let accepted = 0;
     for (const line of lines) {
@@ -225,7 +215,7 @@ describe("buckets", () => {
   });
 
   it("spreads entries evenly over the buckets", () => {
-    const read = capture(showText(randomEntries(64_000, random(4))));
+    const read = capture(showText(randomEntries(64_000, seededRandom(4))));
     const bucketBits = bucketBitsFor(64_000);
     const sums = read.bucketSums(bucketBits);
     const empty = differingBuckets(sums, new Uint32Array(sums.length)).length;
@@ -234,7 +224,7 @@ describe("buckets", () => {
   });
 
   it("puts one changed entry's old and new value in at most two differing buckets", () => {
-    const entries = randomEntries(20_000, random(5));
+    const entries = randomEntries(20_000, seededRandom(5));
     const changed = [...entries];
     changed[42] = "198.51.100.7";
     const bucketBits = bucketBitsFor(entries.length);
@@ -247,7 +237,7 @@ describe("buckets", () => {
   });
 
   it("round-trips bucket sums through their wire form and refuses a wrong size", () => {
-    const sums = capture(showText(randomEntries(1000, random(6)))).bucketSums(6);
+    const sums = capture(showText(randomEntries(1000, seededRandom(6)))).bucketSums(6);
     expect(decodeBucketSums(encodeBucketSums(sums), 6)).toEqual(sums);
     expect(() => decodeBucketSums(encodeBucketSums(sums), 7)).toThrow(/expected 1024 bytes/);
   });
@@ -260,10 +250,10 @@ describe("buckets", () => {
     [11, 10, 3, 1],
   ] as const) {
     it(`finds exactly the planted differences (${size} entries, ${removed} only on primary, ${added} only on secondary)`, () => {
-      const next = random(seed);
+      const next = seededRandom(seed);
       const primary = randomEntries(size, next);
       const onPrimary = new Set(primary);
-      const extra = randomEntries(added * 2, random(seed + 1000)).filter((entry) => !onPrimary.has(entry)).slice(0, added);
+      const extra = randomEntries(added * 2, seededRandom(seed + 1000)).filter((entry) => !onPrimary.has(entry)).slice(0, added);
       expect(extra).toHaveLength(added);
       const dropped = new Set(shuffled(primary, next).slice(0, removed));
       const secondary = shuffled([...primary.filter((entry) => !dropped.has(entry)), ...extra], next);
@@ -277,8 +267,8 @@ describe("buckets", () => {
   }
 
   it("answers identical tables with the digest alone, whatever the order", () => {
-    const entries = randomEntries(10_000, random(12));
-    const { answer, diff } = exchange(entries, shuffled(entries, random(13)));
+    const entries = randomEntries(10_000, seededRandom(12));
+    const { answer, diff } = exchange(entries, shuffled(entries, seededRandom(13)));
     expect(answer).toEqual({ key: "t", const: false, digest: digestOf(entries) });
     expect(diff).toBeUndefined();
   });
@@ -315,7 +305,7 @@ describe("reading -T show output in chunks", () => {
   });
 
   it("finds the same entries, of some buckets or of all, whatever the chunk sizes", () => {
-    const next = random(30);
+    const next = seededRandom(30);
     // Some lines unindented, and some cuts right after a newline: entries starting a chunk.
     const text = randomEntries(20_000, next).map((entry) => `${next() < 0.3 ? "" : "   "}${entry}\n`).join("");
     const cuts: number[] = [];
