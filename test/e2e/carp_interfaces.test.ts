@@ -1,21 +1,17 @@
 // check_carp_interfaces against the simulated pair, run on the primary as monit runs it.
-import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { healthyDefaults, startPair, type HostName, type Pair } from "../harness/pair.js";
+import { describe, expect, it } from "vitest";
+import type { HostName, Pair } from "../harness/pair.js";
+import { fixture } from "../support/fixtures.js";
+import { PAIR_CONFIG, useSimulatedPair } from "../support/sim.js";
 
 const CHECK = "/etc/carpentry.monit/check_carp_interfaces";
 const SECRET = "w4n-Carp-s3cret";
-const fixture = (name: string): string => readFileSync(new URL(`../fixtures/openbsd/${name}`, import.meta.url), "utf8");
 
 // The files behind the live carp203 of the healthy pair (vio fixtures): the notes' one-line form on
 // the primary, the secondary's copy with advskew 100 and its options on separate lines.
 const CARP203: Record<HostName, string> = {
   primary: `inet 10.112.203.254 255.255.255.0 NONE vhid 203 carpdev vio2 advskew 0 pass ${SECRET}\ndescription "INT_203"\nup\n`,
   secondary: `# copied from the primary\ninet 10.112.203.254/24\nvhid 203 pass ${SECRET} carpdev vio2 advskew 100\ndescription "INT_203"\nup\n`,
-};
-const CONFIG: Record<HostName, string> = {
-  primary: 'role = "primary"\n[peer]\nhost = "secondary"\n',
-  secondary: 'role = "secondary"\n[peer]\nhost = "primary"\n',
 };
 const EXTRA_FILES = ["/etc/hostname.carp1", "/etc/hostname.carp204"];
 
@@ -31,23 +27,13 @@ async function writeCarpFile(host: HostName, name: string, content: string): Pro
   await pair.writeFile(host, `/etc/${name}`, content, { mode: 0o640 });
 }
 
-beforeAll(async () => {
-  pair = await startPair();
-  await pair.installBuild();
-});
-
-afterAll(async () => {
-  await pair?.stop();
-});
-
-beforeEach(async () => {
-  await healthyDefaults(pair);
-  for (const host of ["primary", "secondary"] as const) {
-    await pair.writeConfig(host, CONFIG[host]);
+useSimulatedPair(
+  (started) => (pair = started),
+  async (_pair, host) => {
     await writeCarpFile(host, "hostname.carp203", CARP203[host]);
     for (const path of EXTRA_FILES) await pair.removeFile(host, path);
-  }
-});
+  },
+);
 
 describe("check_carp_interfaces", () => {
   it("OK when the files agree, in one round trip to the secondary", async () => {
@@ -89,7 +75,7 @@ describe("check_carp_interfaces", () => {
     expect(undeclared.code).toBe(2);
     expect(undeclared.stdout).toContain('declare [host_specific] interfaces = { re0 = "em0" }');
 
-    await pair.writeConfig("primary", `${CONFIG.primary}[host_specific]\ninterfaces = { re0 = "em0" }\n`);
+    await pair.writeConfig("primary", `${PAIR_CONFIG.primary}[host_specific]\ninterfaces = { re0 = "em0" }\n`);
     const declared = await check();
     expect(declared.firstLine).toMatch(/^OK: 1 hostname.carpN file agrees between the hosts \|/);
     expect(declared.code).toBe(0);
@@ -112,7 +98,7 @@ describe("check_carp_interfaces", () => {
   });
 
   it("UNKNOWN when the secondary cannot be reached", async () => {
-    await pair.writeConfig("primary", CONFIG.primary.replace('host = "secondary"', 'host = "secondary"\nport = 2222'));
+    await pair.writeConfig("primary", PAIR_CONFIG.primary.replace('host = "secondary"', 'host = "secondary"\nport = 2222'));
     const res = await check();
     expect(res.firstLine).toMatch(/^UNKNOWN: cannot reach secondary: /);
     expect(res.code).toBe(3);
