@@ -9,10 +9,7 @@ import { composeMessage, sendThroughSpool, spooledMessages, type MailSettings } 
 import { EXIT_CODE, REPORT_ORDER, escapeControl, firstLine, worstStatus, type ExitCode, type Status } from "../lib/result.js";
 import { parseTimeoutMs, writeOut, type Outcome } from "../lib/runner.js";
 import { VERSION } from "../lib/version.js";
-import { checksForRole, configPathOf, loadOrReport, runChecks } from "./run.js";
-
-// As `carpentry run` by default: the checks share one ssh master, and the peer is not flooded.
-const CHECKS_AT_ONCE = 4;
+import { CHECKS_AT_ONCE, checksForRole, configPathOf, loadOrReport, runChecks } from "./run.js";
 const STATUSES_BY_SEVERITY = (Object.keys(REPORT_ORDER) as Status[]).sort((a, b) => REPORT_ORDER[a] - REPORT_ORDER[b]);
 
 export interface ReportInput {

@@ -36,21 +36,30 @@ export function registerFacts(op: string, handler: FactsHandler): void {
   handlers.set(op, handler);
 }
 
+function failed(error: string): FactsResponse {
+  return { protocol: PROTOCOL, version: VERSION, ok: false, error };
+}
+
+async function runOp(op: unknown, args: unknown, signal: AbortSignal): Promise<FactsResponse> {
+  const handler = typeof op === "string" ? handlers.get(op) : undefined;
+  if (!handler) return failed(`unknown op ${JSON.stringify(op)} (carpentry ${VERSION})`);
+  try {
+    return { protocol: PROTOCOL, version: VERSION, ok: true, value: await handler(args, signal) };
+  } catch (error) {
+    return failed(error instanceof Error ? error.message : String(error));
+  }
+}
+
 export async function answerFacts(request: unknown): Promise<FactsResponse> {
-  const fail = (error: string): FactsResponse => ({ protocol: PROTOCOL, version: VERSION, ok: false, error });
-  if (typeof request !== "object" || request === null) return fail("request is not a JSON object");
+  if (typeof request !== "object" || request === null) return failed("request is not a JSON object");
   const { protocol, op, args, deadlineMs } = request as Partial<FactsRequest>;
   if (typeof protocol !== "number" || protocol < MIN_PROTOCOL || protocol > PROTOCOL) {
-    return fail(`protocol ${String(protocol)} not supported (this host speaks ${MIN_PROTOCOL}-${PROTOCOL}, carpentry ${VERSION})`);
+    return failed(`protocol ${String(protocol)} not supported (this host speaks ${MIN_PROTOCOL}-${PROTOCOL}, carpentry ${VERSION})`);
   }
-  const handler = typeof op === "string" ? handlers.get(op) : undefined;
-  if (!handler) return fail(`unknown op ${JSON.stringify(op)} (carpentry ${VERSION})`);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), typeof deadlineMs === "number" && deadlineMs > 0 ? deadlineMs : 30_000);
   try {
-    return { protocol: PROTOCOL, version: VERSION, ok: true, value: await handler(args, controller.signal) };
-  } catch (error) {
-    return fail(error instanceof Error ? error.message : String(error));
+    return await runOp(op, args, controller.signal);
   } finally {
     clearTimeout(timer);
   }
@@ -100,7 +109,93 @@ export async function askFacts(host: Host, config: Config, op: string, args: unk
     if (!response.ok) throw new HostError(`${host.role}: ${response.error}`.slice(0, 70), response.error);
     return response.value;
   }
+  if (mergeWindowMs > 0) return mergedAsk(host, config, request);
+  return askPeerNow(host, config, request);
+}
+
+async function askPeerNow(host: Host, config: Config, request: FactsRequest): Promise<unknown> {
   const [result] = await host.run([factsCommand(config, request)]);
   if (!result) throw new HostError(`no answer from ${host.label}`);
   return readFactsResult(host, config, result);
 }
+
+// ---- several checks in one process (carpentry run, report): one peer process for their requests ----
+//
+// Each `carpentry facts` on the peer is a node start (60-90 ms of CPU on a small gateway); checks run
+// together in one process ask at nearly the same moment, so their requests wait a few milliseconds
+// for one another and travel as one "batch" request. A peer too old for "batch" gets them one by one.
+
+interface Waiting {
+  readonly request: FactsRequest;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface PendingBatch {
+  readonly host: Host;
+  readonly config: Config;
+  readonly waiting: Waiting[];
+}
+
+let mergeWindowMs = 0;
+const pendingBatches = new Map<string, PendingBatch>();
+
+/** Lets peer requests made within windowMs of each other share one peer process. */
+export function mergePeerFacts(windowMs: number): void {
+  mergeWindowMs = windowMs;
+}
+
+function mergedAsk(host: Host, config: Config, request: FactsRequest): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const key = `${host.label}|${config.peer.carpentry_path}`;
+    let batch = pendingBatches.get(key);
+    if (!batch) {
+      const created: PendingBatch = { host, config, waiting: [] };
+      batch = created;
+      pendingBatches.set(key, created);
+      setTimeout(() => {
+        pendingBatches.delete(key);
+        void sendBatch(created);
+      }, mergeWindowMs);
+    }
+    batch.waiting.push({ request, resolve, reject });
+  });
+}
+
+async function sendBatch({ host, config, waiting }: PendingBatch): Promise<void> {
+  const one = waiting[0];
+  if (waiting.length === 1 && one) {
+    await askPeerNow(host, config, one.request).then(one.resolve, one.reject);
+    return;
+  }
+  const deadlineMs = Math.max(...waiting.map((w) => w.request.deadlineMs));
+  const batch = factsRequest("batch", { requests: waiting.map((w) => ({ op: w.request.op, args: w.request.args })) }, deadlineMs);
+  let answers: unknown;
+  try {
+    answers = await askPeerNow(host, config, batch);
+  } catch (error) {
+    if (error instanceof HostError && /unknown op "batch"/.test(error.detail ?? "")) {
+      await Promise.all(waiting.map((w) => askPeerNow(host, config, w.request).then(w.resolve, w.reject)));
+      return;
+    }
+    for (const w of waiting) w.reject(error);
+    return;
+  }
+  waiting.forEach((w, index) => {
+    const answer = Array.isArray(answers) ? (answers[index] as FactsResponse | undefined) : undefined;
+    if (!answer) w.reject(new HostError(`${host.role}'s carpentry answered a batch without request ${index + 1}`));
+    else if (answer.ok) w.resolve(answer.value);
+    else w.reject(new HostError(`${host.role}: ${answer.error}`.slice(0, 70), `${config.peer.carpentry_path}: ${answer.error}`));
+  });
+}
+
+registerFacts("batch", async (args, signal) => {
+  const requests = (args as { requests?: unknown } | null)?.requests;
+  if (!Array.isArray(requests)) throw new Error("batch: requests must be an array");
+  return Promise.all(
+    requests.map((item: unknown) => {
+      const { op, args: opArgs } = (item ?? {}) as { op?: unknown; args?: unknown };
+      return op === "batch" ? failed("batch: a batch cannot hold a batch") : runOp(op, opArgs, signal);
+    }),
+  );
+});

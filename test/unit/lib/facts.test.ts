@@ -1,0 +1,76 @@
+// The facts exchange: versioning, and several checks' peer requests merged into one peer process.
+import { afterEach, describe, expect, it } from "vitest";
+import { parseConfig } from "../../../src/lib/config.js";
+import { HostError } from "../../../src/lib/errors.js";
+import { answerFacts, askFacts, mergePeerFacts, PROTOCOL, registerFacts } from "../../../src/lib/facts.js";
+import type { Host } from "../../../src/lib/host.js";
+import type { CommandResult, HostCommand } from "../../../src/lib/shell.js";
+
+const config = parseConfig('role = "primary"\n[peer]\nhost = "secondary"\n', "c.toml");
+registerFacts("echo", async (args) => args);
+registerFacts("fail", async () => {
+  throw new Error("no such table");
+});
+
+/**
+ * A peer whose `carpentry facts` is this process's own answerFacts: the transport is the only thing
+ * replaced, so what is tested is the real request, merging and answer handling.
+ */
+class InProcessPeer implements Host {
+  readonly role = "secondary" as const;
+  readonly label = "secondary (test)";
+  readonly isLocal = false;
+  readonly requests: unknown[] = [];
+  constructor(private readonly knowsBatch = true) {}
+  async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
+    return Promise.all(
+      commands.map(async (command) => {
+        const request = JSON.parse(command.input ?? "null") as { op?: string };
+        this.requests.push(request);
+        const response = !this.knowsBatch && request.op === "batch" ? { protocol: PROTOCOL, version: "0.0.1", ok: false, error: 'unknown op "batch" (carpentry 0.0.1)' } : await answerFacts(request);
+        return { command: "carpentry facts", stdout: JSON.stringify(response), stderr: "", exitCode: 0 };
+      }),
+    );
+  }
+}
+
+afterEach(() => mergePeerFacts(0));
+
+describe("facts", () => {
+  it("refuses a protocol it does not speak, naming its own", async () => {
+    const response = await answerFacts({ protocol: PROTOCOL + 1, op: "echo", args: 1 });
+    expect(response).toMatchObject({ ok: false });
+    expect(response.ok ? "" : response.error).toMatch(/^protocol \d+ not supported \(this host speaks/);
+  });
+
+  it("asks the peer once per request when requests are not merged", async () => {
+    const peer = new InProcessPeer();
+    expect(await Promise.all([askFacts(peer, config, "echo", "a", 5000), askFacts(peer, config, "echo", "b", 5000)])).toEqual(["a", "b"]);
+    expect(peer.requests).toHaveLength(2);
+  });
+
+  it("merges requests made together into one peer process, each caller getting its own answer or error", async () => {
+    mergePeerFacts(20);
+    const peer = new InProcessPeer();
+    const answers = await Promise.allSettled([askFacts(peer, config, "echo", { n: 1 }, 5000), askFacts(peer, config, "fail", null, 5000), askFacts(peer, config, "echo", { n: 3 }, 5000)]);
+    expect(peer.requests).toHaveLength(1);
+    expect(peer.requests[0]).toMatchObject({ op: "batch" });
+    expect(answers[0]).toEqual({ status: "fulfilled", value: { n: 1 } });
+    expect(answers[1].status).toBe("rejected");
+    expect((answers[1] as PromiseRejectedResult).reason).toBeInstanceOf(HostError);
+    expect(String((answers[1] as PromiseRejectedResult).reason.detail)).toContain("no such table");
+    expect(answers[2]).toEqual({ status: "fulfilled", value: { n: 3 } });
+  });
+
+  it("asks an older peer without batch one request at a time", async () => {
+    mergePeerFacts(20);
+    const peer = new InProcessPeer(false);
+    expect(await Promise.all([askFacts(peer, config, "echo", 1, 5000), askFacts(peer, config, "echo", 2, 5000)])).toEqual([1, 2]);
+    expect(peer.requests.map((r) => (r as { op: string }).op)).toEqual(["batch", "echo", "echo"]);
+  });
+
+  it("refuses a batch inside a batch", async () => {
+    const response = await answerFacts({ protocol: PROTOCOL, op: "batch", args: { requests: [{ op: "batch", args: { requests: [] } }] }, deadlineMs: 1000 });
+    expect(response.ok && response.value).toEqual([expect.objectContaining({ ok: false, error: expect.stringMatching(/cannot hold a batch/) })]);
+  });
+});
