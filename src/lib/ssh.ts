@@ -46,6 +46,10 @@ export function controlPath(multiplexing: Multiplexing, peer: PeerConfig): strin
   return join(multiplexing.controlDir, `cm-${id}`);
 }
 
+/**
+ * Whether a master is up behind the socket. A master too busy to accept at once (EAGAIN: its backlog
+ * is full while many checks start) is up; only a missing socket or a refused one means no master.
+ */
 function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(path);
@@ -53,7 +57,7 @@ function socketAnswers(path: string): Promise<boolean> {
       socket.destroy();
       resolve(true);
     });
-    socket.once("error", () => resolve(false));
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(!["ENOENT", "ECONNREFUSED", "ENOTSOCK"].includes(error.code ?? "")));
   });
 }
 
@@ -73,7 +77,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * and sshd's MaxStartups (10 unauthenticated by default) starts dropping them. So one process at a
  * time may create the master, under a lock file (O_EXCL, holding its pid); the others wait for it and
  * then ride on the master. Returns a release function when we hold the lock, undefined when a master
- * is already up. A stale socket (master gone) is removed under the lock.
+ * is already up.
  */
 export async function acquireMasterSlot(path: string, deadlineMs: number): Promise<(() => void) | undefined> {
   const lockPath = `${path}.lock`;
@@ -97,15 +101,12 @@ export async function acquireMasterSlot(path: string, deadlineMs: number): Promi
         }
       };
       // The master may have come up between our look at the socket and the lock: the previous
-      // holder made it and let go. Then it is ours to use, and certainly not to remove.
+      // holder made it and let go. Then it is ours to use. A stale socket is left to ssh, which
+      // removes it itself when the connection to it is refused: removing it ourselves could orphan a
+      // live master we merely failed to reach.
       if (await socketAnswers(path)) {
         release();
         return undefined;
-      }
-      try {
-        unlinkSync(path);
-      } catch {
-        // No stale socket: the usual case.
       }
       return release;
     }
