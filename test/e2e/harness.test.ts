@@ -29,12 +29,7 @@ describe("lifecycle", { timeout: 60_000 }, () => {
   });
 
   it("cleans up synchronously when the test process is terminated", async () => {
-    const child = await runScript(`
-      import { startPair } from ${JSON.stringify(pairModule)};
-      const pair = await startPair();
-      console.log("started " + pair.root);
-      setInterval(() => {}, 1000);
-    `);
+    const child = await runScript(PAIR_THAT_WAITS);
     const root = await child.started;
     expect(fs.existsSync(root)).toBe(true);
     child.process.kill("SIGTERM");
@@ -44,12 +39,7 @@ describe("lifecycle", { timeout: 60_000 }, () => {
   });
 
   it("collects what a SIGKILLed run left behind at the next start", async () => {
-    const child = await runScript(`
-      import { startPair } from ${JSON.stringify(pairModule)};
-      const pair = await startPair();
-      console.log("started " + pair.root);
-      setInterval(() => {}, 1000);
-    `);
+    const child = await runScript(PAIR_THAT_WAITS);
     const root = await child.started;
     const pid = child.process.pid ?? -1;
     child.process.kill("SIGKILL");
@@ -356,6 +346,14 @@ describe("a running pair", { timeout: 60_000 }, () => {
 // -- helpers ---------------------------------------------------------------------------------------
 
 /** Run a TypeScript module in its own process (vite-node); resolves once it printed "started ROOT". */
+/** A process that starts a pair, says where, and waits to be killed. */
+const PAIR_THAT_WAITS = `
+  import { startPair } from ${JSON.stringify(pairModule)};
+  const pair = await startPair();
+  console.log("started " + pair.root);
+  setInterval(() => {}, 1000);
+`;
+
 async function runScript(source: string): Promise<{ process: ReturnType<typeof spawn>; started: Promise<string>; exited: Promise<void> }> {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "carpentry-script-")), "script.mts");
   fs.writeFileSync(file, source);
