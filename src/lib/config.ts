@@ -48,6 +48,9 @@ const peerSchema = v.strictObject({
   // Longer than the slowest monit cycle the notes suggest (5 minutes), so the table and drift checks
   // find the shared connection up instead of paying a handshake every time.
   control_persist: v.optional(v.pipe(v.number(), v.integer("a whole number"), v.minValue(0, "0 to 3600 seconds"), v.maxValue(3600, "0 to 3600 seconds")), 600),
+  // The peer sshd's MaxSessions (OpenSSH's default is 10): checks started together share out the
+  // shared connection's sessions instead of spilling over into connections of their own.
+  max_sessions: v.optional(v.pipe(v.number(), v.integer("a whole number"), v.minValue(1, "1 to 1000 sessions"), v.maxValue(1000, "1 to 1000 sessions")), 10),
   ssh_path: v.optional(absolutePath, "/usr/bin/ssh"),
   carpentry_path: v.optional(absolutePath, "/etc/carpentry.monit/carpentry"),
 });

@@ -4,7 +4,7 @@ import type { PeerConfig, Role } from "./config.js";
 import { HostError } from "./errors.js";
 import type { ProcessScope } from "./proc.js";
 import { buildBatchScript, renderCommand, splitBatchOutput, truncateCommand, type CommandResult, type HostCommand } from "./shell.js";
-import { acquireMasterSlot, controlPath, describeSshFailure, ensureControlDir, isHandshakeDrop, sshArgs, sshDestination, type Multiplexing } from "./ssh.js";
+import { acquireMasterSlot, acquireSessionSlot, controlPath, describeSshFailure, ensureControlDir, isHandshakeDrop, sshArgs, sshDestination, type Multiplexing } from "./ssh.js";
 
 export interface Host {
   /** Which gateway of the pair this is. */
@@ -81,9 +81,13 @@ export class SshHost implements Host {
     const batch = buildBatchScript(commands);
     const description = `ssh ${sshDestination(peer)}: ${describeBatch(commands)}`;
     const spawn = () => scope.run(peer.ssh_path, sshArgs(peer, multiplexing, batch.script), { description, input: batch.input });
-    const release = multiplexing ? await acquireMasterSlot(controlPath(multiplexing, peer), (peer.connect_timeout + 2) * 1000) : undefined;
+    const waitMs = (peer.connect_timeout + 2) * 1000;
+    // The session slot first: the one who makes the master then also holds a session on it.
+    const releaseSession = multiplexing ? await acquireSessionSlot(controlPath(multiplexing, peer), multiplexing.maxSessions, waitMs) : undefined;
+    let release: (() => void) | undefined;
     let outcome;
     try {
+      release = multiplexing ? await acquireMasterSlot(controlPath(multiplexing, peer), waitMs) : undefined;
       outcome = await spawn();
       // A client of the shared connection can also exit 255 without a word when its master dies
       // under it; a second try makes a new master, or gets the real reason.
@@ -94,6 +98,7 @@ export class SshHost implements Host {
       }
     } finally {
       release?.();
+      releaseSession?.();
     }
     if (outcome.signal) throw new HostError(`ssh to ${this.options.role} killed by ${outcome.signal}`);
     const firstMarker = `\n@@${batch.nonce} 0 `;

@@ -43,7 +43,7 @@ export function createContext(config: Config, invocation: Invocation, scope: Pro
   const role = config.role;
   const peerRole = otherRole(role);
   const local = new LocalHost(role, scope);
-  const multiplexing = config.peer.control_persist > 0 ? { controlDir: config.peer.control_dir ?? defaultControlDir(), persistSeconds: config.peer.control_persist } : undefined;
+  const multiplexing = config.peer.control_persist > 0 ? { controlDir: config.peer.control_dir ?? defaultControlDir(), persistSeconds: config.peer.control_persist, maxSessions: config.peer.max_sessions } : undefined;
   const peer = new SshHost({ role: peerRole, peer: config.peer, scope, multiplexing });
   const pick = (wanted: string): Host => (wanted === role ? local : peer);
   return {

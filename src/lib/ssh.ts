@@ -2,7 +2,7 @@
 // host-key checking left on, one multiplexed connection shared by the checks (ControlMaster with the
 // socket in a directory only we can enter), and ssh's failures turned into words an admin acts on.
 import { createHash } from "node:crypto";
-import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import type { PeerConfig } from "./config.js";
@@ -12,6 +12,8 @@ import { lastLine } from "./shell.js";
 export interface Multiplexing {
   readonly controlDir: string;
   readonly persistSeconds: number;
+  /** the peer sshd's MaxSessions: how many sessions one connection may carry at once */
+  readonly maxSessions: number;
 }
 
 export function defaultControlDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -127,6 +129,79 @@ export async function acquireMasterSlot(path: string, deadlineMs: number): Promi
     // Give up waiting before the deadline and connect on our own: slower, but still an answer.
     if (Date.now() > until) return undefined;
     await sleep(15 + Math.random() * 20);
+  }
+}
+
+/** A slot file this old is a leftover even if its pid now names a live process (pids are reused). */
+const SLOT_STALE_MS = 3600_000;
+const heldSlots = new Set<string>();
+let exitHookInstalled = false;
+
+function releaseSlot(slotPath: string): void {
+  heldSlots.delete(slotPath);
+  try {
+    unlinkSync(slotPath);
+  } catch {
+    // Removed as stale by another process: nothing to release.
+  }
+}
+
+function takeSlot(slotPath: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(slotPath, "wx", 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new HostError(`cannot create ${slotPath}`, (error as Error).message);
+    return false;
+  }
+  writeSync(fd, String(process.pid));
+  closeSync(fd);
+  heldSlots.add(slotPath);
+  if (!exitHookInstalled) {
+    // A check ended by its deadline exits without unwinding; its slots must not outlive it.
+    process.once("exit", () => [...heldSlots].forEach(releaseSlot));
+    exitHookInstalled = true;
+  }
+  return true;
+}
+
+function slotIsStale(slotPath: string): boolean {
+  try {
+    const holder = Number(readFileSync(slotPath, "utf8"));
+    if (Number.isInteger(holder) && holder > 0 && !processAlive(holder)) return true;
+    return Date.now() - statSync(slotPath).mtimeMs > SLOT_STALE_MS;
+  } catch {
+    return false; // Released while we looked: the next round takes it.
+  }
+}
+
+/**
+ * sshd refuses a connection's session beyond its MaxSessions (10 by default, on OpenBSD too), and ssh
+ * then quietly opens a connection of its own: the burst monit makes when it starts every check at once
+ * would hit sshd's MaxStartups after all. So the checks share out the master's sessions through slot
+ * files beside the socket (O_EXCL, holding the pid). One fewer than MaxSessions, because sshd frees a
+ * closed session a moment after the client has seen it end. Past the deadline we go on without a slot:
+ * a connection of our own is slower but still an answer.
+ */
+export async function acquireSessionSlot(path: string, maxSessions: number, deadlineMs: number): Promise<() => void> {
+  const slots = Math.max(1, maxSessions - 1);
+  const until = Date.now() + deadlineMs;
+  const first = process.pid % slots;
+  for (;;) {
+    for (let k = 0; k < slots; k++) {
+      const slotPath = `${path}.s${(first + k) % slots}`;
+      if (takeSlot(slotPath)) return () => releaseSlot(slotPath);
+      if (slotIsStale(slotPath)) {
+        try {
+          unlinkSync(slotPath);
+        } catch {
+          // Another waiter removed it first.
+        }
+        if (takeSlot(slotPath)) return () => releaseSlot(slotPath);
+      }
+    }
+    if (Date.now() > until) return () => undefined;
+    await sleep(10 + Math.random() * 20);
   }
 }
 

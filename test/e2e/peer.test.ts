@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { ALL_CHECKS } from "../../src/checks/index.js";
 import type { HostName, Pair } from "../harness/pair.js";
-import { useSimulatedPair } from "../support/sim.js";
+import { PAIR_CONFIG, useSimulatedPair } from "../support/sim.js";
 
 const DIR = "/etc/carpentry.monit";
 
@@ -119,4 +119,23 @@ describe("the shared connection", () => {
       expect(await pair.sshd.countConnections()).toBe(before + 1);
     }
   }, 240_000);
+
+  it("shares out the connection's sessions under the peer's MaxSessions, so a burst of checks still takes one connection", async () => {
+    // sshd refuses sessions beyond MaxSessions and ssh then opens a connection of its own; a slow peer
+    // command makes the twelve sessions overlap for certain.
+    await pair.sshd.configure(["MaxSessions 3"]);
+    try {
+      await pair.writeConfig("primary", `${PAIR_CONFIG.primary}max_sessions = 3\n`);
+      const healthy = (await pair.run("secondary", ["ifconfig", "carp"])).stdout;
+      await pair.setOutput("secondary", ["ifconfig", "carp"], healthy, { delayMs: 400 });
+      await closeSharedConnection();
+      const before = await pair.sshd.countConnections();
+      const runs = await Promise.all(Array.from({ length: 12 }, () => pair.run("primary", [`${DIR}/check_carp`], { timeoutMs: 30_000 })));
+      for (const run of runs) expect(run.stdout).toMatch(/^OK: /);
+      expect(await pair.sshd.countConnections()).toBe(before + 1);
+      expect(await pair.sshd.log()).not.toMatch(/no more sessions/);
+    } finally {
+      await pair.sshd.configure([]);
+    }
+  }, 60_000);
 });

@@ -116,6 +116,8 @@ export interface SshdControl {
   /** new host key (restarts sshd if it runs): the peer's known_hosts no longer matches.
    * pair.trustHostKeys() makes them match again. */
   rotateHostKey(): Promise<void>;
+  /** sshd_config lines added to the harness's own (restarts sshd if it runs); [] restores the default */
+  configure(extraLines: readonly string[]): Promise<void>;
   /** connections accepted so far (sshd's "Connection from" lines, plus the hanging listener's) */
   countConnections(): Promise<number>;
   /** the sshd log so far (sshd -D -e, LogLevel VERBOSE) */
@@ -578,6 +580,12 @@ class SshdImpl implements SshdControl {
     await fsp.rm(this.keyFile, { force: true });
     await fsp.rm(`${this.keyFile}.pub`, { force: true });
     await sshKeygen(this.keyFile, `host key of ${this.host}, rotated`);
+    if (wasRunning) await this.start();
+  }
+  async configure(extraLines: readonly string[]): Promise<void> {
+    const wasRunning = this.daemon?.running === true;
+    if (wasRunning) await this.daemon?.stop();
+    await fsp.writeFile(path.join(this.dir, "sshd_config"), sshdConfig(this.host, this.pair.hostDir(this.host)) + extraLines.map((line) => `${line}\n`).join(""));
     if (wasRunning) await this.start();
   }
   async countConnections(): Promise<number> {

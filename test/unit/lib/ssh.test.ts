@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/lib/config.js";
 import { HostError } from "../../../src/lib/errors.js";
-import { acquireMasterSlot, describeSshFailure, ensureControlDir, isHandshakeDrop, sshArgs } from "../../../src/lib/ssh.js";
+import { acquireMasterSlot, acquireSessionSlot, describeSshFailure, ensureControlDir, isHandshakeDrop, sshArgs } from "../../../src/lib/ssh.js";
 
 const dir = mkdtempSync(join(tmpdir(), "carpentry-ssh-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,7 +20,7 @@ describe("ssh arguments", () => {
     expect(args).toContain("ControlPath=none");
   });
   it("shares one master with a socket in our directory", () => {
-    const args = sshArgs(peer, { controlDir: "/var/run/carpentry", persistSeconds: 120 }, "true");
+    const args = sshArgs(peer, { controlDir: "/var/run/carpentry", persistSeconds: 120, maxSessions: 10 }, "true");
     expect(args).toContain("ControlMaster=auto");
     expect(args.find((a) => a.startsWith("ControlPath="))).toMatch(/^ControlPath=\/var\/run\/carpentry\/cm-[0-9a-f]{16}$/);
   });
@@ -87,5 +87,36 @@ describe("one master at a time", () => {
     expect(existsSync(socketPath)).toBe(true);
     release?.();
     expect(existsSync(`${socketPath}.lock`)).toBe(false);
+  });
+});
+
+describe("the shared connection's sessions", () => {
+  it("hands out one fewer than MaxSessions at once, and the next waiter gets the first one released", async () => {
+    const socketPath = join(dir, "cm-sessions");
+    const held = await Promise.all([acquireSessionSlot(socketPath, 4, 2000), acquireSessionSlot(socketPath, 4, 2000), acquireSessionSlot(socketPath, 4, 2000)]);
+    expect(readdirSync(dir).filter((f) => f.startsWith("cm-sessions.s")).sort()).toEqual(["cm-sessions.s0", "cm-sessions.s1", "cm-sessions.s2"]);
+    const fourth = acquireSessionSlot(socketPath, 4, 2000);
+    let settled = false;
+    void fourth.then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 150));
+    expect(settled).toBe(false);
+    held[1]?.();
+    const release = await fourth;
+    expect(readdirSync(dir).filter((f) => f.startsWith("cm-sessions.s")).length).toBe(3);
+    [held[0], held[2], release].forEach((r) => r?.());
+    expect(readdirSync(dir).filter((f) => f.startsWith("cm-sessions.s"))).toEqual([]);
+  });
+  it("takes over a slot left by a dead process, and goes on without a slot past its deadline", async () => {
+    const socketPath = join(dir, "cm-dead");
+    writeFileSync(`${socketPath}.s0`, "999999");
+    const release = await acquireSessionSlot(socketPath, 2, 1000);
+    expect(readFileSync(`${socketPath}.s0`, "utf8")).toBe(String(process.pid));
+    const started = Date.now();
+    const late = await acquireSessionSlot(socketPath, 2, 200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    late();
+    expect(existsSync(`${socketPath}.s0`)).toBe(true);
+    release();
+    expect(existsSync(`${socketPath}.s0`)).toBe(false);
   });
 });
