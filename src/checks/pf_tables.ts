@@ -85,8 +85,8 @@ export const check: CheckDefinition = {
   usesPeer: true,
   reads: [
     "primary: /sbin/pfctl -vsT (which tables exist, which are const), then /sbin/pfctl -t NAME -T show for each table compared",
-    "secondary: the same, run by its own carpentry (`carpentry facts` over ssh); only a digest of each table comes back",
-    "secondary, only for a table that differs: its entries in the hash buckets whose sums differ from the primary's",
+    "secondary: the same, run by its own carpentry (`carpentry facts` over ssh, one session); a table whose output is byte for byte the primary's costs a sha256 of it",
+    "secondary, only for a table whose output differs: its entries in the hash buckets whose sums differ from the primary's",
     "config [checks.pf_tables]: tables (default: every table that is not const on either host), ignore, max_listed",
   ],
   states: {

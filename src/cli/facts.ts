@@ -1,24 +1,78 @@
 // carpentry facts: the peer's side of the exchange (see src/lib/facts.ts). Reads one JSON request on
 // stdin, prints one JSON answer on stdout, exits 0 whenever it could answer.
 import type { Command } from "commander";
-import { answerFacts } from "../lib/facts.js";
+import { answerFacts, type Talk } from "../lib/facts.js";
+import { QUESTION_PREFIX } from "../lib/shell.js";
 import { writeOut } from "../lib/runner.js";
 import "../lib/facts-ops.js";
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+/**
+ * stdin as lines: the request is the first (or all of stdin, from an asker that sends no newline),
+ * and each later line answers a question we asked.
+ */
+class StdinLines {
+  private buffered = "";
+  private ended = false;
+  private readonly waiting: ((line: string | undefined) => void)[] = [];
+
+  constructor() {
+    process.stdin.setEncoding("utf8");
+    process.stdin.on("data", (text: string) => {
+      this.buffered += text;
+      this.deliver();
+    });
+    process.stdin.on("end", () => {
+      this.ended = true;
+      this.deliver();
+    });
+    process.stdin.on("error", () => {
+      this.ended = true;
+      this.deliver();
+    });
+  }
+
+  next(): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.deliver();
+    });
+  }
+
+  private deliver(): void {
+    while (this.waiting.length > 0) {
+      const newline = this.buffered.indexOf("\n");
+      let line: string | undefined;
+      if (newline !== -1) {
+        line = this.buffered.slice(0, newline);
+        this.buffered = this.buffered.slice(newline + 1);
+      } else if (this.ended) {
+        line = this.buffered === "" ? undefined : this.buffered;
+        this.buffered = "";
+      } else {
+        return;
+      }
+      this.waiting.shift()?.(line);
+    }
+  }
 }
 
 export async function runFacts(): Promise<never> {
+  const stdin = new StdinLines();
   let request: unknown;
   try {
-    request = JSON.parse(await readStdin());
+    request = JSON.parse((await stdin.next()) ?? "");
   } catch {
     request = undefined;
   }
-  writeOut(JSON.stringify(await answerFacts(request)) + "\n");
+  const talk: Talk = {
+    async ask(question) {
+      writeOut(`${QUESTION_PREFIX}${JSON.stringify(question)}\n`);
+      const reply = await stdin.next();
+      if (reply === undefined) throw new Error("the asker hung up before it answered");
+      return JSON.parse(reply) as unknown;
+    },
+  };
+  writeOut(JSON.stringify(await answerFacts(request, talk)) + "\n");
   process.exit(0);
 }
 

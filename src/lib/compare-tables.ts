@@ -1,21 +1,26 @@
 // Hash-first comparison of pf tables between the two gateways. The naive way (`ssh peer pfctl -t T
 // -T show | sort`, then diff) moves every entry over the wire: 15 MB for a 1M-entry table. Here each
-// host reads its own tables in-process (the peer through `carpentry facts`) and only an
-// order-independent digest comes back from the peer; entries come back only where a table differs,
-// and then only those of the hash buckets whose sums differ.
+// host reads its own tables in-process (the peer through one `carpentry facts` that converses with
+// us) and entries cross the wire only where a table differs, and then only those of the hash buckets
+// whose sums differ.
 //
-// A table's digest is its entry count plus the sum, mod 2^32 in two independent 32-bit lanes, of a
-// per-entry hash: it does not depend on the order pfctl prints in, and equal digests mean identical
-// tables. Round 1, for every table in one ssh round trip: the peer lists and digests its tables
-// while the primary reads its own. Round 2, only for the tables whose digests differ: the primary
-// sends its per-bucket sums (the bucket is a few bits of the entry hash; sending is cheap, it is
-// what comes back that costs), the peer reads those tables again and answers with the buckets whose
-// sums differ and its entries in them, and the primary diffs those against its own entries of the
-// same buckets.
+// First, the raw output. pfctl prints a table in the kernel radix tree's order, which depends only
+// on what the table holds: the same set prints the same bytes. So the peer reads its tables, hashes
+// each output whole (sha256, native: a few milliseconds for 15 MB) and asks us which ones we print
+// the same; those are identical, and the peer never parses them.
+//
+// Then, for a table whose output differs, its digest: the entry count plus the sum, mod 2^32 in two
+// independent 32-bit lanes, of a per-entry hash, which does not depend on the order of the lines (two
+// releases may print in different orders). Our reply carries our digest and per-bucket sums of those
+// tables (the bucket is a few bits of the entry hash; sending is cheap, it is what comes back that
+// costs); the peer parses the output it still holds and answers with the buckets whose sums differ
+// and its entries in them, and we diff those against our own entries of the same buckets. One ssh
+// session, one peer process, each table read once on each host.
+import { createHash } from "node:crypto";
 import pLimit from "p-limit";
 import type { Config, Role } from "./config.js";
 import { CarpentryError, HostError, ParseError } from "./errors.js";
-import { askFacts, registerFacts } from "./facts.js";
+import { converseFacts, registerFacts } from "./facts.js";
 import type { Host } from "./host.js";
 import { normalizeTableEntry, parseTableList } from "./parse/pfctl.js";
 
@@ -294,7 +299,12 @@ function ipv6End(bytes: Uint8Array, at: number, end: number): number {
 function canonicalEntryStart(bytes: Uint8Array, start: number, end: number): number {
   let i = start;
   while (i < end && (bytes[i] === SPACE || bytes[i] === TAB)) i++;
-  const from = i;
+  return canonicalEntryEnd(bytes, i, end) === end ? i : -1;
+}
+
+/** Where a canonical entry starting at `from` ends (see canonicalEntryStart), or -1. */
+function canonicalEntryEnd(bytes: Uint8Array, from: number, end: number): number {
+  let i = from;
   if (bytes[i] === BANG) i++;
   let maxPrefix = 31;
   let addressEnd = ipv4End(bytes, i, end);
@@ -309,7 +319,7 @@ function canonicalEntryStart(bytes: Uint8Array, start: number, end: number): num
     i = readNumber(bytes, i + 1, end, 3);
     if (i === -1 || numberValue > maxPrefix) return -1;
   }
-  return i === end ? from : -1;
+  return i;
 }
 
 function entryOfLine(key: string, line: string, lineNumber: number): string {
@@ -326,24 +336,44 @@ class LineSplitter {
   private carried: Buffer | null = null;
   private consumed = 0;
 
-  constructor(private readonly onLine: (bytes: Buffer, start: number, end: number, offset: number) => void) {}
+  /**
+   * `fast` takes the line at `start` when it can (a line pfctl prints, canonical as it stands) and
+   * returns the index of its newline, or -1: then the line is found by its newline and given to
+   * `onLine`. Most lines are thus read once, not once to find their end and again to parse them.
+   */
+  constructor(
+    private readonly onLine: (bytes: Buffer, start: number, end: number, offset: number) => void,
+    private readonly fast: (bytes: Buffer, start: number, limit: number, offset: number) => number = () => -1,
+  ) {}
 
   push(chunk: Buffer): void {
     let start = 0;
-    // Scanned in JS: a Buffer.indexOf() call per line costs more than the line's own work.
-    for (let i = 0; i < chunk.length; i++) {
-      if (chunk[i] !== NEWLINE) continue;
-      if (this.carried === null) {
-        this.onLine(chunk, start, i, this.consumed);
-      } else {
-        const line = Buffer.concat([this.carried, chunk.subarray(0, i)]);
-        this.carried = null;
-        this.onLine(line, 0, line.length, -1);
+    const length = chunk.length;
+    if (this.carried !== null) {
+      const newline = chunk.indexOf(NEWLINE);
+      if (newline === -1) {
+        this.carry(chunk);
+        this.consumed += length;
+        return;
       }
-      start = i + 1;
+      const line = Buffer.concat([this.carried, chunk.subarray(0, newline)]);
+      this.carried = null;
+      this.onLine(line, 0, line.length, -1);
+      start = newline + 1;
     }
-    if (start < chunk.length) this.carry(chunk.subarray(start));
-    this.consumed += chunk.length;
+    while (start < length) {
+      const taken = this.fast(chunk, start, length, this.consumed);
+      if (taken !== -1) {
+        start = taken + 1;
+        continue;
+      }
+      const newline = chunk.indexOf(NEWLINE, start);
+      if (newline === -1) break;
+      this.onLine(chunk, start, newline, this.consumed);
+      start = newline + 1;
+    }
+    if (start < length) this.carry(chunk.subarray(start));
+    this.consumed += length;
   }
 
   end(): void {
@@ -387,13 +417,18 @@ export class TableCapture {
   private outputLength = 0;
   /** Normalized entries whose text is not in the output as it is (normalized differently, or cut between chunks). */
   private readonly elsewhere = new Map<number, string>();
-  private readonly splitter = new LineSplitter((bytes, start, end, offset) => this.takeLine(bytes, start, end, offset));
+  private readonly splitter = new LineSplitter(
+    (bytes, start, end, offset) => this.takeLine(bytes, start, end, offset),
+    (bytes, start, limit, offset) => this.takeCanonicalLine(bytes, start, limit, offset),
+  );
 
+  /** `expectedEntries`: room to keep that many without growing (the output's length tells roughly). */
   constructor(
     readonly key: string,
     private readonly keep: boolean,
+    expectedEntries = 1024,
   ) {
-    this.kept = new Uint32Array(keep ? 1024 * SLOTS : 0);
+    this.kept = new Uint32Array(keep ? Math.max(1024, expectedEntries) * SLOTS : 0);
   }
 
   push(chunk: Buffer): void {
@@ -480,6 +515,21 @@ export class TableCapture {
     this.count++;
   }
 
+  /** The line at `start` if it is canonical as it stands and ends within the chunk: its newline's index, else -1. */
+  private takeCanonicalLine(bytes: Buffer, start: number, limit: number, offset: number): number {
+    let from = start;
+    while (from < limit && (bytes[from] === SPACE || bytes[from] === TAB)) from++;
+    const end = canonicalEntryEnd(bytes, from, limit);
+    if (end === -1 || end >= limit || bytes[end] !== NEWLINE) return -1;
+    this.lineNumber++;
+    hashBytes(bytes, from, end);
+    this.sumA = (this.sumA + laneA) >>> 0;
+    this.sumB = (this.sumB + laneB) >>> 0;
+    if (this.keep) this.keepEntry(offset + from, offset + end);
+    this.count++;
+    return end;
+  }
+
   /** Records the current entry's hash, and where its text is: in the output, or `text`. */
   private keepEntry(start: number, end: number, text?: string): void {
     if (SLOTS * (this.count + 1) > this.kept.length) {
@@ -518,14 +568,28 @@ async function runPfctl(args: readonly string[], signal: AbortSignal): Promise<s
   return String(outcome.stdout ?? "");
 }
 
-/** Reads a table on this host, feeding pfctl's output to the capture as it arrives. */
-async function captureTable(key: string, signal: AbortSignal, keep: boolean): Promise<TableCapture> {
+/** A table's `-T show` output as read, whole: its chunks (off the JS heap), its length and sha256. */
+export interface RawTable {
+  readonly key: string;
+  readonly chunks: readonly Buffer[];
+  readonly bytes: number;
+  readonly sha: string;
+}
+
+/** Reads a table on this host and hashes its output as it arrives; parsing comes later, if needed. */
+async function readRawTable(key: string, signal: AbortSignal): Promise<RawTable> {
   const args = pfctlTableArgs(key);
   const { execa } = await import("execa");
   const child = execa(PFCTL_PATH, args, { cancelSignal: signal, reject: false, stdin: "ignore", buffer: { stdout: false, stderr: true }, forceKillAfterDelay: 1000 });
-  const capture = new TableCapture(key, keep);
+  const hash = createHash("sha256");
+  const chunks: Buffer[] = [];
+  let bytes = 0;
   try {
-    for await (const chunk of child.stdout) capture.push(chunk as Buffer);
+    for await (const chunk of child.stdout) {
+      hash.update(chunk as Buffer);
+      chunks.push(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+    }
   } catch (error) {
     child.kill();
     await child;
@@ -533,6 +597,25 @@ async function captureTable(key: string, signal: AbortSignal, keep: boolean): Pr
   }
   const outcome = await child;
   if (outcome.exitCode !== 0) throw pfctlFailure(args, outcome.exitCode, String(outcome.stderr ?? ""), outcome.isCanceled);
+  return { key, chunks, bytes, sha: hash.digest("hex") };
+}
+
+/** How long parsing may hold the event loop: the peer's question must not wait behind our own parse. */
+const PARSE_SLICE_MS = 8;
+
+/** Parses a table's output, yielding to the event loop every few milliseconds. */
+export async function parseRawTable(raw: RawTable, keep: boolean, signal: AbortSignal): Promise<TableCapture> {
+  // pfctl prints at least 11 bytes a line ("   1.2.3.4\n"): room for that many is enough at once.
+  const capture = new TableCapture(raw.key, keep, Math.ceil(raw.bytes / 11));
+  let sliceStarted = performance.now();
+  for (const chunk of raw.chunks) {
+    capture.push(chunk);
+    if (performance.now() - sliceStarted > PARSE_SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      signal.throwIfAborted();
+      sliceStarted = performance.now();
+    }
+  }
   capture.end();
   return capture;
 }
@@ -583,8 +666,10 @@ export function offerOf(capture: TableCapture, bucketBits: number): TableOffer {
 
 /** A table as the answering host has it; with buckets and entries when it differs from the offer. */
 export interface TableAnswer extends TableListing {
-  /** Absent for a table not read: const when every table was asked for, or ignored. */
+  /** Absent for a table not read (const when every table was asked for, or ignored), or printed the same. */
   readonly digest?: TableDigest;
+  /** The asker prints this table byte for byte the same: identical, never parsed here. */
+  readonly sameOutput?: boolean;
   /** The buckets whose sums differ from the offer's, and this host's entries in them. */
   readonly buckets?: number[];
   readonly entries?: string[];
@@ -598,31 +683,27 @@ export function answerOffer(listing: TableListing, capture: TableCapture, offer:
   return { ...listing, digest, buckets, entries: capture.entriesInBuckets(offer.bucketBits, buckets) };
 }
 
-/**
- * Everything the answering host does: list its tables, read the selected ones, and answer each
- * against the asker's offer for it (none in the first round: digests only).
- */
-async function answerTables(selection: TableSelection, offers: readonly TableOffer[], signal: AbortSignal): Promise<TableAnswer[]> {
-  const offered = new Map(offers.map((offer) => [offer.key, offer]));
-  return readTables(selection, signal, async (listing) => {
-    const offer = offered.get(listing.key);
-    // Output and hashes are kept only while a table the asker also has is read: it may differ.
-    return answerOffer(listing, await captureTable(listing.key, signal, offer !== undefined), offer);
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
 // The facts op: what the peer runs for us
 
-interface PfTablesArgs {
-  readonly selection: TableSelection;
+/** The peer's question: its tables, with the length and sha256 of the output of those it read. */
+export interface RawListing extends TableListing {
+  readonly bytes?: number;
+  readonly sha?: string;
+}
+
+/** Our reply: the tables we print the same, those we do not compare, and our offers for the rest. */
+export interface RawReply {
+  readonly same: readonly string[];
+  readonly skip: readonly string[];
   readonly offers: readonly TableOffer[];
 }
 
-function validateArgs(args: unknown): PfTablesArgs {
-  const fail = (why: string): never => {
-    throw new Error(`pfTables: ${why}`);
-  };
+function fail(why: string): never {
+  throw new Error(`pfTables: ${why}`);
+}
+
+function validateSelection(args: unknown): TableSelection {
   const a = args as Record<string, unknown> | null;
   if (typeof a !== "object" || a === null) return fail("arguments must be an object");
   const selection = a["selection"] as Record<string, unknown> | null;
@@ -631,8 +712,16 @@ function validateArgs(args: unknown): PfTablesArgs {
   const ignore = selection["ignore"];
   if (tables !== null && !(Array.isArray(tables) && tables.every(validTableKey))) return fail("selection.tables must be null or table names");
   if (!Array.isArray(ignore) || !ignore.every(validTableKey)) return fail("selection.ignore must be table names");
-  const offers = a["offers"];
-  if (!Array.isArray(offers)) return fail("offers must be an array");
+  return { tables: tables as string[] | null, ignore: ignore as string[] };
+}
+
+export function validateReply(reply: unknown): RawReply {
+  const r = reply as Record<string, unknown> | null;
+  if (typeof r !== "object" || r === null) return fail("the reply must be an object");
+  const { same, skip, offers } = r;
+  if (!Array.isArray(same) || !same.every(validTableKey)) return fail("reply.same must be table names");
+  if (!Array.isArray(skip) || !skip.every(validTableKey)) return fail("reply.skip must be table names");
+  if (!Array.isArray(offers)) return fail("reply.offers must be an array");
   for (const offer of offers as Record<string, unknown>[]) {
     const bits = offer["bucketBits"];
     const digest = offer["digest"] as Record<string, unknown> | null;
@@ -641,12 +730,59 @@ function validateArgs(args: unknown): PfTablesArgs {
     if (typeof bits !== "number" || !Number.isInteger(bits) || bits < 0 || bits > MAX_BUCKET_BITS) return fail(`offers[].bucketBits must be 0 to ${MAX_BUCKET_BITS}`);
     if (typeof offer["sums"] !== "string") return fail("offers[].sums must be a string");
   }
-  return { selection: { tables: tables as string[] | null, ignore: ignore as string[] }, offers: offers as TableOffer[] };
+  return { same: same as string[], skip: skip as string[], offers: offers as TableOffer[] };
 }
 
-registerFacts("pfTables", async (args, deadline) => {
-  const { selection, offers } = validateArgs(args);
-  return { tables: await answerTables(selection, offers, deadline) };
+/**
+ * The answering host: list and read its tables, ask the asker about their raw hashes, then answer
+ * what it must: nothing more for the tables printed the same, an answer to the offer for the others,
+ * the count of those the asker lacks. Parsing starts while the question is out (the reply to a
+ * differing table waits for the asker's own parse, and both hosts parse at once that way) and stops
+ * for the tables the reply names the same: an identical table costs the time of one round trip.
+ */
+export async function answerTables(selection: TableSelection, signal: AbortSignal, askAsker: (question: { tables: RawListing[] }) => Promise<unknown>): Promise<TableAnswer[]> {
+  const read = await readTables(selection, signal, async (listing) => ({ listing, raw: await readRawTable(listing.key, signal) }));
+  const question = read.map((item): RawListing => ("listing" in item ? { ...item.listing, bytes: item.raw.bytes, sha: item.raw.sha } : item));
+  const parsing = new Map<string, { readonly parse: Promise<TableCapture>; readonly stop: AbortController }>();
+  // One table at a time, in order: the first ones are ready soonest.
+  let previous: Promise<unknown> = Promise.resolve();
+  for (const item of read) {
+    if (!("listing" in item)) continue;
+    const stop = new AbortController();
+    const parse = previous.then(() => parseRawTable(item.raw, true, AbortSignal.any([signal, stop.signal])));
+    parse.catch(() => undefined); // Awaited below unless stopped: a stopped parse is no failure.
+    parsing.set(item.listing.key, { parse, stop });
+    previous = parse.catch(() => undefined);
+  }
+  let reply: RawReply;
+  try {
+    reply = validateReply(await askAsker({ tables: question }));
+  } catch (error) {
+    for (const { stop } of parsing.values()) stop.abort();
+    throw error;
+  }
+  const same = new Set(reply.same);
+  const skip = new Set(reply.skip);
+  for (const [key, { stop }] of parsing) if (same.has(key) || skip.has(key)) stop.abort();
+  const offers = new Map(reply.offers.map((offer) => [offer.key, offer]));
+  const answers: TableAnswer[] = [];
+  for (const item of read) {
+    if (!("listing" in item)) {
+      answers.push(item);
+      continue;
+    }
+    const { listing } = item;
+    const parse = parsing.get(listing.key)?.parse;
+    if (same.has(listing.key)) answers.push({ ...listing, sameOutput: true });
+    else if (skip.has(listing.key) || !parse) answers.push(listing);
+    else answers.push(answerOffer(listing, await parse, offers.get(listing.key)));
+  }
+  return answers;
+}
+
+registerFacts("pfTables", async (args, deadline, talk) => {
+  const selection = validateSelection(args);
+  return { tables: await answerTables(selection, deadline, (question) => talk.ask(question)) };
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -697,51 +833,93 @@ export interface CompareTablesOptions {
 }
 
 /**
- * Compares pf tables between this host and the peer. First round, for every table at once: the peer
- * lists and digests its tables while this host reads its own. Only when some digests differ, a
- * second round carries this host's bucket sums of those tables, sized for the larger of the two,
- * and brings back the peer's entries of the differing buckets.
+ * The asker's side of the peer's question: which tables print the same, and offers for the others.
+ * `captureOf` is awaited only for a table whose output differs.
+ */
+export async function replyToPeer(keys: readonly string[], peerTables: readonly RawListing[], localRaw: ReadonlyMap<string, RawTable>, captureOf: (key: string) => Promise<TableCapture>): Promise<RawReply> {
+  const compared = new Set(keys);
+  const same: string[] = [];
+  const skip: string[] = [];
+  const offers: TableOffer[] = [];
+  for (const table of peerTables) {
+    if (table.sha === undefined || table.bytes === undefined) continue;
+    if (!compared.has(table.key)) {
+      skip.push(table.key);
+      continue;
+    }
+    const raw = localRaw.get(table.key);
+    if (!raw) continue; // Not on this host: the peer parses it for its count.
+    if (raw.sha === table.sha && raw.bytes === table.bytes) {
+      same.push(table.key);
+      continue;
+    }
+    const capture = await captureOf(table.key);
+    const count = capture.digest().count;
+    // Buckets sized for the larger table; the peer's count is not known yet, its output length is.
+    const theirs = raw.bytes > 0 ? Math.round((count * table.bytes) / raw.bytes) : Math.round(table.bytes / 16);
+    offers.push(offerOf(capture, bucketBitsFor(Math.max(count, theirs))));
+  }
+  return { same, skip, offers };
+}
+
+/**
+ * Compares pf tables between this host and the peer, in one conversation with the peer's carpentry:
+ * it reads its tables while we read ours, asks which outputs we print the same, and answers with
+ * what differs in the others. We parse our own tables meanwhile, a slice at a time, so that its
+ * question is answered as soon as our raw hashes are known.
  */
 export async function compareTables(options: CompareTablesOptions): Promise<TableComparison[]> {
   const { local, peer, config, selection } = options;
   const deadline = AbortSignal.timeout(Math.max(1, Math.floor(options.remainingMs())));
-  const captures = new Map<string, TableCapture>();
+  const localRaw = new Map<string, RawTable>();
+  const parsing = new Map<string, Promise<TableCapture>>();
   const reading = readTables(selection, deadline, async (listing) => {
-    captures.set(listing.key, await captureTable(listing.key, deadline, true));
+    const raw = await readRawTable(listing.key, deadline);
+    localRaw.set(listing.key, raw);
+    const parse = parseRawTable(raw, true, deadline);
+    parse.catch(() => undefined); // Awaited below; until then a failure must not count as unhandled.
+    parsing.set(listing.key, parse);
     return listing;
   });
-  const [localTables, firstAnswer] = await Promise.all([
-    options.waitFor(`${PFCTL_PATH} -vsT and -T show on ${local.label}`, reading).catch((error: unknown) => {
-      throw onHost(local, error);
-    }),
-    askFacts(peer, config, "pfTables", { selection, offers: [] }, options.remainingMs()),
-  ]);
-  const peerTables = readPeerAnswers(peer, firstAnswer);
-  const peerByKey = new Map(peerTables.map((table) => [table.key, table]));
-  const keys = keysToCompare(selection, localTables, peerTables);
-
-  const offers = new Map<string, TableOffer>();
-  for (const key of keys) {
-    const capture = captures.get(key);
-    const there = peerByKey.get(key)?.digest;
-    if (!capture || !there || sameDigest(capture.digest(), there)) continue;
-    offers.set(key, offerOf(capture, bucketBitsFor(Math.max(capture.digest().count, there.count))));
-  }
-  if (offers.size > 0) {
-    const request = { selection: { tables: [...offers.keys()], ignore: [] }, offers: [...offers.values()] };
-    const answers = readPeerAnswers(peer, await askFacts(peer, config, "pfTables", request, options.remainingMs()));
-    // The peer's fresh answers replace the first ones; a table gone since is missing there now.
-    for (const key of offers.keys()) peerByKey.delete(key);
-    for (const answer of answers) if (offers.has(answer.key)) peerByKey.set(answer.key, answer);
-  }
-
-  return keys.map((key): TableComparison => {
-    const here = captures.get(key);
-    const there = peerByKey.get(key);
-    const count = byRole(local.role, here?.digest().count ?? null, there?.digest?.count ?? null);
-    const offer = offers.get(key);
-    if (!here || !offer || !there?.buckets || !there.entries) return { key, count, only: { primary: [], secondary: [] } };
-    const diff = diffEntries(here.entriesInBuckets(offer.bucketBits, there.buckets), there.entries);
-    return { key, count, only: byRole<readonly string[]>(local.role, diff.onlyInFirst, diff.onlyInSecond) };
+  const localTables = options.waitFor(`${PFCTL_PATH} -vsT and -T show on ${local.label}`, reading).catch((error: unknown) => {
+    throw onHost(local, error);
   });
+  localTables.catch(() => undefined);
+  const captureOf = async (key: string): Promise<TableCapture> => {
+    await localTables;
+    const parse = parsing.get(key);
+    if (!parse) throw new Error(`table ${key} was not read on ${local.label}`);
+    return options.waitFor(`parsing the output of ${describePfctl(pfctlTableArgs(key))} on ${local.label}`, parse).catch((error: unknown) => {
+      throw onHost(local, error);
+    });
+  };
+
+  let keys: string[] | undefined;
+  const offered = new Map<string, TableOffer>();
+  const answer = await converseFacts(peer, config, "pfTables", { selection }, options.remainingMs(), async (question) => {
+    const asked = readPeerAnswers(peer, question);
+    keys = keysToCompare(selection, await localTables, asked);
+    const reply = await replyToPeer(keys, asked, localRaw, captureOf);
+    for (const offer of reply.offers) offered.set(offer.key, offer);
+    return reply;
+  });
+  const peerTables = readPeerAnswers(peer, answer);
+  if (keys === undefined) throw new HostError(`${peer.role}'s carpentry answered pfTables without asking`, "install the same carpentry build on both gateways");
+  const peerByKey = new Map(peerTables.map((table) => [table.key, table]));
+  const comparisons: TableComparison[] = [];
+  for (const key of keys) {
+    const here = parsing.has(key) ? await captureOf(key) : undefined;
+    const there = peerByKey.get(key);
+    const hereCount = here?.digest().count ?? null;
+    const thereCount = there?.sameOutput ? hereCount : (there?.digest?.count ?? null);
+    const count = byRole(local.role, hereCount, thereCount);
+    const offer = offered.get(key);
+    if (!here || !offer || !there?.buckets || !there.entries) {
+      comparisons.push({ key, count, only: { primary: [], secondary: [] } });
+      continue;
+    }
+    const diff = diffEntries(here.entriesInBuckets(offer.bucketBits, there.buckets), there.entries);
+    comparisons.push({ key, count, only: byRole<readonly string[]>(local.role, diff.onlyInFirst, diff.onlyInSecond) });
+  }
+  return comparisons;
 }

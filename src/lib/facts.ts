@@ -11,7 +11,8 @@ import type { Host } from "./host.js";
 import type { HostCommand, CommandResult } from "./shell.js";
 import { VERSION } from "./version.js";
 
-export const PROTOCOL = 1;
+// 2: a request is one line, and an op may ask the asker questions before it answers (converseFacts).
+export const PROTOCOL = 2;
 export const MIN_PROTOCOL = 1;
 
 export interface FactsRequest {
@@ -27,8 +28,18 @@ export type FactsResponse =
   | { readonly protocol: number; readonly version: string; readonly ok: true; readonly value: unknown }
   | { readonly protocol: number; readonly version: string; readonly ok: false; readonly error: string };
 
+/** The asker, for an op that needs its answer half-way (its hashes, to decide what to send back). */
+export interface Talk {
+  /** Sends plain JSON to the asker and resolves with its reply; rejects where the asker cannot talk. */
+  ask(question: unknown): Promise<unknown>;
+}
+
+const CANNOT_TALK: Talk = {
+  ask: () => Promise.reject(new Error("this request cannot be asked back (a batch, or an asker of protocol 1)")),
+};
+
 /** An op takes plain JSON arguments and returns plain JSON; it must validate its arguments itself. */
-export type FactsHandler = (args: unknown, deadline: AbortSignal) => Promise<unknown>;
+export type FactsHandler = (args: unknown, deadline: AbortSignal, talk: Talk) => Promise<unknown>;
 
 const handlers = new Map<string, FactsHandler>();
 
@@ -40,17 +51,18 @@ function failed(error: string): FactsResponse {
   return { protocol: PROTOCOL, version: VERSION, ok: false, error };
 }
 
-async function runOp(op: unknown, args: unknown, signal: AbortSignal): Promise<FactsResponse> {
+async function runOp(op: unknown, args: unknown, signal: AbortSignal, talk: Talk): Promise<FactsResponse> {
   const handler = typeof op === "string" ? handlers.get(op) : undefined;
   if (!handler) return failed(`unknown op ${JSON.stringify(op)} (carpentry ${VERSION})`);
   try {
-    return { protocol: PROTOCOL, version: VERSION, ok: true, value: await handler(args, signal) };
+    return { protocol: PROTOCOL, version: VERSION, ok: true, value: await handler(args, signal, talk) };
   } catch (error) {
     return failed(error instanceof Error ? error.message : String(error));
   }
 }
 
-export async function answerFacts(request: unknown): Promise<FactsResponse> {
+/** `talk` reaches the asker; only a request of protocol 2 or later may use it. */
+export async function answerFacts(request: unknown, talk: Talk = CANNOT_TALK): Promise<FactsResponse> {
   if (typeof request !== "object" || request === null) return failed("request is not a JSON object");
   const { protocol, op, args, deadlineMs } = request as Partial<FactsRequest>;
   if (typeof protocol !== "number" || protocol < MIN_PROTOCOL || protocol > PROTOCOL) {
@@ -59,7 +71,7 @@ export async function answerFacts(request: unknown): Promise<FactsResponse> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), typeof deadlineMs === "number" && deadlineMs > 0 ? deadlineMs : 30_000);
   try {
-    return await runOp(op, args, controller.signal);
+    return await runOp(op, args, controller.signal, protocol >= 2 ? talk : CANNOT_TALK);
   } finally {
     clearTimeout(timer);
   }
@@ -111,6 +123,30 @@ export async function askFacts(host: Host, config: Config, op: string, args: unk
   }
   if (mergeWindowMs > 0) return mergedAsk(host, config, request);
   return askPeerNow(host, config, request);
+}
+
+/**
+ * Asks one host for a fact whose op asks questions back (its handler's `talk`): `answer` replies to
+ * each. For the peer, one `carpentry facts` process holds the whole exchange over one ssh session, so
+ * what it read for the first question is still there for the last.
+ */
+export async function converseFacts(host: Host, config: Config, op: string, args: unknown, deadlineMs: number, answer: (question: unknown) => Promise<unknown>): Promise<unknown> {
+  const request = factsRequest(op, args, Math.max(1000, deadlineMs - 1000));
+  if (host.isLocal) {
+    const response = await answerFacts(request, { ask: answer });
+    if (!response.ok) throw new HostError(`${host.role}: ${response.error}`.slice(0, 70), response.error);
+    return response.value;
+  }
+  const result = await host.converse(factsCommand(config, request), JSON.stringify(request), async (line) => {
+    let question: unknown;
+    try {
+      question = JSON.parse(line);
+    } catch {
+      throw new HostError(`${host.role}'s carpentry asked something unreadable`, line.slice(0, 200));
+    }
+    return JSON.stringify(await answer(question));
+  });
+  return readFactsResult(host, config, result);
 }
 
 async function askPeerNow(host: Host, config: Config, request: FactsRequest): Promise<unknown> {
@@ -195,7 +231,7 @@ registerFacts("batch", async (args, signal) => {
   return Promise.all(
     requests.map((item: unknown) => {
       const { op, args: opArgs } = (item ?? {}) as { op?: unknown; args?: unknown };
-      return op === "batch" ? failed("batch: a batch cannot hold a batch") : runOp(op, opArgs, signal);
+      return op === "batch" ? failed("batch: a batch cannot hold a batch") : runOp(op, opArgs, signal, CANNOT_TALK);
     }),
   );
 });

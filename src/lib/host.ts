@@ -2,8 +2,8 @@
 // OpenSSH one. Checks never call ssh themselves: they name commands, a Host runs them in one round trip.
 import type { PeerConfig, Role } from "./config.js";
 import { HostError } from "./errors.js";
-import type { ProcessScope } from "./proc.js";
-import { buildBatchScript, renderCommand, splitBatchOutput, truncateCommand, type CommandResult, type HostCommand } from "./shell.js";
+import type { ConversationInput, ProcessOutcome, ProcessScope } from "./proc.js";
+import { buildBatchScript, QUESTION_PREFIX, renderCommand, type BatchScript, splitBatchOutput, truncateCommand, type CommandResult, type HostCommand } from "./shell.js";
 import { acquireMasterSlot, acquireSessionSlot, controlPath, describeSshFailure, ensureControlDir, isHandshakeDrop, sshArgs, sshDestination, type Multiplexing } from "./ssh.js";
 
 export interface Host {
@@ -14,6 +14,30 @@ export interface Host {
   readonly isLocal: boolean;
   /** Runs the commands in order in one round trip; a failing command is a result, not an error. */
   run(commands: readonly HostCommand[]): Promise<CommandResult[]>;
+  /**
+   * Runs one command that reads `firstLine` and may then ask questions: each line it prints starting
+   * with QUESTION_PREFIX is answered with one line on its stdin. Question lines are left out of the
+   * result's stdout. One process and one round trip per question, instead of one of each per round.
+   */
+  converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult>;
+}
+
+function conversationLine(answer: (question: string) => Promise<string>, seen: { questions: number }) {
+  return async (line: string, input: ConversationInput): Promise<void> => {
+    if (line.startsWith(QUESTION_PREFIX)) {
+      seen.questions++;
+      input.write(`${await answer(line.slice(QUESTION_PREFIX.length))}\n`);
+    } else if (line.startsWith("{")) {
+      input.end(); // The final answer: nothing more will be asked.
+    }
+  };
+}
+
+function withoutQuestions(stdout: string): string {
+  return stdout
+    .split("\n")
+    .filter((line) => !line.startsWith(QUESTION_PREFIX))
+    .join("\n");
 }
 
 /** "secondary 192.168.110.102", or just "secondary" when that is also its host name. */
@@ -50,6 +74,16 @@ export class LocalHost implements Host {
     if (outcome.signal) throw new HostError(`local commands killed by ${outcome.signal}`, describeBatch(commands));
     return splitBatchOutput(batch, commands, outcome.stdout, outcome.stderr);
   }
+
+  async converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult> {
+    const commands = [{ ...command, input: "" }];
+    const batch = buildBatchScript(commands);
+    const outcome = await this.scope.converse("/bin/sh", ["-c", batch.script], { description: describeBatch(commands), input: `${firstLine}\n` }, conversationLine(answer, { questions: 0 }));
+    if (outcome.signal) throw new HostError(`local commands killed by ${outcome.signal}`, describeBatch(commands));
+    const [result] = splitBatchOutput(batch, commands, withoutQuestions(outcome.stdout), outcome.stderr);
+    if (!result) throw new HostError(`no result from ${this.label}`);
+    return result;
+  }
 }
 
 export interface SshHostOptions {
@@ -73,39 +107,61 @@ export class SshHost implements Host {
 
   async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
     if (commands.length === 0) return [];
-    const { peer, scope, multiplexing } = this.options;
+    const batch = buildBatchScript(commands);
+    const outcome = await this.session(batch, describeBatch(commands), (args, description) => this.options.scope.run(this.options.peer.ssh_path, args, { description, input: batch.input }), () => true);
+    return splitBatchOutput(batch, commands, outcome.stdout, outcome.stderr);
+  }
+
+  async converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult> {
+    const commands = [{ ...command, input: "" }];
+    const batch = buildBatchScript(commands);
+    const seen = { questions: 0 };
+    const outcome = await this.session(
+      batch,
+      describeBatch(commands),
+      (args, description) => this.options.scope.converse(this.options.peer.ssh_path, args, { description, input: `${firstLine}\n` }, conversationLine(answer, seen)),
+      // Once a question was answered the peer has worked on our behalf: no second try.
+      () => seen.questions === 0,
+    );
+    const [result] = splitBatchOutput(batch, commands, withoutQuestions(outcome.stdout), outcome.stderr);
+    if (!result) throw new HostError(`no result from ${this.label}`);
+    return result;
+  }
+
+  /** One ssh session for a batch script: the shared connection's slots, one retry, failures in words. */
+  private async session(batch: BatchScript, what: string, spawn: (args: string[], description: string) => Promise<ProcessOutcome>, mayRetry: () => boolean): Promise<ProcessOutcome> {
+    const { peer, multiplexing } = this.options;
     if (multiplexing && !this.controlDirChecked) {
       ensureControlDir(multiplexing.controlDir);
       this.controlDirChecked = true;
     }
-    const batch = buildBatchScript(commands);
-    const description = `ssh ${sshDestination(peer)}: ${describeBatch(commands)}`;
-    const spawn = () => scope.run(peer.ssh_path, sshArgs(peer, multiplexing, batch.script), { description, input: batch.input });
+    const description = `ssh ${sshDestination(peer)}: ${what}`;
+    const args = sshArgs(peer, multiplexing, batch.script);
+    const firstMarker = `\n@@${batch.nonce} 0 `;
     const waitMs = (peer.connect_timeout + 2) * 1000;
     // The session slot first: the one who makes the master then also holds a session on it.
     const releaseSession = multiplexing ? await acquireSessionSlot(controlPath(multiplexing, peer), multiplexing.maxSessions, waitMs) : undefined;
     let release: (() => void) | undefined;
-    let outcome;
+    let outcome: ProcessOutcome;
     try {
       release = multiplexing ? await acquireMasterSlot(controlPath(multiplexing, peer), waitMs) : undefined;
-      outcome = await spawn();
+      outcome = await spawn(args, description);
       // A client of the shared connection can also exit 255 without a word when its master dies
       // under it; a second try makes a new master, or gets the real reason.
       const silent = multiplexing !== undefined && outcome.stderr.trim() === "";
-      if (outcome.exitCode === 255 && (isHandshakeDrop(outcome.stderr) || silent) && !outcome.stdout.includes(`\n@@${batch.nonce} 0 `)) {
+      if (outcome.exitCode === 255 && (isHandshakeDrop(outcome.stderr) || silent) && !outcome.stdout.includes(firstMarker) && mayRetry()) {
         await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 300));
-        outcome = await spawn();
+        outcome = await spawn(args, description);
       }
     } finally {
       release?.();
       releaseSession?.();
     }
     if (outcome.signal) throw new HostError(`ssh to ${this.options.role} killed by ${outcome.signal}`);
-    const firstMarker = `\n@@${batch.nonce} 0 `;
     if (outcome.exitCode === 255 && !outcome.stdout.includes(firstMarker)) {
       throw new HostError(`cannot reach ${peerName(this.options.role, peer.host)}: ${describeSshFailure(outcome.stderr)}`, lastStderr(outcome.stderr));
     }
-    return splitBatchOutput(batch, commands, outcome.stdout, outcome.stderr);
+    return outcome;
   }
 }
 

@@ -17,6 +17,12 @@ export interface ProcessOutcome {
   readonly signal: string | undefined;
 }
 
+/** The stdin of a process we converse with. */
+export interface ConversationInput {
+  write(text: string): void;
+  end(): void;
+}
+
 const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
 
 export class ProcessScope {
@@ -66,6 +72,66 @@ export class ProcessScope {
         exitCode: outcome.exitCode,
         signal: outcome.signal,
       };
+    } finally {
+      if (pid !== undefined) this.running.delete(pid);
+    }
+  }
+
+  /**
+   * Runs a process that talks back: `onLine` sees each line of its stdout as it arrives (in order, one
+   * at a time) and may write to its stdin; the first input is written at once. The outcome's stdout
+   * holds every line, talk included.
+   */
+  async converse(file: string, args: readonly string[], options: SpawnOptions & { readonly input: string }, onLine: (line: string, input: ConversationInput) => Promise<void>): Promise<ProcessOutcome> {
+    if (this.closedReason) throw new TimeoutError(this.closedReason);
+    const { execa } = await import("execa");
+    const child = execa(file, args, {
+      detached: true,
+      stdin: "pipe",
+      reject: false,
+      stripFinalNewline: false,
+      encoding: "utf8",
+      buffer: { stdout: false, stderr: true },
+      maxBuffer: MAX_OUTPUT_BYTES,
+      cleanup: true,
+    });
+    const pid = child.pid;
+    if (pid !== undefined) this.running.set(pid, options.description);
+    const input: ConversationInput = {
+      write: (text) => void child.stdin?.write(text),
+      end: () => void child.stdin?.end(),
+    };
+    // A peer that exits without reading all we write must not crash us with EPIPE.
+    child.stdin?.on("error", () => undefined);
+    input.write(options.input);
+    let stdout = "";
+    let pending = "";
+    let talk: Promise<void> = Promise.resolve();
+    let talkError: unknown;
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (text: string) => {
+      stdout += text;
+      pending += text;
+      let newline = pending.indexOf("\n");
+      while (newline !== -1) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        talk = talk.then(() => onLine(line, input)).catch((error: unknown) => {
+          talkError ??= error;
+          input.end();
+        });
+        newline = pending.indexOf("\n");
+      }
+    });
+    try {
+      const outcome = await child;
+      await talk;
+      if (talkError !== undefined) throw talkError;
+      if (outcome.exitCode === undefined && outcome.signal === undefined && outcome.failed) {
+        const cause = outcome.cause as NodeJS.ErrnoException | undefined;
+        throw new HostError(`cannot run ${file}: ${cause?.code === "ENOENT" ? "not found" : (cause?.message ?? "could not be started")}`);
+      }
+      return { stdout, stderr: String(outcome.stderr ?? ""), exitCode: outcome.exitCode, signal: outcome.signal };
     } finally {
       if (pid !== undefined) this.running.delete(pid);
     }

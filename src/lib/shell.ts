@@ -44,6 +44,9 @@ export function cmd(...argv: string[]): HostCommand {
   return { argv };
 }
 
+/** Starts a line a conversing command (Host.converse) prints to ask a question rather than answer. */
+export const QUESTION_PREFIX = "?";
+
 export interface BatchScript {
   readonly script: string;
   readonly nonce: string;

@@ -264,6 +264,9 @@ function peerAnswering(...stdouts: string[]): Host & { requests: string[] } {
       requests.push(commands[0]?.input ?? "");
       return [{ command: "carpentry facts", stdout: stdouts[requests.length - 1] ?? "", stderr: "", exitCode: 0 }];
     },
+    converse(): Promise<CommandResult> {
+      return Promise.reject(new Error("file sets are compared without a conversation"));
+    },
   };
 }
 

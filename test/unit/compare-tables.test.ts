@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
@@ -9,8 +10,12 @@ import {
   encodeBucketSums,
   MAX_BUCKET_BITS,
   offerOf,
+  parseRawTable,
   parseTableKey,
+  replyToPeer,
   sameDigest,
+  validateReply,
+  type RawTable,
   TableCapture,
   tableKey,
   type TableDigest,
@@ -347,6 +352,57 @@ describe("reading -T show output in chunks", () => {
   });
 });
 
+function rawOf(key: string, text: string): RawTable {
+  const bytes = Buffer.from(text, "latin1");
+  // Cut in three, as pfctl's output arrives in pieces.
+  const chunks = [bytes.subarray(0, 7), bytes.subarray(7, bytes.length >> 1), bytes.subarray(bytes.length >> 1)];
+  return { key, chunks, bytes: bytes.length, sha: createHash("sha256").update(bytes).digest("hex") };
+}
+
+describe("the reply to the peer's raw hashes", () => {
+  const entries = randomEntries(3000, seededRandom(7));
+  const ours = new Map([
+    ["same", rawOf("same", showText(entries))],
+    ["reordered", rawOf("reordered", showText(entries))],
+    ["changed", rawOf("changed", showText(entries))],
+    ["ignored", rawOf("ignored", showText(entries))],
+  ]);
+  const theirs = [
+    { key: "same", const: false, bytes: ours.get("same")?.bytes, sha: ours.get("same")?.sha },
+    { ...rawOf("x", showText([...entries].reverse())), key: "reordered", const: false },
+    { ...rawOf("x", showText([...entries.slice(1), "192.0.2.77"])), key: "changed", const: false },
+    { ...rawOf("x", "   10.1.1.1\n"), key: "ignored", const: false },
+    { ...rawOf("x", "   10.1.1.1\n"), key: "onlythere", const: false },
+    { key: "listed", const: true },
+  ].map(({ key, const: isConst, bytes, sha }) => ({ key, const: isConst, bytes, sha }));
+  const signal = new AbortController().signal;
+
+  it("names the tables printed byte for byte the same, and parses only the others", async () => {
+    const parsed: string[] = [];
+    const captureOf = async (key: string) => {
+      parsed.push(key);
+      const raw = ours.get(key);
+      if (!raw) throw new Error(key);
+      return parseRawTable(raw, true, signal);
+    };
+    const reply = await replyToPeer(["changed", "onlythere", "reordered", "same"], theirs, ours, captureOf);
+    expect(reply.same).toEqual(["same"]);
+    expect(reply.skip).toEqual(["ignored"]);
+    expect(reply.offers.map((offer) => offer.key)).toEqual(["reordered", "changed"]);
+    expect(parsed).toEqual(["reordered", "changed"]);
+    expect(reply.offers[0]?.digest).toEqual(digestOf(entries));
+    expect(reply.offers[0]?.bucketBits).toBe(bucketBitsFor(3000));
+    expect(validateReply(JSON.parse(JSON.stringify(reply)))).toEqual(reply);
+  });
+
+  it("parses raw output the same as a capture fed as it arrives, whatever the cuts", async () => {
+    const raw = rawOf("t", showText(entries));
+    const parsed = await parseRawTable(raw, true, signal);
+    expect(parsed.digest()).toEqual(digestOf(entries));
+    expect(entriesOf(parsed).sort()).toEqual([...entries].map((e) => normalizeTableEntry(e) ?? e).sort());
+  });
+});
+
 describe("table names", () => {
   it("names anchored tables as pfctl -vsT prints them", () => {
     expect(parseTableKey("badhosts")).toEqual({ name: "badhosts", anchor: "" });
@@ -358,15 +414,18 @@ describe("table names", () => {
     expect(renderCommand({ argv: ["/sbin/pfctl", "-t", "x;touch /tmp/pwned", "-T", "show"] })).toBe("/sbin/pfctl -t 'x;touch /tmp/pwned' -T show");
   });
 
-  it("has the peer refuse a table name with spaces or controls, and malformed offers, before running anything", async () => {
-    const ask = (selection: unknown, offers: unknown = []) => answerFacts(factsRequest("pfTables", { selection, offers }, 5000));
+  it("has the peer refuse a table name with spaces or controls before running anything, and a malformed reply", async () => {
+    const ask = (selection: unknown) => answerFacts(factsRequest("pfTables", { selection }, 5000));
     for (const hostile of ["x;touch /tmp/pwned", "a\nb", "", "@anchor"]) {
       expect(await ask({ tables: [hostile], ignore: [] })).toMatchObject({ ok: false, error: "pfTables: selection.tables must be null or table names" });
     }
     const offer = { key: "t", digest: { count: 1, sum: "0000000000000000" }, bucketBits: 0, sums: "" };
-    expect(await ask({ tables: null, ignore: [] }, [{ ...offer, bucketBits: 17 }])).toMatchObject({ ok: false, error: "pfTables: offers[].bucketBits must be 0 to 16" });
-    expect(await ask({ tables: null, ignore: [] }, [{ ...offer, key: "a b" }])).toMatchObject({ ok: false, error: "pfTables: offers[].key must be a table name" });
-    expect(await ask({ tables: null, ignore: [] }, [{ ...offer, digest: "x" }])).toMatchObject({ ok: false, error: "pfTables: offers[].digest must be {count, sum}" });
+    const reply = (offers: unknown[], same: unknown[] = []) => () => validateReply({ same, skip: [], offers });
+    expect(reply([{ ...offer, bucketBits: 17 }])).toThrow("pfTables: offers[].bucketBits must be 0 to 16");
+    expect(reply([{ ...offer, key: "a b" }])).toThrow("pfTables: offers[].key must be a table name");
+    expect(reply([{ ...offer, digest: "x" }])).toThrow("pfTables: offers[].digest must be {count, sum}");
+    expect(reply([], ["x;y z"])).toThrow("pfTables: reply.same must be table names");
+    expect(reply([offer])).not.toThrow();
     expect(await ask({ tables: null, ignore: "x" })).toMatchObject({ ok: false, error: "pfTables: selection.ignore must be table names" });
   });
 });

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/lib/config.js";
 import { HostError } from "../../../src/lib/errors.js";
-import { answerFacts, askFacts, mergePeerFacts, PROTOCOL, registerFacts } from "../../../src/lib/facts.js";
+import { answerFacts, askFacts, converseFacts, mergePeerFacts, PROTOCOL, registerFacts } from "../../../src/lib/facts.js";
 import type { Host } from "../../../src/lib/host.js";
 import type { CommandResult, HostCommand } from "../../../src/lib/shell.js";
 
@@ -10,6 +10,12 @@ const config = parseConfig('role = "primary"\n[peer]\nhost = "secondary"\n', "c.
 registerFacts("echo", async (args) => args);
 registerFacts("fail", async () => {
   throw new Error("no such table");
+});
+// Asks the asker twice and answers with what it heard: a conversation in its smallest form.
+registerFacts("quiz", async (args, _signal, talk) => {
+  const first = await talk.ask({ question: 1, args });
+  const second = await talk.ask({ question: 2, heard: first });
+  return { first, second };
 });
 
 /**
@@ -31,6 +37,14 @@ class InProcessPeer implements Host {
         return { command: "carpentry facts", stdout: JSON.stringify(response), stderr: "", exitCode: 0 };
       }),
     );
+  }
+  async converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult> {
+    // As `carpentry facts` does it: the request is the first line; each question goes out as a line
+    // and its reply comes back as one, through the same JSON text the wire carries.
+    const request = JSON.parse(firstLine) as { op?: string };
+    this.requests.push(request);
+    const response = await answerFacts(request, { ask: async (question) => JSON.parse(await answer(JSON.stringify(question))) as unknown });
+    return { command: command.argv?.join(" ") ?? "", stdout: JSON.stringify(response), stderr: "", exitCode: 0 };
   }
 }
 
@@ -67,6 +81,22 @@ describe("facts", () => {
     const peer = new InProcessPeer(false);
     expect(await Promise.all([askFacts(peer, config, "echo", 1, 5000), askFacts(peer, config, "echo", 2, 5000)])).toEqual([1, 2]);
     expect(peer.requests.map((r) => (r as { op: string }).op)).toEqual(["batch", "echo", "echo"]);
+  });
+
+  it("lets an op ask the asker back, over one peer process, and not from inside a batch or an old request", async () => {
+    const peer = new InProcessPeer();
+    const heard: unknown[] = [];
+    const value = await converseFacts(peer, config, "quiz", "hello", 5000, async (question) => {
+      heard.push(question);
+      return heard.length * 10;
+    });
+    expect(heard).toEqual([{ question: 1, args: "hello" }, { question: 2, heard: 10 }]);
+    expect(value).toEqual({ first: 10, second: 20 });
+    expect(peer.requests).toHaveLength(1);
+    const inBatch = await answerFacts({ protocol: PROTOCOL, op: "batch", args: { requests: [{ op: "quiz", args: 1 }] }, deadlineMs: 1000 }, { ask: async () => 1 });
+    expect(inBatch.ok && inBatch.value).toEqual([expect.objectContaining({ ok: false, error: expect.stringMatching(/cannot be asked back/) })]);
+    const old = await answerFacts({ protocol: 1, op: "quiz", args: 1, deadlineMs: 1000 }, { ask: async () => 1 });
+    expect(old).toMatchObject({ ok: false, error: expect.stringMatching(/cannot be asked back/) });
   });
 
   it("refuses a batch inside a batch", async () => {
