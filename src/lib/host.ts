@@ -138,13 +138,16 @@ export class SshHost implements Host {
     const description = `ssh ${sshDestination(peer)}: ${what}`;
     const args = sshArgs(peer, multiplexing, batch.script);
     const firstMarker = `\n@@${batch.nonce} 0 `;
-    const waitMs = (peer.connect_timeout + 2) * 1000;
+    // One budget for both waits, so that a check held up by the others still runs its own ssh (and
+    // can say so) before its deadline; and the waits are named, for a time-out's message.
+    const waitUntil = Date.now() + (peer.connect_timeout + 2) * 1000;
+    const socket = multiplexing ? controlPath(multiplexing, peer) : undefined;
     // The session slot first: the one who makes the master then also holds a session on it.
-    const releaseSession = multiplexing ? await acquireSessionSlot(controlPath(multiplexing, peer), multiplexing.maxSessions, waitMs) : undefined;
+    const releaseSession = multiplexing && socket ? await this.options.scope.waitFor(description, acquireSessionSlot(socket, multiplexing.maxSessions, waitUntil - Date.now())) : undefined;
     let release: (() => void) | undefined;
     let outcome: ProcessOutcome;
     try {
-      release = multiplexing ? await acquireMasterSlot(controlPath(multiplexing, peer), waitMs) : undefined;
+      release = socket ? await this.options.scope.waitFor(description, acquireMasterSlot(socket, Math.max(0, waitUntil - Date.now()))) : undefined;
       outcome = await spawn(args, description);
       // A client of the shared connection can also exit 255 without a word when its master dies
       // under it; a second try makes a new master, or gets the real reason.
