@@ -1,7 +1,7 @@
 // carpentry facts: the peer's side of the exchange (see src/lib/facts.ts). Reads one JSON request on
 // stdin, prints one JSON answer on stdout, exits 0 whenever it could answer.
 import type { Command } from "commander";
-import { answerFacts, type Talk } from "../lib/facts.js";
+import { answerFacts, type TaggedQuestion, type TaggedReply, type Talk } from "../lib/facts.js";
 import { QUESTION_PREFIX } from "../lib/shell.js";
 import { writeOut } from "../lib/runner.js";
 import "../lib/facts-ops.js";
@@ -64,12 +64,40 @@ export async function runFacts(): Promise<never> {
   } catch {
     request = undefined;
   }
+  // Several questions may be out at once (the requests of a batch): each reply names its question.
+  const waiting = new Map<number, { resolve: (reply: unknown) => void; reject: (error: Error) => void }>();
+  let nextId = 0;
+  let listening = false;
+  let hungUp = false;
+  const listen = async (): Promise<void> => {
+    for (let line = await stdin.next(); line !== undefined; line = await stdin.next()) {
+      let tagged: Partial<TaggedReply> | undefined;
+      try {
+        tagged = JSON.parse(line) as Partial<TaggedReply>;
+      } catch {
+        tagged = undefined;
+      }
+      const question = typeof tagged?.id === "number" ? waiting.get(tagged.id) : undefined;
+      if (!question || !tagged) continue;
+      waiting.delete(tagged.id as number);
+      question.resolve(tagged.reply);
+    }
+    hungUp = true;
+    for (const question of waiting.values()) question.reject(new Error("the asker hung up before it answered"));
+    waiting.clear();
+  };
   const talk: Talk = {
-    async ask(question) {
-      writeOut(`${QUESTION_PREFIX}${JSON.stringify(question)}\n`);
-      const reply = await stdin.next();
-      if (reply === undefined) throw new Error("the asker hung up before it answered");
-      return JSON.parse(reply) as unknown;
+    ask(question) {
+      if (hungUp) return Promise.reject(new Error("the asker hung up before it answered"));
+      const id = nextId++;
+      const answered = new Promise<unknown>((resolve, reject) => waiting.set(id, { resolve, reject }));
+      const tagged: TaggedQuestion = { id, question };
+      writeOut(`${QUESTION_PREFIX}${JSON.stringify(tagged)}\n`);
+      if (!listening) {
+        listening = true;
+        void listen();
+      }
+      return answered;
     },
   };
   writeOut(JSON.stringify(await answerFacts(request, talk)) + "\n");

@@ -2,11 +2,12 @@
 // (no find/stat/sha256 tools, so no BSD/GNU differences) and builds a sorted manifest: path, type, mode,
 // owner, and a content digest or a link target for each entry.
 //
-// Round 1 costs one round trip and a few hundred bytes whatever the size of the set: the peer answers
-// only the digest of its manifest, while this host builds its own at the same time. Only when the
-// digests differ, round 2 sends this host's manifest (path -> entry digest) up, and the peer answers
-// the entries that differ, with the content of differing text files: bounded per file and in total,
-// and redacted on the peer before it leaves the host.
+// Both rounds are one conversation with one `carpentry facts` on the peer, over one ssh session.
+// Round 1 costs a few hundred bytes whatever the size of the set: the peer asks whether the digest
+// of its manifest is ours, while this host builds its own at the same time. Only when the digests
+// differ, round 2 sends this host's manifest (path -> entry digest) up in our reply, and the peer
+// answers, from the manifest it already built, the entries that differ, with the content of
+// differing text files: bounded per file and in total, and redacted on the peer before it leaves.
 //
 // The walk uses synchronous file system calls, yielding to the event loop every few milliseconds:
 // for thousands of small files (an easy-rsa pki) node's promise-based fs is five times slower, since
@@ -18,7 +19,7 @@ import * as v from "valibot";
 import type { Config } from "./config.js";
 import { unifiedDiff } from "./diff.js";
 import { ConfigError, HostError, TimeoutError } from "./errors.js";
-import { askFacts, registerFacts } from "./facts.js";
+import { converseFacts, registerFacts, type Talk } from "./facts.js";
 import { expandPaths, globToRegExp } from "./files.js";
 import type { Host } from "./host.js";
 import { isSecretFile, redactText, type RedactionRules } from "./redact.js";
@@ -320,10 +321,6 @@ const specSchema = v.strictObject({
 const digestArgsSchema = v.strictObject({ sets: v.array(specSchema) });
 /** This host's entries as [path, entry digest, content digest or ""]: what the peer compares against. */
 const localEntriesSchema = v.array(v.tuple([v.string(), v.string(), v.string()]));
-const detailsArgsSchema = v.strictObject({
-  sets: v.array(v.strictObject({ spec: specSchema, entries: localEntriesSchema })),
-  maxContentBytes: v.number(),
-});
 
 function validateArgs<S extends v.GenericSchema>(schema: S, args: unknown, op: string): v.InferOutput<S> {
   const parsed = v.safeParse(schema, args);
@@ -340,16 +337,6 @@ export interface SetDigest {
 
 function unreadablePaths(entries: readonly ManifestEntry[]): string[] {
   return entries.filter((entry) => entry.type === "unreadable").map((entry) => `${entry.path} (${entry.error ?? "?"})`);
-}
-
-async function answerDigests(args: unknown, signal: AbortSignal): Promise<Record<string, SetDigest>> {
-  const { sets } = validateArgs(digestArgsSchema, args, "fileSetDigest");
-  const answer: Record<string, SetDigest> = {};
-  for (const spec of sets) {
-    const entries = await buildManifest(spec, { signal });
-    answer[spec.name] = { digest: manifestDigest(entries, spec), count: entries.length, unreadable: unreadablePaths(entries) };
-  }
-  return answer;
 }
 
 /** Why a differing file's content was not compared: a whole-file secret, binary, over MAX_TEXT_BYTES, over the total. */
@@ -387,30 +374,53 @@ function withContent(entry: ManifestEntry, spec: FileSetSpec, budget: { bytes: n
   return { ...entry, content: redactText(entry.path, data.toString("utf8"), spec.redaction) };
 }
 
-async function answerDetails(args: unknown, signal: AbortSignal): Promise<Record<string, SetDetails>> {
-  const request = validateArgs(detailsArgsSchema, args, "fileSetDetails");
-  const budget = { bytes: Math.min(request.maxContentBytes, MAX_CONTENT_BYTES_TOTAL) };
-  const answer: Record<string, SetDetails> = {};
-  for (const { spec, entries: askingEntries } of request.sets) {
-    const asking = new Map(askingEntries.map(([path, digest, contentDigest]) => [path, { digest, contentDigest }]));
-    const entries = await buildManifest(spec, { signal });
-    const differing: PeerEntry[] = [];
-    const here = new Set<string>();
-    for (const entry of entries) {
-      here.add(entry.path);
-      const theirs = asking.get(entry.path);
-      if (theirs && theirs.digest === entryDigest(entry, spec)) continue;
-      const contentDiffers = entry.type === "file" && theirs !== undefined && theirs.contentDigest !== "" && theirs.contentDigest !== entry.contentDigest;
-      differing.push(contentDiffers ? withContent(entry, spec, budget) : entry);
-    }
-    const absent = askingEntries.map(([path]) => path).filter((path) => !here.has(path));
-    answer[spec.name] = { count: entries.length, differing, absent, unreadable: unreadablePaths(entries) };
+/** This host's entries that differ from the asker's, with the content of differing text files. */
+function setDetails(spec: FileSetSpec, entries: readonly ManifestEntry[], askingEntries: readonly (readonly [string, string, string])[], budget: { bytes: number }): SetDetails {
+  const asking = new Map(askingEntries.map(([path, digest, contentDigest]) => [path, { digest, contentDigest }]));
+  const differing: PeerEntry[] = [];
+  const here = new Set<string>();
+  for (const entry of entries) {
+    here.add(entry.path);
+    const theirs = asking.get(entry.path);
+    if (theirs && theirs.digest === entryDigest(entry, spec)) continue;
+    const contentDiffers = entry.type === "file" && theirs !== undefined && theirs.contentDigest !== "" && theirs.contentDigest !== entry.contentDigest;
+    differing.push(contentDiffers ? withContent(entry, spec, budget) : entry);
   }
-  return answer;
+  const absent = askingEntries.map(([path]) => path).filter((path) => !here.has(path));
+  return { count: entries.length, differing, absent, unreadable: unreadablePaths(entries) };
 }
 
-registerFacts("fileSetDigest", answerDigests);
-registerFacts("fileSetDetails", answerDetails);
+/** The asker's reply to our digests: its entries of the sets whose digests differ. */
+const fileSetsReplySchema = v.strictObject({
+  sets: v.array(v.strictObject({ name: v.string(), entries: localEntriesSchema })),
+  maxContentBytes: v.number(),
+});
+
+/**
+ * Both rounds in one process: walk the sets, ask the asker about their digests, and answer the
+ * details of the sets it names from the manifests already built (no second walk, no second start).
+ */
+async function answerFileSets(args: unknown, signal: AbortSignal, talk: Talk): Promise<{ digests: Record<string, SetDigest>; details: Record<string, SetDetails> }> {
+  const { sets } = validateArgs(digestArgsSchema, args, "fileSets");
+  const manifests = new Map<string, { spec: FileSetSpec; entries: ManifestEntry[] }>();
+  const digests: Record<string, SetDigest> = {};
+  for (const spec of sets) {
+    const entries = await buildManifest(spec, { signal });
+    manifests.set(spec.name, { spec, entries });
+    digests[spec.name] = { digest: manifestDigest(entries, spec), count: entries.length, unreadable: unreadablePaths(entries) };
+  }
+  const reply = validateArgs(fileSetsReplySchema, await talk.ask({ digests }), "fileSets reply");
+  const budget = { bytes: Math.min(reply.maxContentBytes, MAX_CONTENT_BYTES_TOTAL) };
+  const details: Record<string, SetDetails> = {};
+  for (const { name, entries: askingEntries } of reply.sets) {
+    const set = manifests.get(name);
+    if (!set) throw new Error(`fileSets reply: no set ${JSON.stringify(name)} was asked for`);
+    details[name] = setDetails(set.spec, set.entries, askingEntries, budget);
+  }
+  return { digests, details };
+}
+
+registerFacts("fileSets", answerFileSets);
 
 // ---- the comparison, on the asking host ----
 
@@ -441,7 +451,7 @@ export interface SetComparison {
   /** "path (EACCES)" on this host and on the peer: the comparison cannot vouch for them. */
   readonly unreadableHere: readonly string[];
   readonly unreadableOnPeer: readonly string[];
-  /** Round trips to the peer: 1 when the set is identical. */
+  /** Exchanges with the peer (one ssh session either way): 1 when the set is identical. */
   readonly roundTrips: number;
 }
 
@@ -566,45 +576,40 @@ async function buildManifests(sets: readonly LocalSet[], signal: AbortSignal): P
 }
 
 /**
- * Compares file sets between this host and the peer, hash first. The peer is asked before this host
- * starts its own walk, so both walk at the same time; identical sets end after that one round trip.
+ * Compares file sets between this host and the peer, hash first, in one conversation with the peer's
+ * carpentry: it walks its sets while we walk ours and asks about its digests; identical sets end
+ * there. For the others our reply carries our entries, and its answer the entries that differ, with
+ * the content of differing text files.
  */
 export async function compareFileSets(peer: Host, config: Config, sets: readonly LocalSet[], labels: HostLabels, remainingMs: () => number): Promise<SetComparison[]> {
   const specs = sets.map((set) => set.spec);
-  const [peerDigests, localManifests] = await Promise.all([
-    askFacts(peer, config, "fileSetDigest", { sets: specs }, remainingMs()),
-    buildManifests(sets, AbortSignal.timeout(Math.max(1, Math.floor(remainingMs())))),
-  ]);
-  const digests = peerAnswer(digestAnswerSchema, peerDigests, peer, "fileSetDigest");
-  const comparisons = new Map<string, SetComparison>();
-  const toDetail: { set: LocalSet; local: ManifestEntry[] }[] = [];
-  sets.forEach((set, index) => {
-    const local = localManifests[index] ?? [];
-    const theirs = answerFor(digests, set.spec.name, peer, "fileSetDigest");
-    if (theirs.digest !== manifestDigest(local, set.spec)) {
-      toDetail.push({ set, local });
-      return;
-    }
-    comparisons.set(set.spec.name, { name: set.spec.name, localCount: local.length, peerCount: theirs.count, differences: [], unreadableHere: unreadablePaths(local), unreadableOnPeer: theirs.unreadable, roundTrips: 1 });
+  const walking = buildManifests(sets, AbortSignal.timeout(Math.max(1, Math.floor(remainingMs()))));
+  walking.catch(() => undefined); // Awaited below; until then a failure must not count as unhandled.
+  let digests: v.InferOutput<typeof digestAnswerSchema> | undefined;
+  const detailed = new Set<string>();
+  const answer = await converseFacts(peer, config, "fileSets", { sets: specs }, remainingMs(), async (question) => {
+    digests = peerAnswer(digestAnswerSchema, (question as { digests?: unknown } | null)?.digests, peer, "fileSets question");
+    const localManifests = await walking;
+    const toDetail = sets.flatMap((set, index) => {
+      const local = localManifests[index] ?? [];
+      if (answerFor(digests ?? {}, set.spec.name, peer, "fileSets digest").digest === manifestDigest(local, set.spec)) return [];
+      detailed.add(set.spec.name);
+      return [{ name: set.spec.name, entries: local.map((entry) => entryTuple(entry, set.spec)) }];
+    });
+    return { sets: toDetail, maxContentBytes: MAX_CONTENT_BYTES_TOTAL };
   });
-  if (toDetail.length > 0) {
-    const request = {
-      sets: toDetail.map(({ set, local }) => ({ spec: set.spec, entries: local.map((entry) => entryTuple(entry, set.spec)) })),
-      maxContentBytes: MAX_CONTENT_BYTES_TOTAL,
-    };
-    const details = peerAnswer(detailsAnswerSchema, await askFacts(peer, config, "fileSetDetails", request, remainingMs()), peer, "fileSetDetails");
-    for (const { set, local } of toDetail) {
-      const theirs = answerFor(details, set.spec.name, peer, "fileSetDetails");
-      comparisons.set(set.spec.name, {
-        name: set.spec.name,
-        localCount: local.length,
-        peerCount: theirs.count,
-        differences: compareManifests(set.spec, local, theirs, readLocalText(set), labels),
-        unreadableHere: unreadablePaths(local),
-        unreadableOnPeer: theirs.unreadable,
-        roundTrips: 2,
-      });
+  const localManifests = await walking;
+  if (!digests) throw new HostError(`${peer.role}'s carpentry answered fileSets without asking`, "install the same carpentry build on both gateways");
+  const details = peerAnswer(detailsAnswerSchema, (answer as { details?: unknown } | null)?.details, peer, "fileSets");
+  return sets.map((set, index): SetComparison => {
+    const local = localManifests[index] ?? [];
+    const name = set.spec.name;
+    const common = { name, localCount: local.length, unreadableHere: unreadablePaths(local) };
+    if (!detailed.has(name)) {
+      const theirs = answerFor(digests ?? {}, name, peer, "fileSets digest");
+      return { ...common, peerCount: theirs.count, differences: [], unreadableOnPeer: theirs.unreadable, roundTrips: 1 };
     }
-  }
-  return specs.map((spec) => comparisons.get(spec.name) as SetComparison);
+    const theirs = answerFor(details, name, peer, "fileSets");
+    return { ...common, peerCount: theirs.count, differences: compareManifests(set.spec, local, theirs, readLocalText(set), labels), unreadableOnPeer: theirs.unreadable, roundTrips: 2 };
+  });
 }

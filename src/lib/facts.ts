@@ -35,7 +35,7 @@ export interface Talk {
 }
 
 const CANNOT_TALK: Talk = {
-  ask: () => Promise.reject(new Error("this request cannot be asked back (a batch, or an asker of protocol 1)")),
+  ask: () => Promise.reject(new Error("this request cannot be asked back (an asker of protocol 1)")),
 };
 
 /** An op takes plain JSON arguments and returns plain JSON; it must validate its arguments itself. */
@@ -125,6 +125,32 @@ export async function askFacts(host: Host, config: Config, op: string, args: unk
   return askPeerNow(host, config, request);
 }
 
+/** A question on the wire, and its reply: tagged, since several may be out at once (a batch). */
+export interface TaggedQuestion {
+  readonly id: number;
+  readonly question: unknown;
+}
+
+export interface TaggedReply {
+  readonly id: number;
+  readonly reply: unknown;
+}
+
+/** Answers one question line of a conversation with `answer`, as a reply line. */
+function replyLine(host: Host, answer: (question: unknown) => Promise<unknown>): (line: string) => Promise<string> {
+  return async (line) => {
+    let tagged: TaggedQuestion;
+    try {
+      tagged = JSON.parse(line) as TaggedQuestion;
+    } catch {
+      throw new HostError(`${host.role}'s carpentry asked something unreadable`, line.slice(0, 200));
+    }
+    if (typeof tagged !== "object" || tagged === null || typeof tagged.id !== "number") throw new HostError(`${host.role}'s carpentry asked something unreadable`, line.slice(0, 200));
+    const reply: TaggedReply = { id: tagged.id, reply: await answer(tagged.question) };
+    return JSON.stringify(reply);
+  };
+}
+
 /**
  * Asks one host for a fact whose op asks questions back (its handler's `talk`): `answer` replies to
  * each. For the peer, one `carpentry facts` process holds the whole exchange over one ssh session, so
@@ -137,15 +163,12 @@ export async function converseFacts(host: Host, config: Config, op: string, args
     if (!response.ok) throw new HostError(`${host.role}: ${response.error}`.slice(0, 70), response.error);
     return response.value;
   }
-  const result = await host.converse(factsCommand(config, request), JSON.stringify(request), async (line) => {
-    let question: unknown;
-    try {
-      question = JSON.parse(line);
-    } catch {
-      throw new HostError(`${host.role}'s carpentry asked something unreadable`, line.slice(0, 200));
-    }
-    return JSON.stringify(await answer(question));
-  });
+  if (mergeWindowMs > 0) return mergedAsk(host, config, request, answer);
+  return conversePeerNow(host, config, request, answer);
+}
+
+async function conversePeerNow(host: Host, config: Config, request: FactsRequest, answer: (question: unknown) => Promise<unknown>): Promise<unknown> {
+  const result = await host.converse(factsCommand(config, request), JSON.stringify(request), replyLine(host, answer));
   return readFactsResult(host, config, result);
 }
 
@@ -163,8 +186,16 @@ async function askPeerNow(host: Host, config: Config, request: FactsRequest): Pr
 
 interface Waiting {
   readonly request: FactsRequest;
+  /** For an op that asks questions back: its answers. */
+  readonly answer: ((question: unknown) => Promise<unknown>) | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
+}
+
+/** A question from inside a batch: which request of it asks. */
+interface BatchQuestion {
+  readonly request: number;
+  readonly question: unknown;
 }
 
 interface PendingBatch {
@@ -181,7 +212,7 @@ export function mergePeerFacts(windowMs: number): void {
   mergeWindowMs = windowMs;
 }
 
-function mergedAsk(host: Host, config: Config, request: FactsRequest): Promise<unknown> {
+function mergedAsk(host: Host, config: Config, request: FactsRequest, answer?: (question: unknown) => Promise<unknown>): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const key = `${host.label}|${config.peer.carpentry_path}`;
     let batch = pendingBatches.get(key);
@@ -194,24 +225,32 @@ function mergedAsk(host: Host, config: Config, request: FactsRequest): Promise<u
         void sendBatch(created);
       }, mergeWindowMs);
     }
-    batch.waiting.push({ request, resolve, reject });
+    batch.waiting.push({ request, answer, resolve, reject });
   });
 }
 
 async function sendBatch({ host, config, waiting }: PendingBatch): Promise<void> {
+  const alone = (w: Waiting): Promise<unknown> => (w.answer ? conversePeerNow(host, config, w.request, w.answer) : askPeerNow(host, config, w.request));
   const one = waiting[0];
   if (waiting.length === 1 && one) {
-    await askPeerNow(host, config, one.request).then(one.resolve, one.reject);
+    await alone(one).then(one.resolve, one.reject);
     return;
   }
   const deadlineMs = Math.max(...waiting.map((w) => w.request.deadlineMs));
   const batch = factsRequest("batch", { requests: waiting.map((w) => ({ op: w.request.op, args: w.request.args })) }, deadlineMs);
+  // Its requests' questions come tagged with the request's place in the batch.
+  const answerInBatch = async (question: unknown): Promise<unknown> => {
+    const { request, question: asked } = (question ?? {}) as Partial<BatchQuestion>;
+    const answer = typeof request === "number" ? waiting[request]?.answer : undefined;
+    if (!answer) throw new HostError(`${host.role}'s carpentry asked a question for no request of the batch`);
+    return answer(asked);
+  };
   let answers: unknown;
   try {
-    answers = await askPeerNow(host, config, batch);
+    answers = waiting.some((w) => w.answer) ? await conversePeerNow(host, config, batch, answerInBatch) : await askPeerNow(host, config, batch);
   } catch (error) {
     if (error instanceof HostError && /unknown op "batch"/.test(error.detail ?? "")) {
-      await Promise.all(waiting.map((w) => askPeerNow(host, config, w.request).then(w.resolve, w.reject)));
+      await Promise.all(waiting.map((w) => alone(w).then(w.resolve, w.reject)));
       return;
     }
     for (const w of waiting) w.reject(error);
@@ -225,13 +264,14 @@ async function sendBatch({ host, config, waiting }: PendingBatch): Promise<void>
   });
 }
 
-registerFacts("batch", async (args, signal) => {
+registerFacts("batch", async (args, signal, talk) => {
   const requests = (args as { requests?: unknown } | null)?.requests;
   if (!Array.isArray(requests)) throw new Error("batch: requests must be an array");
   return Promise.all(
-    requests.map((item: unknown) => {
+    requests.map((item: unknown, index) => {
       const { op, args: opArgs } = (item ?? {}) as { op?: unknown; args?: unknown };
-      return op === "batch" ? failed("batch: a batch cannot hold a batch") : runOp(op, opArgs, signal, CANNOT_TALK);
+      const asBatch: Talk = { ask: (question) => talk.ask({ request: index, question } satisfies BatchQuestion) };
+      return op === "batch" ? failed("batch: a batch cannot hold a batch") : runOp(op, opArgs, signal, asBatch);
     }),
   );
 });

@@ -22,11 +22,26 @@ export interface Host {
   converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult>;
 }
 
-function conversationLine(answer: (question: string) => Promise<string>, seen: { questions: number }) {
+interface ConversationState {
+  questions: number;
+  failure?: unknown;
+}
+
+/**
+ * Answers each question as it comes, without waiting for the previous answer (the command may have
+ * several questions out at once and match the replies itself); the first failure ends our input.
+ */
+function conversationLine(answer: (question: string) => Promise<string>, state: ConversationState) {
   return async (line: string, input: ConversationInput): Promise<void> => {
     if (line.startsWith(QUESTION_PREFIX)) {
-      seen.questions++;
-      input.write(`${await answer(line.slice(QUESTION_PREFIX.length))}\n`);
+      state.questions++;
+      answer(line.slice(QUESTION_PREFIX.length)).then(
+        (reply) => input.write(`${reply}\n`),
+        (error: unknown) => {
+          state.failure ??= error;
+          input.end();
+        },
+      );
     } else if (line.startsWith("{")) {
       input.end(); // The final answer: nothing more will be asked.
     }
@@ -78,7 +93,9 @@ export class LocalHost implements Host {
   async converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult> {
     const commands = [{ ...command, input: "" }];
     const batch = buildBatchScript(commands);
-    const outcome = await this.scope.converse("/bin/sh", ["-c", batch.script], { description: describeBatch(commands), input: `${firstLine}\n` }, conversationLine(answer, { questions: 0 }));
+    const state: ConversationState = { questions: 0 };
+    const outcome = await this.scope.converse("/bin/sh", ["-c", batch.script], { description: describeBatch(commands), input: `${firstLine}\n` }, conversationLine(answer, state));
+    if (state.failure !== undefined) throw state.failure;
     if (outcome.signal) throw new HostError(`local commands killed by ${outcome.signal}`, describeBatch(commands));
     const [result] = splitBatchOutput(batch, commands, withoutQuestions(outcome.stdout), outcome.stderr);
     if (!result) throw new HostError(`no result from ${this.label}`);
@@ -115,14 +132,15 @@ export class SshHost implements Host {
   async converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult> {
     const commands = [{ ...command, input: "" }];
     const batch = buildBatchScript(commands);
-    const seen = { questions: 0 };
+    const state: ConversationState = { questions: 0 };
     const outcome = await this.session(
       batch,
       describeBatch(commands),
-      (args, description) => this.options.scope.converse(this.options.peer.ssh_path, args, { description, input: `${firstLine}\n` }, conversationLine(answer, seen)),
+      (args, description) => this.options.scope.converse(this.options.peer.ssh_path, args, { description, input: `${firstLine}\n` }, conversationLine(answer, state)),
       // Once a question was answered the peer has worked on our behalf: no second try.
-      () => seen.questions === 0,
+      () => state.questions === 0,
     );
+    if (state.failure !== undefined) throw state.failure;
     const [result] = splitBatchOutput(batch, commands, withoutQuestions(outcome.stdout), outcome.stderr);
     if (!result) throw new HostError(`no result from ${this.label}`);
     return result;

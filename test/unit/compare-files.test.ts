@@ -169,7 +169,7 @@ describe("manifestDigest and entryDigest", () => {
 });
 
 /**
- * The two rounds as the peer answers them (the registered facts ops, in-process), with the "primary"
+ * The two rounds as the peer answers them (the registered facts op, in-process), with the "primary"
  * and the "secondary" as two directories: the primary's manifest is moved under the secondary's root
  * so the paths compare, as they do between two hosts.
  */
@@ -180,13 +180,17 @@ async function compareTrees(primaryNodes: Record<string, Node>, secondaryNodes: 
   plant(secondaryRoot, secondaryNodes);
   const secondarySpec = spec([`${secondaryRoot}/`], extra);
   const primaryEntries = (await buildManifest(spec([`${primaryRoot}/`], extra))).map((entry) => ({ ...entry, path: entry.path.replace(primaryRoot, secondaryRoot) }));
-  const digests = await answerFacts(factsRequest("fileSetDigest", { sets: [secondarySpec] }, 5000));
-  if (!digests.ok) throw new Error(digests.error);
-  const same = (digests.value as Record<string, { digest: string }>)["test"]?.digest === manifestDigest(primaryEntries, secondarySpec);
   const tuples = primaryEntries.map((entry) => [entry.path, entryDigest(entry, secondarySpec), entry.type === "file" ? (entry.contentDigest ?? "") : ""]);
-  const answer = await answerFacts(factsRequest("fileSetDetails", { sets: [{ spec: secondarySpec, entries: tuples }], maxContentBytes: 1 << 20 }, 5000));
+  let same: boolean | undefined;
+  // The reply asks for the details whatever the digests say, so that both are seen for every tree.
+  const answer = await answerFacts(factsRequest("fileSets", { sets: [secondarySpec] }, 5000), {
+    ask: async (question) => {
+      same = (question as { digests: Record<string, { digest: string }> }).digests["test"]?.digest === manifestDigest(primaryEntries, secondarySpec);
+      return { sets: [{ name: "test", entries: tuples }], maxContentBytes: 1 << 20 };
+    },
+  });
   if (!answer.ok) throw new Error(answer.error);
-  const details = (answer.value as Record<string, SetDetails>)["test"] as SetDetails;
+  const details = (answer.value as { details: Record<string, SetDetails> }).details["test"] as SetDetails;
   const readPrimary = readLocalText({ spec: secondarySpec });
   const differences = compareManifests(secondarySpec, primaryEntries, details, (entry) => readPrimary({ ...entry, path: entry.path.replace(secondaryRoot, primaryRoot) }), LABELS);
   const relative = (path: string): string => path.slice(secondaryRoot.length);
@@ -252,57 +256,67 @@ describe("the two rounds: digests first, then the differing entries with redacte
   });
 });
 
-/** A peer whose carpentry prints what it is given: another version, or something broken. */
-function peerAnswering(...stdouts: string[]): Host & { requests: string[] } {
-  const requests: string[] = [];
+/**
+ * A peer whose carpentry asks what it is given (unless nothing) and then prints what it is given:
+ * another version, or something broken. The reply to its question goes through the real wire form.
+ */
+function peerConversing(question: unknown, stdout: string): Host & { requests: unknown[]; replies: unknown[] } {
+  const requests: unknown[] = [];
+  const replies: unknown[] = [];
   return {
     role: "secondary",
     label: "secondary (stub)",
     isLocal: false,
     requests,
-    async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
-      requests.push(commands[0]?.input ?? "");
-      return [{ command: "carpentry facts", stdout: stdouts[requests.length - 1] ?? "", stderr: "", exitCode: 0 }];
+    replies,
+    run(): Promise<CommandResult[]> {
+      return Promise.reject(new Error("file sets are compared in a conversation"));
     },
-    converse(): Promise<CommandResult> {
-      return Promise.reject(new Error("file sets are compared without a conversation"));
+    async converse(_command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult> {
+      requests.push(JSON.parse(firstLine));
+      if (question !== undefined) replies.push((JSON.parse(await answer(JSON.stringify({ id: 0, question }))) as { reply: unknown }).reply);
+      return { command: "carpentry facts", stdout, stderr: "", exitCode: 0 };
     },
   };
 }
 
 describe("compareFileSets: what the peer answers is checked, never trusted into a verdict", () => {
   const config = parseConfig('role = "primary"\n[peer]\nhost = "secondary"\n', "/c.toml");
-  const answer = (value: unknown): string => JSON.stringify({ protocol: 1, version: "0.1.0", ok: true, value });
+  const answer = (value: unknown): string => JSON.stringify({ protocol: 2, version: "0.1.0", ok: true, value });
   const compare = async (peer: Host) => {
     plant(scratch, { "pf.conf": "pass\n" });
     return compareFileSets(peer, config, [{ spec: spec([`${scratch}/pf.conf`]) }], LABELS, () => 5000);
   };
 
-  it("one round trip when the digests match", async () => {
+  it("ends at the peer's question when the digests match", async () => {
     plant(scratch, { "pf.conf": "pass\n" });
     const setSpec = spec([`${scratch}/pf.conf`]);
     const digest = manifestDigest(await buildManifest(setSpec), setSpec);
-    const peer = peerAnswering(answer({ test: { digest, count: 1, unreadable: [] } }));
+    const digests = { test: { digest, count: 1, unreadable: [] } };
+    const peer = peerConversing({ digests }, answer({ digests, details: {} }));
     const [result] = await compare(peer);
     expect(result).toMatchObject({ name: "test", localCount: 1, peerCount: 1, differences: [], roundTrips: 1 });
-    expect(peer.requests).toHaveLength(1);
-    expect(JSON.parse(peer.requests[0] ?? "")).toMatchObject({ op: "fileSetDigest", args: { sets: [setSpec] } });
+    expect(peer.requests).toEqual([expect.objectContaining({ op: "fileSets", args: { sets: [setSpec] } })]);
+    expect(peer.replies).toEqual([{ sets: [], maxContentBytes: expect.any(Number) }]);
   });
 
-  it("a second round trip with this host's entries when they differ", async () => {
-    const peer = peerAnswering(answer({ test: { digest: "other", count: 1, unreadable: [] } }), answer({ test: { count: 0, differing: [], absent: [`${scratch}/pf.conf`], unreadable: [] } }));
+  it("replies with this host's entries when they differ, in the same conversation", async () => {
+    const digests = { test: { digest: "other", count: 1, unreadable: [] } };
+    const peer = peerConversing({ digests }, answer({ digests, details: { test: { count: 0, differing: [], absent: [`${scratch}/pf.conf`], unreadable: [] } } }));
     const [result] = await compare(peer);
     expect(result?.differences).toEqual([expect.objectContaining({ path: `${scratch}/pf.conf`, kinds: ["only here"] })]);
     expect(result?.roundTrips).toBe(2);
-    expect(JSON.parse(peer.requests[1] ?? "").args.sets[0].entries).toEqual([[`${scratch}/pf.conf`, expect.stringMatching(/^[0-9a-f]{32}$/), expect.stringMatching(/^[0-9a-f]{32}$/)]]);
+    expect(peer.requests).toHaveLength(1);
+    expect((peer.replies[0] as { sets: { entries: unknown }[] }).sets[0]?.entries).toEqual([[`${scratch}/pf.conf`, expect.stringMatching(/^[0-9a-f]{32}$/), expect.stringMatching(/^[0-9a-f]{32}$/)]]);
   });
 
   it("HostError for a garbled answer, a missing set, or a peer running an older carpentry", async () => {
-    await expect(compare(peerAnswering(answer({ test: { digest: 5 } })))).rejects.toThrow(HostError);
-    await expect(compare(peerAnswering(answer({ other: { digest: "x", count: 1, unreadable: [] } })))).rejects.toThrow("secondary's carpentry gave no fileSetDigest for test");
-    await expect(compare(peerAnswering(answer({ test: { digest: "x", count: 1, unreadable: [] } }), answer({ test: { count: 1, differing: [{ path: "/x" }], absent: [], unreadable: [] } })))).rejects.toThrow("secondary's carpentry gave a bad fileSetDetails answer");
-    await expect(compare(peerAnswering("Segmentation fault\n"))).rejects.toThrow(HostError);
-    const older = JSON.stringify({ protocol: 1, version: "0.0.9", ok: false, error: 'unknown op "fileSetDigest" (carpentry 0.0.9)' });
-    await expect(compare(peerAnswering(older))).rejects.toThrow("secondary runs carpentry 0.0.9");
+    const differ = { test: { digest: "x", count: 1, unreadable: [] } };
+    await expect(compare(peerConversing({ digests: { test: { digest: 5 } } }, answer({})))).rejects.toThrow(HostError);
+    await expect(compare(peerConversing({ digests: { other: { digest: "x", count: 1, unreadable: [] } } }, answer({})))).rejects.toThrow("secondary's carpentry gave no fileSets digest for test");
+    await expect(compare(peerConversing({ digests: differ }, answer({ digests: differ, details: { test: { count: 1, differing: [{ path: "/x" }], absent: [], unreadable: [] } } })))).rejects.toThrow("secondary's carpentry gave a bad fileSets answer");
+    await expect(compare(peerConversing(undefined, "Segmentation fault\n"))).rejects.toThrow(HostError);
+    const older = JSON.stringify({ protocol: 1, version: "0.0.9", ok: false, error: "protocol 2 not supported (this host speaks 1-1, carpentry 0.0.9)" });
+    await expect(compare(peerConversing(undefined, older))).rejects.toThrow("secondary runs carpentry 0.0.9");
   });
 });

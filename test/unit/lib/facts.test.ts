@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/lib/config.js";
 import { HostError } from "../../../src/lib/errors.js";
-import { answerFacts, askFacts, converseFacts, mergePeerFacts, PROTOCOL, registerFacts } from "../../../src/lib/facts.js";
+import { answerFacts, askFacts, converseFacts, mergePeerFacts, PROTOCOL, registerFacts, type TaggedReply } from "../../../src/lib/facts.js";
 import type { Host } from "../../../src/lib/host.js";
 import type { CommandResult, HostCommand } from "../../../src/lib/shell.js";
 
@@ -43,7 +43,9 @@ class InProcessPeer implements Host {
     // and its reply comes back as one, through the same JSON text the wire carries.
     const request = JSON.parse(firstLine) as { op?: string };
     this.requests.push(request);
-    const response = await answerFacts(request, { ask: async (question) => JSON.parse(await answer(JSON.stringify(question))) as unknown });
+    let id = 0;
+    const ask = async (question: unknown) => (JSON.parse(await answer(JSON.stringify({ id: id++, question }))) as TaggedReply).reply;
+    const response = await answerFacts(request, { ask });
     return { command: command.argv?.join(" ") ?? "", stdout: JSON.stringify(response), stderr: "", exitCode: 0 };
   }
 }
@@ -83,7 +85,7 @@ describe("facts", () => {
     expect(peer.requests.map((r) => (r as { op: string }).op)).toEqual(["batch", "echo", "echo"]);
   });
 
-  it("lets an op ask the asker back, over one peer process, and not from inside a batch or an old request", async () => {
+  it("lets an op ask the asker back, over one peer process, and not an asker of protocol 1", async () => {
     const peer = new InProcessPeer();
     const heard: unknown[] = [];
     const value = await converseFacts(peer, config, "quiz", "hello", 5000, async (question) => {
@@ -93,10 +95,20 @@ describe("facts", () => {
     expect(heard).toEqual([{ question: 1, args: "hello" }, { question: 2, heard: 10 }]);
     expect(value).toEqual({ first: 10, second: 20 });
     expect(peer.requests).toHaveLength(1);
-    const inBatch = await answerFacts({ protocol: PROTOCOL, op: "batch", args: { requests: [{ op: "quiz", args: 1 }] }, deadlineMs: 1000 }, { ask: async () => 1 });
-    expect(inBatch.ok && inBatch.value).toEqual([expect.objectContaining({ ok: false, error: expect.stringMatching(/cannot be asked back/) })]);
     const old = await answerFacts({ protocol: 1, op: "quiz", args: 1, deadlineMs: 1000 }, { ask: async () => 1 });
     expect(old).toMatchObject({ ok: false, error: expect.stringMatching(/cannot be asked back/) });
+  });
+
+  it("merges conversing requests into one batch too, each request's questions going to its own asker", async () => {
+    mergePeerFacts(20);
+    const peer = new InProcessPeer();
+    const quiz = (name: string) => converseFacts(peer, config, "quiz", name, 5000, async (question) => `${name}:${JSON.stringify(question)}`);
+    const [a, echo, b] = await Promise.all([quiz("a"), askFacts(peer, config, "echo", 7, 5000), quiz("b")]);
+    expect(peer.requests).toHaveLength(1);
+    expect(peer.requests[0]).toMatchObject({ op: "batch" });
+    expect(echo).toBe(7);
+    expect(a).toEqual({ first: 'a:{"question":1,"args":"a"}', second: `a:${JSON.stringify({ question: 2, heard: 'a:{"question":1,"args":"a"}' })}` });
+    expect((b as { first: string }).first).toBe('b:{"question":1,"args":"b"}');
   });
 
   it("refuses a batch inside a batch", async () => {
