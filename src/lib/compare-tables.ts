@@ -82,22 +82,39 @@ function finishLanes(a: number, b: number, length: number): void {
   laneB = fmix32(b ^ Math.imul(length, 0x9e3779b1));
 }
 
+// Four bytes a step: a table's lines are short (about 18 bytes), and the per-step multiplies are
+// most of the hashing's cost. The tail is taken a byte at a time, as before.
 function hashString(entry: string): void {
   let a = 0x811c9dc5;
   let b = 0x2f9be6cd;
-  for (let i = 0; i < entry.length; i++) {
+  const length = entry.length;
+  let i = 0;
+  for (; i + 4 <= length; i += 4) {
+    const word = entry.charCodeAt(i) | (entry.charCodeAt(i + 1) << 8) | (entry.charCodeAt(i + 2) << 16) | (entry.charCodeAt(i + 3) << 24);
+    a = Math.imul(a ^ word, 0x01000193);
+    b = Math.imul(b ^ word, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  for (; i < length; i++) {
     const code = entry.charCodeAt(i);
     a = Math.imul(a ^ code, 0x01000193);
     b = Math.imul(b ^ code, 0x5bd1e995);
     b ^= b >>> 15;
   }
-  finishLanes(a, b, entry.length);
+  finishLanes(a, b, length);
 }
 
 function hashBytes(bytes: Uint8Array, from: number, to: number): void {
   let a = 0x811c9dc5;
   let b = 0x2f9be6cd;
-  for (let i = from; i < to; i++) {
+  let i = from;
+  for (; i + 4 <= to; i += 4) {
+    const word = (bytes[i] ?? 0) | ((bytes[i + 1] ?? 0) << 8) | ((bytes[i + 2] ?? 0) << 16) | ((bytes[i + 3] ?? 0) << 24);
+    a = Math.imul(a ^ word, 0x01000193);
+    b = Math.imul(b ^ word, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  for (; i < to; i++) {
     const code = bytes[i] ?? 0;
     a = Math.imul(a ^ code, 0x01000193);
     b = Math.imul(b ^ code, 0x5bd1e995);
