@@ -82,28 +82,14 @@ function finishLanes(a: number, b: number, length: number): void {
   laneB = fmix32(b ^ Math.imul(length, 0x9e3779b1));
 }
 
-// Four bytes a step: a table's lines are short (about 18 bytes), and the per-step multiplies are
-// most of the hashing's cost. The tail is taken a byte at a time, as before.
+// Entries that are not in the output as they stand (normalized, or cut between chunks) are rare:
+// they are hashed through the bytes of their text, so both kinds hash alike by construction.
 function hashString(entry: string): void {
-  let a = 0x811c9dc5;
-  let b = 0x2f9be6cd;
-  const length = entry.length;
-  let i = 0;
-  for (; i + 4 <= length; i += 4) {
-    const word = entry.charCodeAt(i) | (entry.charCodeAt(i + 1) << 8) | (entry.charCodeAt(i + 2) << 16) | (entry.charCodeAt(i + 3) << 24);
-    a = Math.imul(a ^ word, 0x01000193);
-    b = Math.imul(b ^ word, 0x5bd1e995);
-    b ^= b >>> 15;
-  }
-  for (; i < length; i++) {
-    const code = entry.charCodeAt(i);
-    a = Math.imul(a ^ code, 0x01000193);
-    b = Math.imul(b ^ code, 0x5bd1e995);
-    b ^= b >>> 15;
-  }
-  finishLanes(a, b, length);
+  hashBytes(Buffer.from(entry, "latin1"), 0, entry.length);
 }
 
+// Four bytes a step: a table's lines are short (about 18 bytes), and the per-step multiplies are
+// most of the hashing's cost. The tail is taken a byte at a time.
 function hashBytes(bytes: Uint8Array, from: number, to: number): void {
   let a = 0x811c9dc5;
   let b = 0x2f9be6cd;
@@ -360,7 +346,7 @@ class LineSplitter {
    */
   constructor(
     private readonly onLine: (bytes: Buffer, start: number, end: number, offset: number) => void,
-    private readonly fast: (bytes: Buffer, start: number, limit: number, offset: number) => number = () => -1,
+    private readonly fast: (bytes: Buffer, start: number, limit: number, offset: number) => number,
   ) {}
 
   push(chunk: Buffer): void {
@@ -516,20 +502,15 @@ export class TableCapture {
     this.lineNumber++;
     if (isBlank(bytes, start, end)) return;
     const from = canonicalEntryStart(bytes, start, end);
-    let entry: string | undefined;
-    if (from !== -1) {
-      hashBytes(bytes, from, end);
-    } else {
-      entry = entryOfLine(this.key, bytes.toString("latin1", start, end), this.lineNumber);
+    if (from === -1) {
+      const entry = entryOfLine(this.key, bytes.toString("latin1", start, end), this.lineNumber);
       hashString(entry);
+      this.addHashed(ELSEWHERE, ELSEWHERE, entry);
+    } else {
+      hashBytes(bytes, from, end);
+      if (offset !== -1) this.addHashed(offset + from, offset + end);
+      else this.addHashed(ELSEWHERE, ELSEWHERE, bytes.toString("latin1", from, end));
     }
-    this.sumA = (this.sumA + laneA) >>> 0;
-    this.sumB = (this.sumB + laneB) >>> 0;
-    if (this.keep) {
-      if (entry === undefined && offset !== -1) this.keepEntry(offset + from, offset + end);
-      else this.keepEntry(ELSEWHERE, ELSEWHERE, entry ?? bytes.toString("latin1", from, end));
-    }
-    this.count++;
   }
 
   /** The line at `start` if it is canonical as it stands and ends within the chunk: its newline's index, else -1. */
@@ -540,11 +521,16 @@ export class TableCapture {
     if (end === -1 || end >= limit || bytes[end] !== NEWLINE) return -1;
     this.lineNumber++;
     hashBytes(bytes, from, end);
+    this.addHashed(offset + from, offset + end);
+    return end;
+  }
+
+  /** Counts the entry just hashed (laneA, laneB), its text at [start, end) of the output or `text`. */
+  private addHashed(start: number, end: number, text?: string): void {
     this.sumA = (this.sumA + laneA) >>> 0;
     this.sumB = (this.sumB + laneB) >>> 0;
-    if (this.keep) this.keepEntry(offset + from, offset + end);
+    if (this.keep) this.keepEntry(start, end, text);
     this.count++;
-    return end;
   }
 
   /** Records the current entry's hash, and where its text is: in the output, or `text`. */

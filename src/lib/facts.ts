@@ -110,17 +110,20 @@ export function readFactsResult(host: Host, config: Config, result: CommandResul
   return response.value;
 }
 
+/** This host's own answer, in-process. */
+async function answerHere(host: Host, request: FactsRequest, talk?: Talk): Promise<unknown> {
+  const response = await answerFacts(request, talk);
+  if (!response.ok) throw new HostError(`${host.role}: ${response.error}`.slice(0, 70), response.error);
+  return response.value;
+}
+
 /**
  * Asks one host for a fact: in-process for this host, through ssh for the peer. The deadline given to
  * the peer is a little shorter than ours, so it gives up and says why before we kill the connection.
  */
 export async function askFacts(host: Host, config: Config, op: string, args: unknown, deadlineMs: number): Promise<unknown> {
   const request = factsRequest(op, args, Math.max(1000, deadlineMs - 1000));
-  if (host.isLocal) {
-    const response = await answerFacts(request);
-    if (!response.ok) throw new HostError(`${host.role}: ${response.error}`.slice(0, 70), response.error);
-    return response.value;
-  }
+  if (host.isLocal) return answerHere(host, request);
   if (mergeWindowMs > 0) return mergedAsk(host, config, request);
   return askPeerNow(host, config, request);
 }
@@ -158,11 +161,7 @@ function replyLine(host: Host, answer: (question: unknown) => Promise<unknown>):
  */
 export async function converseFacts(host: Host, config: Config, op: string, args: unknown, deadlineMs: number, answer: (question: unknown) => Promise<unknown>): Promise<unknown> {
   const request = factsRequest(op, args, Math.max(1000, deadlineMs - 1000));
-  if (host.isLocal) {
-    const response = await answerFacts(request, { ask: answer });
-    if (!response.ok) throw new HostError(`${host.role}: ${response.error}`.slice(0, 70), response.error);
-    return response.value;
-  }
+  if (host.isLocal) return answerHere(host, request, { ask: answer });
   if (mergeWindowMs > 0) return mergedAsk(host, config, request, answer);
   return conversePeerNow(host, config, request, answer);
 }

@@ -22,39 +22,6 @@ export interface Host {
   converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult>;
 }
 
-interface ConversationState {
-  questions: number;
-  failure?: unknown;
-}
-
-/**
- * Answers each question as it comes, without waiting for the previous answer (the command may have
- * several questions out at once and match the replies itself); the first failure ends our input.
- */
-function conversationLine(answer: (question: string) => Promise<string>, state: ConversationState) {
-  return async (line: string, input: ConversationInput): Promise<void> => {
-    if (line.startsWith(QUESTION_PREFIX)) {
-      state.questions++;
-      answer(line.slice(QUESTION_PREFIX.length)).then(
-        (reply) => input.write(`${reply}\n`),
-        (error: unknown) => {
-          state.failure ??= error;
-          input.end();
-        },
-      );
-    } else if (line.startsWith("{")) {
-      input.end(); // The final answer: nothing more will be asked.
-    }
-  };
-}
-
-function withoutQuestions(stdout: string): string {
-  return stdout
-    .split("\n")
-    .filter((line) => !line.startsWith(QUESTION_PREFIX))
-    .join("\n");
-}
-
 /** "secondary 192.168.110.102", or just "secondary" when that is also its host name. */
 export function peerName(role: Role, host: string): string {
   return host === role ? role : `${role} ${host}`;
@@ -68,6 +35,55 @@ export async function runOne(host: Host, command: HostCommand): Promise<CommandR
 
 function describeBatch(commands: readonly HostCommand[]): string {
   return commands.map((command) => truncateCommand(renderCommand(command), 60)).join("; ");
+}
+
+/**
+ * One command that converses (Host.converse), whatever carries it: its batch script, and its
+ * questions answered as they come, without waiting for the previous answer (the command may have
+ * several out at once and match the replies itself); the first failure ends our input.
+ */
+class Conversation {
+  readonly batch: BatchScript;
+  readonly description: string;
+  questions = 0;
+  private failure: unknown;
+  private readonly commands: readonly HostCommand[];
+
+  constructor(
+    command: HostCommand,
+    private readonly answer: (question: string) => Promise<string>,
+  ) {
+    this.commands = [{ ...command, input: "" }];
+    this.batch = buildBatchScript(this.commands);
+    this.description = describeBatch(this.commands);
+  }
+
+  readonly onLine = async (line: string, input: ConversationInput): Promise<void> => {
+    if (line.startsWith(QUESTION_PREFIX)) {
+      this.questions++;
+      this.answer(line.slice(QUESTION_PREFIX.length)).then(
+        (reply) => input.write(`${reply}\n`),
+        (error: unknown) => {
+          this.failure ??= error;
+          input.end();
+        },
+      );
+    } else if (line.startsWith("{")) {
+      input.end(); // The final answer: nothing more will be asked.
+    }
+  };
+
+  /** The command's result, its questions left out of its stdout. */
+  result(outcome: ProcessOutcome, label: string): CommandResult {
+    if (this.failure !== undefined) throw this.failure;
+    const stdout = outcome.stdout
+      .split("\n")
+      .filter((line) => !line.startsWith(QUESTION_PREFIX))
+      .join("\n");
+    const [result] = splitBatchOutput(this.batch, this.commands, stdout, outcome.stderr);
+    if (!result) throw new HostError(`no result from ${label}`);
+    return result;
+  }
 }
 
 /** The gateway we run on. Commands go through /bin/sh, as on the peer, so both see the same shell rules. */
@@ -91,15 +107,10 @@ export class LocalHost implements Host {
   }
 
   async converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult> {
-    const commands = [{ ...command, input: "" }];
-    const batch = buildBatchScript(commands);
-    const state: ConversationState = { questions: 0 };
-    const outcome = await this.scope.converse("/bin/sh", ["-c", batch.script], { description: describeBatch(commands), input: `${firstLine}\n` }, conversationLine(answer, state));
-    if (state.failure !== undefined) throw state.failure;
-    if (outcome.signal) throw new HostError(`local commands killed by ${outcome.signal}`, describeBatch(commands));
-    const [result] = splitBatchOutput(batch, commands, withoutQuestions(outcome.stdout), outcome.stderr);
-    if (!result) throw new HostError(`no result from ${this.label}`);
-    return result;
+    const talk = new Conversation(command, answer);
+    const outcome = await this.scope.converse("/bin/sh", ["-c", talk.batch.script], { description: talk.description, input: `${firstLine}\n` }, talk.onLine);
+    if (outcome.signal) throw new HostError(`local commands killed by ${outcome.signal}`, talk.description);
+    return talk.result(outcome, this.label);
   }
 }
 
@@ -130,20 +141,15 @@ export class SshHost implements Host {
   }
 
   async converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult> {
-    const commands = [{ ...command, input: "" }];
-    const batch = buildBatchScript(commands);
-    const state: ConversationState = { questions: 0 };
+    const talk = new Conversation(command, answer);
     const outcome = await this.session(
-      batch,
-      describeBatch(commands),
-      (args, description) => this.options.scope.converse(this.options.peer.ssh_path, args, { description, input: `${firstLine}\n` }, conversationLine(answer, state)),
+      talk.batch,
+      talk.description,
+      (args, description) => this.options.scope.converse(this.options.peer.ssh_path, args, { description, input: `${firstLine}\n` }, talk.onLine),
       // Once a question was answered the peer has worked on our behalf: no second try.
-      () => state.questions === 0,
+      () => talk.questions === 0,
     );
-    if (state.failure !== undefined) throw state.failure;
-    const [result] = splitBatchOutput(batch, commands, withoutQuestions(outcome.stdout), outcome.stderr);
-    if (!result) throw new HostError(`no result from ${this.label}`);
-    return result;
+    return talk.result(outcome, this.label);
   }
 
   /** One ssh session for a batch script: the shared connection's slots, one retry, failures in words. */

@@ -25,6 +25,14 @@ export interface ConversationInput {
 
 const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
 
+/** A process that could not be started at all (no exit code, no signal) is a HostError naming why. */
+function throwIfNotStarted(file: string, outcome: { exitCode?: number; signal?: string; failed: boolean; cause?: unknown }): void {
+  if (outcome.exitCode !== undefined || outcome.signal !== undefined || !outcome.failed) return;
+  const cause = outcome.cause as NodeJS.ErrnoException | undefined;
+  const why = cause?.code === "ENOENT" ? "not found" : cause?.code === "EACCES" ? "permission denied" : (cause?.message ?? "could not be started");
+  throw new HostError(`cannot run ${file}: ${why}`);
+}
+
 export class ProcessScope {
   private readonly running = new Map<number, string>();
   private readonly waits = new Set<string>();
@@ -61,11 +69,7 @@ export class ProcessScope {
     if (pid !== undefined) this.running.set(pid, options.description);
     try {
       const outcome = await child;
-      if (outcome.exitCode === undefined && outcome.signal === undefined && outcome.failed) {
-        const cause = outcome.cause as NodeJS.ErrnoException | undefined;
-        const why = cause?.code === "ENOENT" ? "not found" : cause?.code === "EACCES" ? "permission denied" : (cause?.message ?? "could not be started");
-        throw new HostError(`cannot run ${file}: ${why}`);
-      }
+      throwIfNotStarted(file, outcome);
       return {
         stdout: String(outcome.stdout ?? ""),
         stderr: String(outcome.stderr ?? ""),
@@ -127,10 +131,7 @@ export class ProcessScope {
       const outcome = await child;
       await talk;
       if (talkError !== undefined) throw talkError;
-      if (outcome.exitCode === undefined && outcome.signal === undefined && outcome.failed) {
-        const cause = outcome.cause as NodeJS.ErrnoException | undefined;
-        throw new HostError(`cannot run ${file}: ${cause?.code === "ENOENT" ? "not found" : (cause?.message ?? "could not be started")}`);
-      }
+      throwIfNotStarted(file, outcome);
       return { stdout, stderr: String(outcome.stderr ?? ""), exitCode: outcome.exitCode, signal: outcome.signal };
     } finally {
       if (pid !== undefined) this.running.delete(pid);

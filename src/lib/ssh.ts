@@ -86,22 +86,8 @@ export async function acquireMasterSlot(path: string, deadlineMs: number): Promi
   const until = Date.now() + deadlineMs;
   for (;;) {
     if (await socketAnswers(path)) return undefined;
-    let fd: number | undefined;
-    try {
-      fd = openSync(lockPath, "wx", 0o600);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new HostError(`cannot create ${lockPath}`, (error as Error).message);
-    }
-    if (fd !== undefined) {
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      const release = (): void => {
-        try {
-          unlinkSync(lockPath);
-        } catch {
-          // Already removed as stale by another process: nothing to release.
-        }
-      };
+    if (takePidFile(lockPath)) {
+      const release = (): void => releasePidFile(lockPath);
       // The master may have come up between our look at the socket and the lock: the previous
       // holder made it and let go. Then it is ours to use. A stale socket is left to ssh, which
       // removes it itself when the connection to it is refused: removing it ourselves could orphan a
@@ -112,67 +98,64 @@ export async function acquireMasterSlot(path: string, deadlineMs: number): Promi
       }
       return release;
     }
-    let holder = Number.NaN;
-    try {
-      holder = Number(readFileSync(lockPath, "utf8"));
-    } catch {
-      continue; // Released between our open and read: try again at once.
-    }
-    if (Number.isInteger(holder) && holder > 0 && !processAlive(holder)) {
-      try {
-        unlinkSync(lockPath);
-      } catch {
-        // Another waiter removed it first.
-      }
-      continue;
-    }
+    if (removeIfStale(lockPath)) continue;
     // Give up waiting before the deadline and connect on our own: slower, but still an answer.
     if (Date.now() > until) return undefined;
     await sleep(15 + Math.random() * 20);
   }
 }
 
-/** A slot file this old is a leftover even if its pid now names a live process (pids are reused). */
-const SLOT_STALE_MS = 3600_000;
-const heldSlots = new Set<string>();
+// ---- pid files: the master lock and the session slots ----
+
+/** A pid file this old is a leftover even if its pid now names a live process (pids are reused). */
+const PID_FILE_STALE_MS = 3600_000;
+const heldPidFiles = new Set<string>();
 let exitHookInstalled = false;
 
-function releaseSlot(slotPath: string): void {
-  heldSlots.delete(slotPath);
+function releasePidFile(path: string): void {
+  heldPidFiles.delete(path);
   try {
-    unlinkSync(slotPath);
+    unlinkSync(path);
   } catch {
     // Removed as stale by another process: nothing to release.
   }
 }
 
-function takeSlot(slotPath: string): boolean {
+/** Creates the file holding our pid, if nobody holds it; released at our exit at the latest. */
+function takePidFile(path: string): boolean {
   let fd: number;
   try {
-    fd = openSync(slotPath, "wx", 0o600);
+    fd = openSync(path, "wx", 0o600);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new HostError(`cannot create ${slotPath}`, (error as Error).message);
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new HostError(`cannot create ${path}`, (error as Error).message);
     return false;
   }
   writeSync(fd, String(process.pid));
   closeSync(fd);
-  heldSlots.add(slotPath);
+  heldPidFiles.add(path);
   if (!exitHookInstalled) {
-    // A check ended by its deadline exits without unwinding; its slots must not outlive it.
-    process.once("exit", () => [...heldSlots].forEach(releaseSlot));
+    // A check ended by its deadline exits without unwinding; what it holds must not outlive it.
+    process.once("exit", () => [...heldPidFiles].forEach(releasePidFile));
     exitHookInstalled = true;
   }
   return true;
 }
 
-function slotIsStale(slotPath: string): boolean {
+/** Removes a pid file whose holder is gone (or that is very old); whether it is gone now. */
+function removeIfStale(path: string): boolean {
   try {
-    const holder = Number(readFileSync(slotPath, "utf8"));
-    if (Number.isInteger(holder) && holder > 0 && !processAlive(holder)) return true;
-    return Date.now() - statSync(slotPath).mtimeMs > SLOT_STALE_MS;
+    const holder = Number(readFileSync(path, "utf8"));
+    const dead = Number.isInteger(holder) && holder > 0 && !processAlive(holder);
+    if (!dead && Date.now() - statSync(path).mtimeMs <= PID_FILE_STALE_MS) return false;
   } catch {
-    return false; // Released while we looked: the next round takes it.
+    return true; // Released while we looked: free to take now.
   }
+  try {
+    unlinkSync(path);
+  } catch {
+    // Another waiter removed it first.
+  }
+  return true;
 }
 
 /**
@@ -190,15 +173,7 @@ export async function acquireSessionSlot(path: string, maxSessions: number, dead
   for (;;) {
     for (let k = 0; k < slots; k++) {
       const slotPath = `${path}.s${(first + k) % slots}`;
-      if (takeSlot(slotPath)) return () => releaseSlot(slotPath);
-      if (slotIsStale(slotPath)) {
-        try {
-          unlinkSync(slotPath);
-        } catch {
-          // Another waiter removed it first.
-        }
-        if (takeSlot(slotPath)) return () => releaseSlot(slotPath);
-      }
+      if (takePidFile(slotPath) || (removeIfStale(slotPath) && takePidFile(slotPath))) return () => releasePidFile(slotPath);
     }
     if (Date.now() > until) return () => undefined;
     await sleep(10 + Math.random() * 20);
