@@ -45,7 +45,6 @@ function describeBatch(commands: readonly HostCommand[]): string {
 class Conversation {
   readonly batch: BatchScript;
   readonly description: string;
-  questions = 0;
   private failure: unknown;
   private readonly commands: readonly HostCommand[];
 
@@ -60,7 +59,6 @@ class Conversation {
 
   readonly onLine = async (line: string, input: ConversationInput): Promise<void> => {
     if (line.startsWith(QUESTION_PREFIX)) {
-      this.questions++;
       this.answer(line.slice(QUESTION_PREFIX.length)).then(
         (reply) => input.write(`${reply}\n`),
         (error: unknown) => {
@@ -136,7 +134,7 @@ export class SshHost implements Host {
   async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
     if (commands.length === 0) return [];
     const batch = buildBatchScript(commands);
-    const outcome = await this.session(batch, describeBatch(commands), (args, description) => this.options.scope.run(this.options.peer.ssh_path, args, { description, input: batch.input }), () => true);
+    const outcome = await this.session(batch, describeBatch(commands), (args, description) => this.options.scope.run(this.options.peer.ssh_path, args, { description, input: batch.input }));
     return splitBatchOutput(batch, commands, outcome.stdout, outcome.stderr);
   }
 
@@ -145,15 +143,14 @@ export class SshHost implements Host {
     const outcome = await this.session(
       talk.batch,
       talk.description,
+      // A second try asks the questions again: the peer's work is read-only, and our answers the same.
       (args, description) => this.options.scope.converse(this.options.peer.ssh_path, args, { description, input: `${firstLine}\n` }, talk.onLine),
-      // Once a question was answered the peer has worked on our behalf: no second try.
-      () => talk.questions === 0,
     );
     return talk.result(outcome, this.label);
   }
 
   /** One ssh session for a batch script: the shared connection's slots, one retry, failures in words. */
-  private async session(batch: BatchScript, what: string, spawn: (args: string[], description: string) => Promise<ProcessOutcome>, mayRetry: () => boolean): Promise<ProcessOutcome> {
+  private async session(batch: BatchScript, what: string, spawn: (args: string[], description: string) => Promise<ProcessOutcome>): Promise<ProcessOutcome> {
     const { peer, multiplexing } = this.options;
     if (multiplexing && !this.controlDirChecked) {
       ensureControlDir(multiplexing.controlDir);
@@ -176,7 +173,7 @@ export class SshHost implements Host {
       // A client of the shared connection can also exit 255 without a word when its master dies
       // under it; a second try makes a new master, or gets the real reason.
       const silent = multiplexing !== undefined && outcome.stderr.trim() === "";
-      if (outcome.exitCode === 255 && (isHandshakeDrop(outcome.stderr) || silent) && !outcome.stdout.includes(firstMarker) && mayRetry()) {
+      if (outcome.exitCode === 255 && (isHandshakeDrop(outcome.stderr) || silent) && !outcome.stdout.includes(firstMarker)) {
         await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 300));
         outcome = await spawn(args, description);
       }
