@@ -22,6 +22,7 @@ import type { Config, Role } from "./config.js";
 import { CarpentryError, HostError, ParseError } from "./errors.js";
 import { converseFacts, registerFacts } from "./facts.js";
 import type { Host } from "./host.js";
+import { collect, runCollected, startProcess, type Exit } from "./spawn.js";
 import { normalizeTableEntry, parseTableList } from "./parse/pfctl.js";
 
 const PFCTL_PATH = "/sbin/pfctl";
@@ -556,19 +557,21 @@ function describePfctl(args: readonly string[]): string {
   return [PFCTL_PATH, ...args].join(" ");
 }
 
-function pfctlFailure(args: readonly string[], exitCode: number | undefined, stderr: string, canceled: boolean): HostError {
-  if (canceled) return new HostError(`${describePfctl(args)}: gave up at the deadline`);
+function pfctlFailure(args: readonly string[], exit: Exit, stderr: string): HostError {
+  if (exit.canceled) return new HostError(`${describePfctl(args)}: gave up at the deadline`);
+  if (exit.startError) return new HostError(`cannot run ${PFCTL_PATH}: ${exit.startError.code === "ENOENT" ? "not found" : exit.startError.message}`);
+  const exitCode = exit.exitCode;
   const said = stderr.trim().split("\n").slice(-1)[0] ?? "";
   return new HostError(`${describePfctl(args)} failed (exit ${exitCode ?? "by signal"})`, said || undefined);
 }
 
-// execa is loaded on first use, as in proc.ts: its start-up work would otherwise be paid by every
-// start of check_pf_tables and of `carpentry facts`, whether it reads a table or not.
+/** pfctl's output is bounded by the tables' size; this is far beyond any real one. */
+const MAX_PFCTL_OUTPUT_BYTES = 512 * 1024 * 1024;
+
 async function runPfctl(args: readonly string[], signal: AbortSignal): Promise<string> {
-  const { execa } = await import("execa");
-  const outcome = await execa(PFCTL_PATH, args, { cancelSignal: signal, reject: false, stdin: "ignore", encoding: "utf8", stripFinalNewline: false, forceKillAfterDelay: 1000 });
-  if (outcome.exitCode !== 0) throw pfctlFailure(args, outcome.exitCode, String(outcome.stderr ?? ""), outcome.isCanceled);
-  return String(outcome.stdout ?? "");
+  const outcome = await runCollected(PFCTL_PATH, args, { signal, maxBuffer: MAX_PFCTL_OUTPUT_BYTES });
+  if (outcome.exitCode !== 0) throw pfctlFailure(args, outcome, outcome.stderr);
+  return outcome.stdout;
 }
 
 /** A table's `-T show` output as read, whole: its chunks (off the JS heap), its length and sha256. */
@@ -582,24 +585,24 @@ export interface RawTable {
 /** Reads a table on this host and hashes its output as it arrives; parsing comes later, if needed. */
 async function readRawTable(key: string, signal: AbortSignal): Promise<RawTable> {
   const args = pfctlTableArgs(key);
-  const { execa } = await import("execa");
-  const child = execa(PFCTL_PATH, args, { cancelSignal: signal, reject: false, stdin: "ignore", buffer: { stdout: false, stderr: true }, forceKillAfterDelay: 1000 });
+  const started = startProcess(PFCTL_PATH, args, { stdin: "ignore", signal });
+  const stderr = collect(started, started.child.stderr, MAX_PFCTL_OUTPUT_BYTES);
   const hash = createHash("sha256");
   const chunks: Buffer[] = [];
   let bytes = 0;
   try {
-    for await (const chunk of child.stdout) {
+    for await (const chunk of started.child.stdout ?? []) {
       hash.update(chunk as Buffer);
       chunks.push(chunk as Buffer);
       bytes += (chunk as Buffer).length;
     }
   } catch (error) {
-    child.kill();
-    await child;
+    started.kill("SIGKILL");
+    await started.exited;
     throw error;
   }
-  const outcome = await child;
-  if (outcome.exitCode !== 0) throw pfctlFailure(args, outcome.exitCode, String(outcome.stderr ?? ""), outcome.isCanceled);
+  const exit = await started.exited;
+  if (exit.exitCode !== 0) throw pfctlFailure(args, exit, stderr.text());
   return { key, chunks, bytes, sha: hash.digest("hex") };
 }
 

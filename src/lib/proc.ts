@@ -1,6 +1,7 @@
 // Every process a check starts goes through one ProcessScope: each runs in its own process group, so
 // that on the check's deadline the whole group (ssh included) is killed and nothing outlives the check.
 import { HostError, TimeoutError } from "./errors.js";
+import { collect, startProcess, type Exit } from "./spawn.js";
 
 export interface SpawnOptions {
   /** What a user should read if we time out while this runs: "ssh root@secondary: /sbin/pfctl -si". */
@@ -26,11 +27,15 @@ export interface ConversationInput {
 const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
 
 /** A process that could not be started at all (no exit code, no signal) is a HostError naming why. */
-function throwIfNotStarted(file: string, outcome: { exitCode?: number; signal?: string; failed: boolean; cause?: unknown }): void {
-  if (outcome.exitCode !== undefined || outcome.signal !== undefined || !outcome.failed) return;
-  const cause = outcome.cause as NodeJS.ErrnoException | undefined;
-  const why = cause?.code === "ENOENT" ? "not found" : cause?.code === "EACCES" ? "permission denied" : (cause?.message ?? "could not be started");
+function throwIfNotStarted(file: string, exit: Exit): void {
+  if (exit.startError === undefined) return;
+  const code = exit.startError.code;
+  const why = code === "ENOENT" ? "not found" : code === "EACCES" ? "permission denied" : exit.startError.message || "could not be started";
   throw new HostError(`cannot run ${file}: ${why}`);
+}
+
+function throwIfOverflowed(file: string, overflowed: boolean): void {
+  if (overflowed) throw new HostError(`${file} printed more than ${MAX_OUTPUT_BYTES / 1024 / 1024} MB`);
 }
 
 export class ProcessScope {
@@ -50,32 +55,17 @@ export class ProcessScope {
 
   async run(file: string, args: readonly string[], options: SpawnOptions): Promise<ProcessOutcome> {
     if (this.closedReason) throw new TimeoutError(this.closedReason);
-    // Loaded on first use: execa's start-up work is a good part of a check's cold start, and
-    // --help, --version and checks that never spawn should not pay for it.
-    const { execa } = await import("execa");
-    const child = execa(file, args, {
-      detached: true,
-      stdin: options.input === undefined ? "ignore" : "pipe",
-      input: options.input,
-      reject: false,
-      stripFinalNewline: false,
-      encoding: "utf8",
-      maxBuffer: MAX_OUTPUT_BYTES,
-      env: options.env,
-      extendEnv: options.env === undefined,
-      cleanup: true,
-    });
-    const pid = child.pid;
+    const started = startProcess(file, args, { detached: true, stdin: options.input === undefined ? "ignore" : "pipe", env: options.env });
+    const pid = started.child.pid;
     if (pid !== undefined) this.running.set(pid, options.description);
     try {
-      const outcome = await child;
-      throwIfNotStarted(file, outcome);
-      return {
-        stdout: String(outcome.stdout ?? ""),
-        stderr: String(outcome.stderr ?? ""),
-        exitCode: outcome.exitCode,
-        signal: outcome.signal,
-      };
+      const stdout = collect(started, started.child.stdout, MAX_OUTPUT_BYTES);
+      const stderr = collect(started, started.child.stderr, MAX_OUTPUT_BYTES);
+      if (options.input !== undefined) started.child.stdin?.end(options.input);
+      const exit = await started.exited;
+      throwIfNotStarted(file, exit);
+      throwIfOverflowed(file, stdout.overflowed() || stderr.overflowed());
+      return { stdout: stdout.text(), stderr: stderr.text(), exitCode: exit.exitCode, signal: exit.signal };
     } finally {
       if (pid !== undefined) this.running.delete(pid);
     }
@@ -88,25 +78,15 @@ export class ProcessScope {
    */
   async converse(file: string, args: readonly string[], options: SpawnOptions & { readonly input: string }, onLine: (line: string, input: ConversationInput) => Promise<void>): Promise<ProcessOutcome> {
     if (this.closedReason) throw new TimeoutError(this.closedReason);
-    const { execa } = await import("execa");
-    const child = execa(file, args, {
-      detached: true,
-      stdin: "pipe",
-      reject: false,
-      stripFinalNewline: false,
-      encoding: "utf8",
-      buffer: { stdout: false, stderr: true },
-      maxBuffer: MAX_OUTPUT_BYTES,
-      cleanup: true,
-    });
+    const started = startProcess(file, args, { detached: true, stdin: "pipe" });
+    const child = started.child;
     const pid = child.pid;
     if (pid !== undefined) this.running.set(pid, options.description);
     const input: ConversationInput = {
       write: (text) => void child.stdin?.write(text),
       end: () => void child.stdin?.end(),
     };
-    // A peer that exits without reading all we write must not crash us with EPIPE.
-    child.stdin?.on("error", () => undefined);
+    const stderr = collect(started, child.stderr, MAX_OUTPUT_BYTES);
     input.write(options.input);
     let stdout = "";
     let pending = "";
@@ -128,11 +108,12 @@ export class ProcessScope {
       }
     });
     try {
-      const outcome = await child;
+      const exit = await started.exited;
       await talk;
       if (talkError !== undefined) throw talkError;
-      throwIfNotStarted(file, outcome);
-      return { stdout, stderr: String(outcome.stderr ?? ""), exitCode: outcome.exitCode, signal: outcome.signal };
+      throwIfNotStarted(file, exit);
+      throwIfOverflowed(file, stdout.length > MAX_OUTPUT_BYTES || stderr.overflowed());
+      return { stdout, stderr: stderr.text(), exitCode: exit.exitCode, signal: exit.signal };
     } finally {
       if (pid !== undefined) this.running.delete(pid);
     }
