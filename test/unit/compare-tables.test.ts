@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import {
   answerOffer,
   bucketBitsFor,
+  countEntryLines,
   decodeBucketSums,
   diffEntries,
   differingBuckets,
@@ -352,11 +353,39 @@ describe("reading -T show output in chunks", () => {
   });
 });
 
+describe("counting the entries of an output both hosts print the same", () => {
+  const cutEverywhere = (text: string): Buffer[] => [...Buffer.from(text, "latin1")].map((byte) => Buffer.from([byte]));
+
+  it("counts what the parse counts, on captures, random tables and any cuts", () => {
+    const next = seededRandom(31);
+    const texts = [
+      fixture("derived_pfctl_t_T_show_negated_ipv6.txt"),
+      fixture("pfctl_t_bruteforce_T_show_openbsd_noqqe.txt"),
+      fixture("freebsd_pfctl_t_bruteforce_T_show_mondoo.txt").trimEnd(),
+      showText(randomEntries(5000, next)),
+      "\n   10.0.0.1\r\n\n   10.0.0.2",
+      "",
+    ];
+    for (const text of texts) {
+      const parsed = capture(text).digest().count;
+      expect(countEntryLines([Buffer.from(text, "latin1")])).toBe(parsed);
+      expect(countEntryLines(cutEverywhere(text))).toBe(parsed);
+    }
+  });
+
+  it("refuses what no address line is made of, so that the parse names it", () => {
+    for (const text of ["   10.0.0.1\nD  10.0.0.3\n", "   10.0.0.1 junk\n", "pfctl: Table does not exist.\n", "   10.0.0.1\n   ?\n", "   10.0.0.1\t#\n"]) {
+      expect(countEntryLines(cutEverywhere(text))).toBeUndefined();
+      expect(() => capture(text)).toThrow(ParseError);
+    }
+  });
+});
+
 function rawOf(key: string, text: string): RawTable {
   const bytes = Buffer.from(text, "latin1");
   // Cut in three, as pfctl's output arrives in pieces.
   const chunks = [bytes.subarray(0, 7), bytes.subarray(7, bytes.length >> 1), bytes.subarray(bytes.length >> 1)];
-  return { key, chunks, bytes: bytes.length, sha: createHash("sha256").update(bytes).digest("hex") };
+  return { key, chunks, bytes: bytes.length, sha: createHash("sha256").update(bytes).digest("hex"), entryLines: countEntryLines(chunks) };
 }
 
 describe("the reply to the peer's raw hashes", () => {
