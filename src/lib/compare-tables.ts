@@ -22,7 +22,7 @@ import type { Config, Role } from "./config.js";
 import { CarpentryError, HostError, ParseError } from "./errors.js";
 import { converseFacts, registerFacts } from "./facts.js";
 import type { Host } from "./host.js";
-import { collect, runCollected, startProcess, type Exit } from "./spawn.js";
+import { collect, describeStartError, MAX_OUTPUT_BYTES, runCollected, startProcess, type Exit } from "./spawn.js";
 import { normalizeTableEntry, parseTableList } from "./parse/pfctl.js";
 
 const PFCTL_PATH = "/sbin/pfctl";
@@ -559,17 +559,14 @@ function describePfctl(args: readonly string[]): string {
 
 function pfctlFailure(args: readonly string[], exit: Exit, stderr: string): HostError {
   if (exit.canceled) return new HostError(`${describePfctl(args)}: gave up at the deadline`);
-  if (exit.startError) return new HostError(`cannot run ${PFCTL_PATH}: ${exit.startError.code === "ENOENT" ? "not found" : exit.startError.message}`);
+  if (exit.startError) return new HostError(`cannot run ${PFCTL_PATH}: ${describeStartError(exit.startError)}`);
   const exitCode = exit.exitCode;
   const said = stderr.trim().split("\n").slice(-1)[0] ?? "";
   return new HostError(`${describePfctl(args)} failed (exit ${exitCode ?? "by signal"})`, said || undefined);
 }
 
-/** pfctl's output is bounded by the tables' size; this is far beyond any real one. */
-const MAX_PFCTL_OUTPUT_BYTES = 512 * 1024 * 1024;
-
 async function runPfctl(args: readonly string[], signal: AbortSignal): Promise<string> {
-  const outcome = await runCollected(PFCTL_PATH, args, { signal, maxBuffer: MAX_PFCTL_OUTPUT_BYTES });
+  const outcome = await runCollected(PFCTL_PATH, args, { signal, maxBuffer: MAX_OUTPUT_BYTES });
   if (outcome.exitCode !== 0) throw pfctlFailure(args, outcome, outcome.stderr);
   return outcome.stdout;
 }
@@ -588,7 +585,7 @@ export interface RawTable {
 async function readRawTable(key: string, signal: AbortSignal, countLines: boolean): Promise<RawTable> {
   const args = pfctlTableArgs(key);
   const started = startProcess(PFCTL_PATH, args, { stdin: "ignore", signal });
-  const stderr = collect(started, started.child.stderr, MAX_PFCTL_OUTPUT_BYTES);
+  const stderr = collect(started, started.child.stderr, MAX_OUTPUT_BYTES);
   const hash = createHash("sha256");
   const counter = countLines ? new EntryLineCounter() : undefined;
   const chunks: Buffer[] = [];

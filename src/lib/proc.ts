@@ -1,7 +1,7 @@
 // Every process a check starts goes through one ProcessScope: each runs in its own process group, so
 // that on the check's deadline the whole group (ssh included) is killed and nothing outlives the check.
 import { HostError, TimeoutError } from "./errors.js";
-import { collect, startProcess, type Exit } from "./spawn.js";
+import { collect, describeStartError, MAX_OUTPUT_BYTES, startProcess, type Exit } from "./spawn.js";
 
 export interface SpawnOptions {
   /** What a user should read if we time out while this runs: "ssh root@secondary: /sbin/pfctl -si". */
@@ -24,14 +24,9 @@ export interface ConversationInput {
   end(): void;
 }
 
-const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
-
 /** A process that could not be started at all (no exit code, no signal) is a HostError naming why. */
 function throwIfNotStarted(file: string, exit: Exit): void {
-  if (exit.startError === undefined) return;
-  const code = exit.startError.code;
-  const why = code === "ENOENT" ? "not found" : code === "EACCES" ? "permission denied" : exit.startError.message || "could not be started";
-  throw new HostError(`cannot run ${file}: ${why}`);
+  if (exit.startError !== undefined) throw new HostError(`cannot run ${file}: ${describeStartError(exit.startError)}`);
 }
 
 function throwIfOverflowed(file: string, overflowed: boolean): void {

@@ -34,6 +34,28 @@ export interface Started {
 
 const FORCE_KILL_AFTER_MS = 1000;
 
+/** Output no command we run comes near; a bound, so that a runaway one cannot exhaust memory. */
+export const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
+
+/** Why a process could not be started, in words. */
+export function describeStartError(error: NodeJS.ErrnoException): string {
+  if (error.code === "ENOENT") return "not found";
+  if (error.code === "EACCES") return "permission denied";
+  return error.message || "could not be started";
+}
+
+// A check ended by its deadline exits without unwinding: what it started must not outlive it.
+const live = new Set<() => void>();
+let exitHookInstalled = false;
+
+function killAtExit(kill: () => void): void {
+  live.add(kill);
+  if (!exitHookInstalled) {
+    process.once("exit", () => [...live].forEach((killNow) => killNow()));
+    exitHookInstalled = true;
+  }
+}
+
 export function startProcess(file: string, args: readonly string[], options: StartOptions): Started {
   const child = spawn(file, args, {
     detached: options.detached ?? false,
@@ -50,6 +72,8 @@ export function startProcess(file: string, args: readonly string[], options: Sta
       // Gone already.
     }
   };
+  const killNow = (): void => kill("SIGKILL");
+  killAtExit(killNow);
   let canceled = false;
   let forceKill: NodeJS.Timeout | undefined;
   const onAbort = (): void => {
@@ -65,6 +89,7 @@ export function startProcess(file: string, args: readonly string[], options: Sta
   const exited = new Promise<Exit>((resolve) => {
     const settle = (exit: Exit): void => {
       ended = true;
+      live.delete(killNow);
       if (forceKill) clearTimeout(forceKill);
       options.signal?.removeEventListener("abort", onAbort);
       resolve(exit);
