@@ -1,7 +1,7 @@
 // Every process a check starts goes through one ProcessScope: each runs in its own process group, so
 // that on the check's deadline the whole group (ssh included) is killed and nothing outlives the check.
 import { HostError, TimeoutError } from "./errors.js";
-import { collect, describeStartError, MAX_OUTPUT_BYTES, startProcess, type Exit } from "./spawn.js";
+import { collect, describeStartError, MAX_OUTPUT_BYTES, runCollected, startProcess, type Exit } from "./spawn.js";
 
 export interface SpawnOptions {
   /** What a user should read if we time out while this runs: "ssh root@secondary: /sbin/pfctl -si". */
@@ -50,17 +50,21 @@ export class ProcessScope {
 
   async run(file: string, args: readonly string[], options: SpawnOptions): Promise<ProcessOutcome> {
     if (this.closedReason) throw new TimeoutError(this.closedReason);
-    const started = startProcess(file, args, { detached: true, stdin: options.input === undefined ? "ignore" : "pipe", env: options.env });
-    const pid = started.child.pid;
-    if (pid !== undefined) this.running.set(pid, options.description);
+    let pid: number | undefined;
     try {
-      const stdout = collect(started, started.child.stdout, MAX_OUTPUT_BYTES);
-      const stderr = collect(started, started.child.stderr, MAX_OUTPUT_BYTES);
-      if (options.input !== undefined) started.child.stdin?.end(options.input);
-      const exit = await started.exited;
-      throwIfNotStarted(file, exit);
-      throwIfOverflowed(file, stdout.overflowed() || stderr.overflowed());
-      return { stdout: stdout.text(), stderr: stderr.text(), exitCode: exit.exitCode, signal: exit.signal };
+      const outcome = await runCollected(file, args, {
+        detached: true,
+        input: options.input,
+        env: options.env,
+        maxBuffer: MAX_OUTPUT_BYTES,
+        onStart: (started) => {
+          pid = started;
+          if (pid !== undefined) this.running.set(pid, options.description);
+        },
+      });
+      throwIfNotStarted(file, outcome);
+      throwIfOverflowed(file, outcome.overflowed);
+      return { stdout: outcome.stdout, stderr: outcome.stderr, exitCode: outcome.exitCode, signal: outcome.signal };
     } finally {
       if (pid !== undefined) this.running.delete(pid);
     }

@@ -111,8 +111,13 @@ export interface Collected extends Exit {
 }
 
 /** Runs a process to its end and returns its whole output, decoded as UTF-8. */
-export async function runCollected(file: string, args: readonly string[], options: Omit<StartOptions, "stdin"> & { readonly input?: string; readonly maxBuffer: number }): Promise<Collected> {
+export async function runCollected(
+  file: string,
+  args: readonly string[],
+  options: Omit<StartOptions, "stdin"> & { readonly input?: string; readonly maxBuffer: number; readonly onStart?: (pid: number | undefined) => void },
+): Promise<Collected> {
   const started = startProcess(file, args, { ...options, stdin: options.input === undefined ? "ignore" : "pipe" });
+  options.onStart?.(started.child.pid);
   const stdout = collect(started, started.child.stdout, options.maxBuffer);
   const stderr = collect(started, started.child.stderr, options.maxBuffer);
   if (options.input !== undefined) started.child.stdin?.end(options.input);
