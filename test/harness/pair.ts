@@ -294,6 +294,15 @@ function standinTarget(argv: readonly string[]): { tool: string; args: string[] 
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** the kernel's name for a process (at most 15 characters), or undefined once it is gone */
+function readComm(pid: number | undefined): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trimEnd();
+  } catch {
+    return undefined;
+  }
+}
+
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
@@ -852,8 +861,18 @@ class PairImpl implements Pair {
     child.unref();
     const daemon = new DaemonImpl(host, name, child, logFile);
     h.daemons.push(daemon);
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
+    // Started means the pid is the program asked for: until setpriv and nsenter have exec'd their
+    // way to it, pgrep inside the host does not find it and /proc shows their environ, or none.
+    const program = path.basename(argv[0] ?? "").slice(0, 15);
+    while (readComm(child.pid) !== program) {
+      if (!daemon.running || Date.now() > deadline) {
+        await daemon.stop();
+        throw new Error(`${host}: ${name} did not start ${argv[0]}:\n${fs.readFileSync(logFile).subarray(offset).toString().slice(-2000)}`);
+      }
+      await sleep(2);
+    }
     if (opts.ready) {
-      const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
       for (;;) {
         const text = fs.readFileSync(logFile).subarray(offset).toString();
         if (opts.ready.test(text)) break;
