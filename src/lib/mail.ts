@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config.js";
+import { runCollected } from "./spawn.js";
 
 export type MailSettings = Config["mail"];
 
@@ -86,14 +87,55 @@ export function spooledMessages(spoolDir: string): string[] {
   return names.filter((name) => SPOOL_NAME.test(name)).sort().map((name) => join(spoolDir, name));
 }
 
-type Transport = ReturnType<typeof import("nodemailer").createTransport>;
+/** Sends one raw message; close() once done with it. */
+interface Transport {
+  sendMail(message: { envelope: { from: string; to: string | string[] }; raw: Buffer }): Promise<unknown>;
+  close(): void;
+}
+
+class MailError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The local sendmail, run by us rather than by nodemailer's transport: that one waits for sendmail as
+ * long as it takes, and a sendmail stuck on a hung smtpd would hold the cron job forever. [mail]
+ * timeout bounds it like the SMTP conversation; a sendmail killed before the end of its input queues
+ * nothing.
+ */
+function sendmailTransport(path: string, timeoutMs: number): Transport {
+  return {
+    async sendMail({ envelope, raw }) {
+      // nodemailer's own parse of "Name <addr>" lists, as the SMTP path uses: the stream transport
+      // only computes the envelope.
+      const { createTransport } = await import("nodemailer");
+      const parsed = (await createTransport({ streamTransport: true }).sendMail({ envelope, raw })).envelope;
+      const addresses = [parsed.from || "", ...parsed.to];
+      // An address sendmail would take for an option: refused, as nodemailer's transport does.
+      if (addresses.some((address) => /^"?-/.test(address)) || parsed.to.length === 0) throw new MailError("EENVELOPE", "no recipient, or an address that starts with '-'");
+      const args = ["-i", ...(parsed.from ? ["-f", parsed.from] : []), "--", ...parsed.to];
+      const run = await runCollected(path, args, { input: raw, maxBuffer: 64 * 1024, signal: AbortSignal.timeout(timeoutMs) });
+      const said = run.stderr.trim().split("\n").pop() ?? "";
+      if (run.startError) throw new MailError(run.startError.code ?? "ESENDMAIL", `cannot run it: ${run.startError.message}`);
+      if (run.canceled) throw new MailError("ETIMEDOUT", `sendmail did not finish within ${timeoutMs / 1000} s, killed`);
+      if (run.exitCode !== 0) {
+        const how = run.exitCode !== undefined ? `exited with code ${run.exitCode}` : `was killed by ${run.signal}`;
+        throw new MailError("ESENDMAIL", `sendmail ${how}${said ? `: ${said}` : ""}`);
+      }
+    },
+    close() {},
+  };
+}
 
 async function openTransport(settings: MailSettings): Promise<Transport> {
-  const { createTransport } = await import("nodemailer");
-  if (settings.sendmail_path !== undefined) {
-    return createTransport({ sendmail: true, path: settings.sendmail_path, newline: "unix" });
-  }
   const timeoutMs = Math.round(settings.timeout * 1000);
+  if (settings.sendmail_path !== undefined) return sendmailTransport(settings.sendmail_path, timeoutMs);
+  const { createTransport } = await import("nodemailer");
   return createTransport({
     host: settings.smtp_host,
     port: settings.smtp_port,

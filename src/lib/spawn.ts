@@ -114,7 +114,7 @@ export interface Collected extends Exit {
 export async function runCollected(
   file: string,
   args: readonly string[],
-  options: Omit<StartOptions, "stdin"> & { readonly input?: string; readonly maxBuffer: number; readonly onStart?: (pid: number | undefined) => void },
+  options: Omit<StartOptions, "stdin"> & { readonly input?: string | Uint8Array; readonly maxBuffer: number; readonly onStart?: (pid: number | undefined) => void },
 ): Promise<Collected> {
   const started = startProcess(file, args, { ...options, stdin: options.input === undefined ? "ignore" : "pipe" });
   options.onStart?.(started.child.pid);

@@ -1,6 +1,6 @@
 // carpentry report: the text and HTML built from outcomes, and the mail spool against a real SMTP
 // server on 127.0.0.1 (test/support/smtp-sink.ts): kept until accepted, sent oldest first, nothing lost.
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SMTPServer } from "smtp-server";
@@ -180,17 +180,44 @@ describe("the mail spool", () => {
 
   it("sendmail_path: the local sendmail gets the message and the envelope; its failure keeps the report", async () => {
     const sendmail = join(dir, "sendmail");
-    writeFileSync(sendmail, `#!/bin/sh\n[ -e ${dir}/refuse ] && exit 75\necho "$@" > ${dir}/argv\ncat > ${dir}/stdin\n`, { mode: 0o755 });
+    writeFileSync(sendmail, `#!/bin/sh\n[ -e ${dir}/refuse ] && { echo "smtpctl: cannot enqueue" >&2; exit 75; }\necho "$@" > ${dir}/argv\ncat > ${dir}/stdin\n`, { mode: 0o755 });
     const local = { ...settings, sendmail_path: sendmail };
     writeFileSync(join(dir, "refuse"), "");
     const refused = await sendThroughSpool(local, await compose("queued"));
     expect(refused.delivered).toBe(false);
-    expect(refused.failure).toBe(`${sendmail}: ESENDMAIL: Sendmail exited with code 75`);
+    expect(refused.failure).toBe(`${sendmail}: ESENDMAIL: sendmail exited with code 75: smtpctl: cannot enqueue`);
     rmSync(join(dir, "refuse"));
 
     expect(await sendThroughSpool(local, undefined)).toEqual({ delivered: true, earlierSent: 1, pending: [] });
-    expect(readFileSync(join(dir, "argv"), "utf8")).toMatch(/-f carpentry@fw1\.example\.net .*admin@example\.net ops@example\.net/);
-    expect(readFileSync(join(dir, "stdin"), "utf8")).toContain("Subject: queued");
+    // -i: a line with a single dot does not end the message; --: no address is read as an option.
+    expect(readFileSync(join(dir, "argv"), "utf8")).toBe("-i -f carpentry@fw1.example.net -- admin@example.net ops@example.net\n");
+    const queued = readFileSync(join(dir, "stdin"), "utf8");
+    expect(queued).toContain("Subject: queued");
+    expect(queued).not.toContain("\r\n");
+    expect(readMailbox(sink.mailbox)).toEqual([]);
+  });
+
+  it("sendmail_path: a sendmail that hangs is killed after [mail] timeout and the report kept", async () => {
+    const sendmail = join(dir, "sendmail");
+    writeFileSync(sendmail, `#!/bin/sh\necho $$ > ${dir}/pid\nexec sleep 60\n`, { mode: 0o755 });
+    const hung = { ...settings, sendmail_path: sendmail, timeout: 0.5 };
+    const startedAt = Date.now();
+    const outcome = await sendThroughSpool(hung, await compose("stuck"));
+    expect(Date.now() - startedAt).toBeLessThan(5000);
+    expect(outcome.delivered).toBe(false);
+    expect(outcome.failure).toBe(`${sendmail}: ETIMEDOUT: sendmail did not finish within 0.5 s, killed`);
+    expect(outcome.pending).toHaveLength(1);
+    const pid = Number(readFileSync(join(dir, "pid"), "utf8"));
+    expect(() => process.kill(pid, 0), "the hung sendmail is gone").toThrow();
+  });
+
+  it("sendmail_path: an address sendmail would read as an option is refused before it runs", async () => {
+    const sendmail = join(dir, "sendmail");
+    writeFileSync(sendmail, `#!/bin/sh\ntouch ${dir}/ran\n`, { mode: 0o755 });
+    const outcome = await sendThroughSpool({ ...settings, sendmail_path: sendmail, to: "-oQ/tmp/x@example.net" }, await compose("odd"));
+    expect(outcome.delivered).toBe(false);
+    expect(outcome.failure).toBe(`${sendmail}: EENVELOPE: no recipient, or an address that starts with '-'`);
+    expect(existsSync(join(dir, "ran"))).toBe(false);
   });
 
   it("a spool directory open to others is not used (nor changed): the report goes out directly", async () => {
