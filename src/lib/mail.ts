@@ -4,7 +4,7 @@
 // is lost. nodemailer is imported here, on the send path only: the checks and the other commands never
 // load it.
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config.js";
 import { runCollected } from "./spawn.js";
@@ -205,6 +205,64 @@ function describeError(error: unknown): string {
   return error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
 }
 
+const LOCK_NAME = ".sending";
+
+class SpoolBusy extends Error {}
+
+const locksHeldHere = new Set<string>();
+const LOCK_POLL_MS = 100;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * One sender at a time: two runs that listed the same spool would both send its older reports (cron's
+ * run and the admin's by hand). The lock holds the sender's pid; one whose process is gone (killed,
+ * the power cut) is broken. Waits up to waitMs for a live holder, then says who holds it.
+ */
+async function lockSpool(spoolDir: string, waitMs: number): Promise<() => void> {
+  const lock = join(spoolDir, LOCK_NAME);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fd = openSync(lock, "wx", 0o600);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      locksHeldHere.add(lock);
+      return () => {
+        locksHeldHere.delete(lock);
+        rmSync(lock, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    let holder: number;
+    try {
+      holder = Number.parseInt(readFileSync(lock, "utf8"), 10);
+    } catch {
+      continue; // released between our open and our read
+    }
+    // A lock with no pid yet is a sender between its open and its write: wait for it like any other.
+    // Our own pid in a lock this process does not hold: a crashed run whose pid came round again.
+    const stale = holder === process.pid ? !locksHeldHere.has(lock) : !isAlive(holder);
+    if (Number.isInteger(holder) && holder > 0 && stale) {
+      unlinkSync(lock);
+      continue;
+    }
+    if (Date.now() >= deadline) throw new SpoolBusy(`another carpentry report${Number.isInteger(holder) ? ` (pid ${holder})` : ""} is still sending it (${lock})`);
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+  }
+}
+
 /**
  * Keeps the message in the spool, then sends the whole spool oldest first. When the spool cannot be
  * used (not writable, not readable) the message is still sent directly: it is only lost if that fails
@@ -220,21 +278,38 @@ export async function sendThroughSpool(settings: MailSettings, raw: Buffer | und
       spoolFailure = `${settings.spool_dir}: ${describeError(error)}`;
     }
   }
-  let delivery: DeliveryResult;
-  try {
-    delivery = await deliverSpool(settings);
-  } catch (error) {
-    // The spool cannot be listed: what it holds waits for a later run; this message goes out directly.
-    spoolFailure ??= `${settings.spool_dir}: ${describeError(error)}`;
-    delivery = { sent: [], pending: [] };
+  let delivery: DeliveryResult = { sent: [], pending: [] };
+  let failure: string | undefined;
+  // A spool we could not write to is not locked nor sent from: what it holds waits for a run where it
+  // works, and this message goes out directly.
+  if (spoolFailure === undefined) {
+    try {
+      const unlock = await lockSpool(settings.spool_dir, settings.timeout * 1000);
+      try {
+        delivery = await deliverSpool(settings);
+        failure = delivery.failure;
+      } finally {
+        unlock();
+      }
+    } catch (error) {
+      if (error instanceof SpoolBusy) {
+        failure = `${settings.spool_dir}: ${error.message}`;
+        delivery = { sent: [], pending: spooledMessages(settings.spool_dir) };
+      } else if (!(raw === undefined && (error as NodeJS.ErrnoException).code === "ENOENT")) {
+        // ENOENT with no message of ours: no spool yet, nothing waiting.
+        spoolFailure = `${settings.spool_dir}: ${describeError(error)}`;
+      }
+    }
   }
-  let delivered = raw === undefined || (ours !== undefined && delivery.sent.includes(ours));
-  let failure = delivery.failure;
+  // Gone from the spool without a failure: the run that held the lock before us sent it.
+  let delivered = raw === undefined || (ours !== undefined && (delivery.sent.includes(ours) || (failure === undefined && !existsSync(ours))));
   if (raw !== undefined && !delivered && failure === undefined) {
     const transport = await openTransport(settings);
     try {
       await sendRaw(transport, settings, raw);
       delivered = true;
+      // Sent past a spool we could not send from: it must not go out again with the next run.
+      if (ours !== undefined) rmSync(ours, { force: true });
     } catch (error) {
       failure = describeMailError(settings, error);
     } finally {

@@ -3,6 +3,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn, spawnSync } from "node:child_process";
 import { SMTPServer } from "smtp-server";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildReport, describeCounts, formatLocalTime, reportSubject, sortForReport, type ReportInput } from "../../src/cli/report.js";
@@ -218,6 +219,38 @@ describe("the mail spool", () => {
     expect(outcome.delivered).toBe(false);
     expect(outcome.failure).toBe(`${sendmail}: EENVELOPE: no recipient, or an address that starts with '-'`);
     expect(existsSync(join(dir, "ran"))).toBe(false);
+  });
+
+  it("two runs at once (cron's and the admin's): every report goes out once", async () => {
+    spoolMessage(settings.spool_dir, await compose("left over"));
+    const [first, second] = await Promise.all([sendThroughSpool(settings, await compose("cron")), sendThroughSpool(settings, await compose("by hand"))]);
+    expect(first.delivered && second.delivered).toBe(true);
+    expect(first.earlierSent + second.earlierSent).toBe(1);
+    expect(readMailbox(sink.mailbox).map((mail) => mail.subject).sort()).toEqual(["by hand", "cron", "left over"]);
+    expect(readdirSync(settings.spool_dir)).toEqual([]);
+  });
+
+  it("a lock left by a run that died is broken; one held by a live run is waited for, then named", async () => {
+    mkdirSync(settings.spool_dir, { mode: 0o700 });
+    const dead = spawnSync("/bin/true").pid;
+    writeFileSync(join(settings.spool_dir, ".sending"), `${dead}\n`);
+    expect(await sendThroughSpool(settings, await compose("after a crash"))).toEqual({ delivered: true, earlierSent: 0, pending: [] });
+    expect(readdirSync(settings.spool_dir)).toEqual([]);
+
+    const holder = spawn("/bin/sleep", ["30"]);
+    try {
+      writeFileSync(join(settings.spool_dir, ".sending"), `${holder.pid}\n`);
+      const startedAt = Date.now();
+      const busy = await sendThroughSpool({ ...settings, timeout: 0.5 }, await compose("busy"));
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(500);
+      expect(busy.delivered).toBe(false);
+      expect(busy.failure).toBe(`${settings.spool_dir}: another carpentry report (pid ${holder.pid}) is still sending it (${settings.spool_dir}/.sending)`);
+      expect(busy.pending).toHaveLength(1);
+      expect(readFileSync(join(settings.spool_dir, ".sending"), "utf8"), "the live run's lock is left alone").toBe(`${holder.pid}\n`);
+    } finally {
+      holder.kill();
+    }
+    expect(readMailbox(sink.mailbox).map((mail) => mail.subject)).toEqual(["after a crash"]);
   });
 
   it("a spool directory open to others is not used (nor changed): the report goes out directly", async () => {
