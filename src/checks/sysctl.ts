@@ -230,7 +230,7 @@ export const check: CheckDefinition = {
   usesPeer: true,
   reads: [
     "both hosts: /etc/sysctl.conf (through carpentry's readFiles facts op; on the peer over ssh)",
-    "both hosts: one /sbin/sysctl NAME... for every name either sysctl.conf sets and every expected name",
+    "both hosts: /sbin/sysctl NAME... for every name either sysctl.conf sets and every expected name (the peer twice when its sysctl.conf alone sets a name)",
     "[checks.sysctl] primary / secondary: expected values per role, added to the defaults net.inet.carp.allow=1, net.inet.carp.preempt=1, net.inet.ip.forwarding=1 " +
       '(quote the names: primary = { "net.inet.ip.forwarding" = 0 })',
     "[checks.sysctl] ignore: names whose sysctl.conf lines may differ between the hosts (live values and expectations are still checked)",
@@ -250,16 +250,26 @@ export const check: CheckDefinition = {
   },
   async run(ctx) {
     const expected = expectationsFrom(ctx.config.checks.sysctl);
-    // The names to ask depend on both files, so the files come first; on a multiplexed connection
-    // the second trip to the peer costs a few milliseconds.
-    const [localConf, peerConf] = await Promise.allSettled([readConfOn(ctx.local, ctx.config, ctx.remainingMs()), readConfOn(ctx.peer, ctx.config, ctx.remainingMs())]);
-    if (localConf.status === "rejected") throw localConf.reason;
-    const names = namesToAsk([localConf.value, peerConf.status === "fulfilled" ? peerConf.value : null], expected);
-    const peerView: Promise<SysctlHostView> =
-      peerConf.status === "fulfilled" ? readLiveOn(ctx.peer, names).then((live) => ({ role: ctx.peerRole, conf: peerConf.value, ...live })) : Promise.reject(peerConf.reason);
-    const [localLive, peerLive] = await Promise.allSettled([readLiveOn(ctx.local, names), peerView]);
+    // The names to ask depend on both files. While the peer's file is on the way (asked first, so that
+    // under `carpentry run` it rides in the other checks' facts batch), the peer's sysctl is asked for
+    // the names this host's file and the expectations give: all of them when the files agree. Only a
+    // name the peer's file alone sets costs it a second trip.
+    const settle = <T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> => promise.then((value) => ({ status: "fulfilled", value }), (reason: unknown) => ({ status: "rejected", reason }));
+    const peerConfAsked = settle(readConfOn(ctx.peer, ctx.config, ctx.remainingMs()));
+    const localConf = await readConfOn(ctx.local, ctx.config, ctx.remainingMs());
+    const guessed = namesToAsk([localConf], expected);
+    const peerLiveForGuessed = settle(readLiveOn(ctx.peer, guessed));
+    const peerConf = await peerConfAsked;
+    const names = namesToAsk([localConf, peerConf.status === "fulfilled" ? peerConf.value : null], expected);
+    const peerView = async (): Promise<SysctlHostView> => {
+      if (peerConf.status === "rejected") throw peerConf.reason;
+      const asked = names.every((name) => guessed.includes(name)) ? await peerLiveForGuessed : await settle(readLiveOn(ctx.peer, names));
+      if (asked.status === "rejected") throw asked.reason;
+      return { role: ctx.peerRole, conf: peerConf.value, ...asked.value };
+    };
+    const [localLive, peerLive] = await Promise.allSettled([readLiveOn(ctx.local, names), peerView()]);
     if (localLive.status === "rejected") throw localLive.reason;
-    const local: SysctlHostView = { role: ctx.role, conf: localConf.value, ...localLive.value };
+    const local: SysctlHostView = { role: ctx.role, conf: localConf, ...localLive.value };
     const peer = peerLive.status === "fulfilled" ? peerLive.value : peerViewMissing(ctx.peerRole, peerLive.reason);
     return decideSysctl({ local, peer, expected, ignore: ctx.config.checks.sysctl.ignore });
   },

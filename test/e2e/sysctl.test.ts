@@ -75,6 +75,10 @@ describe("check_sysctl", () => {
     expect(run.firstLine).toBe("WARNING: sysctl.conf differs: kern.watchdog.period only on secondary");
     expect(run.stdout).toContain("kern.watchdog.period: primary 0 (sysctl.conf -), secondary 32 (sysctl.conf 32): only in the secondary's sysctl.conf\n");
     expect(run.code).toBe(1);
+    // The peer is asked for the primary's names while its file is on the way; its own name costs a second trip.
+    const asked = async (host: HostName): Promise<string[]> => (await pair.commandEntries(host)).filter((entry) => entry.kind === "standin" && entry.argv[0] === "/sbin/sysctl").map((entry) => entry.line);
+    expect(await asked("secondary")).toEqual([`/sbin/sysctl ${NAMES.join(" ")}`, `/sbin/sysctl ${NAMES_WITH_WATCHDOG.join(" ")}`]);
+    expect(await asked("primary")).toEqual([`/sbin/sysctl ${NAMES_WITH_WATCHDOG.join(" ")}`]);
     await pair.writeConfig("primary", `${PAIR_CONFIG.primary}[checks.sysctl]\nignore = ["kern.watchdog.period"]\n`);
     const ignored = await check("primary");
     expect(ignored.firstLine).toBe("OK: sysctl.conf alike on both hosts; 5 values as set and expected");
