@@ -123,6 +123,11 @@ function sendmailTransport(path: string, timeoutMs: number): Transport {
       const said = run.stderr.trim().split("\n").pop() ?? "";
       if (run.startError) throw new MailError(run.startError.code ?? "ESENDMAIL", `cannot run it: ${run.startError.message}`);
       if (run.canceled) throw new MailError("ETIMEDOUT", `sendmail did not finish within ${timeoutMs / 1000} s, killed`);
+      // OpenBSD's sendmail (smtpctl) with smtpd down saves the message in /var/spool/smtpd/offline,
+      // which smtpd delivers when it starts, and exits 75 (EX_TEMPFAIL) without a word. That is
+      // accepted: keeping it as well would send it again with every run until smtpd is back. Another
+      // mailer's 75 says why on stderr, and stays a failure.
+      if (run.exitCode === 75 && said === "") return;
       if (run.exitCode !== 0) {
         const how = run.exitCode !== undefined ? `exited with code ${run.exitCode}` : `was killed by ${run.signal}`;
         throw new MailError("ESENDMAIL", `sendmail ${how}${said ? `: ${said}` : ""}`);
@@ -211,6 +216,7 @@ class SpoolBusy extends Error {}
 
 const locksHeldHere = new Set<string>();
 const LOCK_POLL_MS = 100;
+const EMPTY_LOCK_STALE_MS = 10_000;
 
 function isAlive(pid: number): boolean {
   try {
@@ -246,16 +252,18 @@ async function lockSpool(spoolDir: string, waitMs: number): Promise<() => void> 
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
     let holder: number;
+    let ageMs: number;
     try {
       holder = Number.parseInt(readFileSync(lock, "utf8"), 10);
+      ageMs = Date.now() - lstatSync(lock).mtimeMs;
     } catch {
       continue; // released between our open and our read
     }
-    // A lock with no pid yet is a sender between its open and its write: wait for it like any other.
-    // Our own pid in a lock this process does not hold: a crashed run whose pid came round again.
-    const stale = holder === process.pid ? !locksHeldHere.has(lock) : !isAlive(holder);
-    if (Number.isInteger(holder) && holder > 0 && stale) {
-      unlinkSync(lock);
+    // A lock with no pid yet is a sender between its open and its write, unless it has been so for
+    // long. Our own pid in a lock this process does not hold: a crashed run whose pid came round again.
+    const stale = !Number.isInteger(holder) || holder <= 0 ? ageMs > EMPTY_LOCK_STALE_MS : holder === process.pid ? !locksHeldHere.has(lock) : !isAlive(holder);
+    if (stale) {
+      rmSync(lock, { force: true });
       continue;
     }
     if (Date.now() >= deadline) throw new SpoolBusy(`another carpentry report${Number.isInteger(holder) ? ` (pid ${holder})` : ""} is still sending it (${lock})`);

@@ -1,6 +1,6 @@
 // carpentry report: the text and HTML built from outcomes, and the mail spool against a real SMTP
 // server on 127.0.0.1 (test/support/smtp-sink.ts): kept until accepted, sent oldest first, nothing lost.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn, spawnSync } from "node:child_process";
@@ -198,6 +198,16 @@ describe("the mail spool", () => {
     expect(readMailbox(sink.mailbox)).toEqual([]);
   });
 
+  it("sendmail_path: OpenBSD's silent exit 75 (queued offline until smtpd starts) is accepted, once", async () => {
+    const sendmail = join(dir, "sendmail");
+    // What smtpctl's enqueue does with smtpd down: the message into the offline queue, exit EX_TEMPFAIL.
+    writeFileSync(sendmail, `#!/bin/sh\ncat >> ${dir}/offline\nexit 75\n`, { mode: 0o755 });
+    const offline = { ...settings, sendmail_path: sendmail };
+    expect(await sendThroughSpool(offline, await compose("while smtpd is down"))).toEqual({ delivered: true, earlierSent: 0, pending: [] });
+    expect(await sendThroughSpool(offline, undefined)).toEqual({ delivered: true, earlierSent: 0, pending: [] });
+    expect(readFileSync(join(dir, "offline"), "utf8").match(/^Subject: .*$/gm)).toEqual(["Subject: while smtpd is down"]);
+  });
+
   it("sendmail_path: a sendmail that hangs is killed after [mail] timeout and the report kept", async () => {
     const sendmail = join(dir, "sendmail");
     writeFileSync(sendmail, `#!/bin/sh\necho $$ > ${dir}/pid\nexec sleep 60\n`, { mode: 0o755 });
@@ -236,6 +246,11 @@ describe("the mail spool", () => {
     writeFileSync(join(settings.spool_dir, ".sending"), `${dead}\n`);
     expect(await sendThroughSpool(settings, await compose("after a crash"))).toEqual({ delivered: true, earlierSent: 0, pending: [] });
     expect(readdirSync(settings.spool_dir)).toEqual([]);
+    // A run that died between creating the lock and writing its pid, a minute ago.
+    writeFileSync(join(settings.spool_dir, ".sending"), "");
+    utimesSync(join(settings.spool_dir, ".sending"), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    expect(await sendThroughSpool(settings, await compose("after an early crash"))).toEqual({ delivered: true, earlierSent: 0, pending: [] });
+    expect(readdirSync(settings.spool_dir)).toEqual([]);
 
     const holder = spawn("/bin/sleep", ["30"]);
     try {
@@ -250,7 +265,7 @@ describe("the mail spool", () => {
     } finally {
       holder.kill();
     }
-    expect(readMailbox(sink.mailbox).map((mail) => mail.subject)).toEqual(["after a crash"]);
+    expect(readMailbox(sink.mailbox).map((mail) => mail.subject)).toEqual(["after a crash", "after an early crash"]);
   });
 
   it("a spool directory open to others is not used (nor changed): the report goes out directly", async () => {
