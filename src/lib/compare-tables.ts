@@ -627,55 +627,59 @@ export async function parseRawTable(raw: RawTable, keep: boolean, signal: AbortS
   return capture;
 }
 
-// What an address line of `-T show` is made of: the first byte after the blanks, then every byte.
-const ENTRY_FIRST = new Uint8Array(256);
-const ENTRY_BYTE = new Uint8Array(256);
-for (const c of "0123456789abcdefABCDEF:!") ENTRY_FIRST[c.charCodeAt(0)] = 1;
-for (const c of "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.:/!@%_-") ENTRY_BYTE[c.charCodeAt(0)] = 1;
+// What an address line of `-T show` is made of, as a state machine over bytes: one table look-up a
+// byte, twice as fast as testing each byte's class in turn (35 against 70 ms a million lines).
+const OUTSIDE = 0; // at a line's start, or in the blanks before its entry
+const IN_ENTRY = 1;
+const AFTER_ENTRY = 2; // blanks after the entry: only more blanks or the line's end may follow
+const REFUSED = 3; // a byte no address line has there; stays
+const ENTRY_ENDED = 4; // a newline that ended a line with an entry (counted), then as OUTSIDE
+const LINE_STATES = 5;
+const NEXT_STATE = (() => {
+  const table = new Uint8Array(LINE_STATES * 256).fill(REFUSED);
+  const on = (state: number, bytes: string, next: number): void => {
+    for (const c of bytes) table[(state << 8) | c.charCodeAt(0)] = next;
+  };
+  const BLANKS = " \t\r";
+  for (const outside of [OUTSIDE, ENTRY_ENDED]) {
+    on(outside, "\n", OUTSIDE);
+    on(outside, BLANKS, OUTSIDE);
+    on(outside, "0123456789abcdefABCDEF:!", IN_ENTRY);
+  }
+  on(IN_ENTRY, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.:/!@%_-", IN_ENTRY);
+  for (const entry of [IN_ENTRY, AFTER_ENTRY]) {
+    on(entry, BLANKS, AFTER_ENTRY);
+    on(entry, "\n", ENTRY_ENDED);
+  }
+  return table;
+})();
 
 /**
  * The entry count of an output the other host prints byte for byte the same: identical tables, so
- * nothing needs parsing, only counting (counted as the output is read: 45 ms for a million lines,
+ * nothing needs parsing, only counting (counted as the output is read: 35 ms for a million lines,
  * against 110 for a parse). Each line is checked to be made of what an address line is made of,
  * which catches an error message or another format in the output: the count is then undefined, and
  * the full parse names the line.
  */
 export class EntryLineCounter {
   private count = 0;
-  private inEntry = false;
-  private afterEntryBlank = false;
-  private bad = false;
+  private state = OUTSIDE;
 
   push(chunk: Uint8Array): void {
-    if (this.bad) return;
-    let { count, inEntry, afterEntryBlank } = this;
+    let { count, state } = this;
+    if (state === REFUSED) return;
     for (let i = 0; i < chunk.length; i++) {
-      const byte = chunk[i] ?? 0;
-      if (byte === NEWLINE) {
-        if (inEntry) count++;
-        inEntry = false;
-        afterEntryBlank = false;
-      } else if (byte === SPACE || byte === TAB || byte === CR) {
-        if (inEntry) afterEntryBlank = true;
-      } else if (!inEntry) {
-        if (ENTRY_FIRST[byte] !== 1) return this.refuse();
-        inEntry = true;
-      } else if (afterEntryBlank || ENTRY_BYTE[byte] !== 1) {
-        return this.refuse();
-      }
+      state = NEXT_STATE[(state << 8) | (chunk[i] as number)] as number;
+      // Only ENTRY_ENDED has bit 2: counting without a branch.
+      count += state >> 2;
     }
     this.count = count;
-    this.inEntry = inEntry;
-    this.afterEntryBlank = afterEntryBlank;
+    this.state = state;
   }
 
   result(): number | undefined {
-    if (this.bad) return undefined;
-    return this.inEntry ? this.count + 1 : this.count;
-  }
-
-  private refuse(): void {
-    this.bad = true;
+    if (this.state === REFUSED) return undefined;
+    return this.state === IN_ENTRY || this.state === AFTER_ENTRY ? this.count + 1 : this.count;
   }
 }
 

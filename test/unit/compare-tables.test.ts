@@ -374,7 +374,7 @@ describe("counting the entries of an output both hosts print the same", () => {
   });
 
   it("refuses what no address line is made of, so that the parse names it", () => {
-    for (const text of ["   10.0.0.1\nD  10.0.0.3\n", "   10.0.0.1 junk\n", "pfctl: Table does not exist.\n", "   10.0.0.1\n   ?\n", "   10.0.0.1\t#\n"]) {
+    for (const text of ["   10.0.0.1\nD  10.0.0.3\n", "   10.0.0.1 junk\n", "pfctl: Table does not exist.\n", "   10.0.0.1\n   ?\n", "   10.0.0.1\t#\n", "   10.0.0.1\u0000\n", "   10.0.\u00ff1\n"]) {
       expect(countEntryLines(cutEverywhere(text))).toBeUndefined();
       expect(() => capture(text)).toThrow(ParseError);
     }
