@@ -244,6 +244,11 @@ async function runSection(bench: Bench): Promise<NonNullable<Results["run"]>> {
     roundTrips.push(commandLines.length);
   }
   await lab.closeSharedConnections();
+  if (options.profile) {
+    log("profile: carpentry run on both hosts");
+    bench.profiles.push(await profileCheck(pair, REPO, "carpentry-run", "carpentry.cjs", ["run"]));
+    await lab.closeSharedConnections();
+  }
   const slowest = single.reduce((a, b) => (b.wallMs.median > a.wallMs.median ? b : a));
   return {
     checks: single,
