@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config.js";
+import { pidFileHolder, releasePidFile, removeIfStale, takePidFile } from "./pidfile.js";
 import { runCollected } from "./spawn.js";
 
 export type MailSettings = Config["mail"];
@@ -211,62 +212,25 @@ function describeError(error: unknown): string {
 }
 
 const LOCK_NAME = ".sending";
+const LOCK_POLL_MS = 100;
 
 class SpoolBusy extends Error {}
 
-const locksHeldHere = new Set<string>();
-const LOCK_POLL_MS = 100;
-const EMPTY_LOCK_STALE_MS = 10_000;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * One sender at a time: two runs that listed the same spool would both send its older reports (cron's
- * run and the admin's by hand). The lock holds the sender's pid; one whose process is gone (killed,
- * the power cut) is broken. Waits up to waitMs for a live holder, then says who holds it.
+ * run and the admin's by hand). The lock is a pid file (pidfile.ts), broken when its run died; a live
+ * holder is waited for up to waitMs, then named.
  */
 async function lockSpool(spoolDir: string, waitMs: number): Promise<() => void> {
   const lock = join(spoolDir, LOCK_NAME);
   const deadline = Date.now() + waitMs;
   for (;;) {
-    try {
-      const fd = openSync(lock, "wx", 0o600);
-      try {
-        writeSync(fd, `${process.pid}\n`);
-      } finally {
-        closeSync(fd);
-      }
-      locksHeldHere.add(lock);
-      return () => {
-        locksHeldHere.delete(lock);
-        rmSync(lock, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    if (takePidFile(lock)) return () => releasePidFile(lock);
+    if (removeIfStale(lock)) continue;
+    if (Date.now() >= deadline) {
+      const holder = pidFileHolder(lock);
+      throw new SpoolBusy(`another carpentry report${holder !== undefined ? ` (pid ${holder})` : ""} is still sending it (${lock})`);
     }
-    let holder: number;
-    let ageMs: number;
-    try {
-      holder = Number.parseInt(readFileSync(lock, "utf8"), 10);
-      ageMs = Date.now() - lstatSync(lock).mtimeMs;
-    } catch {
-      continue; // released between our open and our read
-    }
-    // A lock with no pid yet is a sender between its open and its write, unless it has been so for
-    // long. Our own pid in a lock this process does not hold: a crashed run whose pid came round again.
-    const stale = !Number.isInteger(holder) || holder <= 0 ? ageMs > EMPTY_LOCK_STALE_MS : holder === process.pid ? !locksHeldHere.has(lock) : !isAlive(holder);
-    if (stale) {
-      rmSync(lock, { force: true });
-      continue;
-    }
-    if (Date.now() >= deadline) throw new SpoolBusy(`another carpentry report${Number.isInteger(holder) ? ` (pid ${holder})` : ""} is still sending it (${lock})`);
     await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
   }
 }

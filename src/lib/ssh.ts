@@ -2,11 +2,12 @@
 // host-key checking left on, one multiplexed connection shared by the checks (ControlMaster with the
 // socket in a directory only we can enter), and ssh's failures turned into words an admin acts on.
 import { createHash } from "node:crypto";
-import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { lstatSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import type { PeerConfig } from "./config.js";
 import { HostError } from "./errors.js";
+import { releasePidFile, removeIfStale, takePidFile } from "./pidfile.js";
 import { lastLine } from "./shell.js";
 
 export interface Multiplexing {
@@ -63,15 +64,6 @@ function socketAnswers(path: string): Promise<boolean> {
   });
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -86,7 +78,7 @@ export async function acquireMasterSlot(path: string, deadlineMs: number): Promi
   const until = Date.now() + deadlineMs;
   for (;;) {
     if (await socketAnswers(path)) return undefined;
-    if (takePidFile(lockPath)) {
+    if (takeOrFail(lockPath)) {
       const release = (): void => releasePidFile(lockPath);
       // The master may have come up between our look at the socket and the lock: the previous
       // holder made it and let go. Then it is ours to use. A stale socket is left to ssh, which
@@ -107,55 +99,12 @@ export async function acquireMasterSlot(path: string, deadlineMs: number): Promi
 
 // ---- pid files: the master lock and the session slots ----
 
-/** A pid file this old is a leftover even if its pid now names a live process (pids are reused). */
-const PID_FILE_STALE_MS = 3600_000;
-const heldPidFiles = new Set<string>();
-let exitHookInstalled = false;
-
-function releasePidFile(path: string): void {
-  heldPidFiles.delete(path);
+function takeOrFail(path: string): boolean {
   try {
-    unlinkSync(path);
-  } catch {
-    // Removed as stale by another process: nothing to release.
-  }
-}
-
-/** Creates the file holding our pid, if nobody holds it; released at our exit at the latest. */
-function takePidFile(path: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, "wx", 0o600);
+    return takePidFile(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new HostError(`cannot create ${path}`, (error as Error).message);
-    return false;
+    throw new HostError(`cannot create ${path}`, (error as Error).message);
   }
-  writeSync(fd, String(process.pid));
-  closeSync(fd);
-  heldPidFiles.add(path);
-  if (!exitHookInstalled) {
-    // A check ended by its deadline exits without unwinding; what it holds must not outlive it.
-    process.once("exit", () => [...heldPidFiles].forEach(releasePidFile));
-    exitHookInstalled = true;
-  }
-  return true;
-}
-
-/** Removes a pid file whose holder is gone (or that is very old); whether it is gone now. */
-function removeIfStale(path: string): boolean {
-  try {
-    const holder = Number(readFileSync(path, "utf8"));
-    const dead = Number.isInteger(holder) && holder > 0 && !processAlive(holder);
-    if (!dead && Date.now() - statSync(path).mtimeMs <= PID_FILE_STALE_MS) return false;
-  } catch {
-    return true; // Released while we looked: free to take now.
-  }
-  try {
-    unlinkSync(path);
-  } catch {
-    // Another waiter removed it first.
-  }
-  return true;
 }
 
 /**
@@ -173,7 +122,7 @@ export async function acquireSessionSlot(path: string, maxSessions: number, dead
   for (;;) {
     for (let k = 0; k < slots; k++) {
       const slotPath = `${path}.s${(first + k) % slots}`;
-      if (takePidFile(slotPath) || (removeIfStale(slotPath) && takePidFile(slotPath))) return () => releasePidFile(slotPath);
+      if (takeOrFail(slotPath) || (removeIfStale(slotPath) && takeOrFail(slotPath))) return () => releasePidFile(slotPath);
     }
     if (Date.now() > until) return () => undefined;
     await sleep(10 + Math.random() * 20);
