@@ -7,6 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { delimiter, join } from "node:path";
+import { processAlive } from "../lib/pidfile.js";
 
 /** util-linux, on every Debian: the demo needs nothing else from the machine. */
 const TOOLS = ["unshare", "nsenter", "setpriv", "mount"] as const;
@@ -117,15 +118,6 @@ export function makeDemoDir(parent: string): string {
   return mkdtempSync(join(parent, `${DIR_PREFIX}${process.pid}-`));
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * A demo killed with SIGKILL cannot remove its directory (its sandbox goes anyway, with the tmpfs that
  * held everything in it): the empty directories of this user's dead demos are removed here.
@@ -134,7 +126,7 @@ export function removeStaleDemoDirs(parent: string): void {
   const uid = process.geteuid?.();
   for (const entry of readdirSync(parent)) {
     const owner = new RegExp(`^${DIR_PREFIX}(\\d+)-`).exec(entry);
-    if (!owner || alive(Number(owner[1]))) continue;
+    if (!owner || processAlive(Number(owner[1]))) continue;
     const path = join(parent, entry);
     try {
       if (statSync(path).uid === uid) rmdirSync(path);
