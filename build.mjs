@@ -7,14 +7,40 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:
 import { EXECUTABLES } from "./build-executables.mjs";
 
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
+// On Node 22 and later the header also points node's compile cache into the suite's state directory
+// (when it exists and no cache is set already): V8 then loads each executable's compiled code instead
+// of compiling it at every start, which takes back what bundling execa adds to a cold start. Node 20
+// ignores the variable; a directory node cannot write only turns the cache off.
 const header = [
   "#!/bin/sh",
-  '":" //; for n in /usr/local/bin/node /usr/bin/node; do [ -x "$n" ] && exec "$n" "$0" "$@"; done; ' +
+  '":" //; [ -d /var/db/carpentry ] && [ -z "${NODE_COMPILE_CACHE+set}" ] && export NODE_COMPILE_CACHE=/var/db/carpentry/compile-cache; ' +
+    'for n in /usr/local/bin/node /usr/bin/node; do [ -x "$n" ] && exec "$n" "$0" "$@"; done; ' +
     'n=$(command -v node) && exec "$n" "$0" "$@"; ' +
     'echo "UNKNOWN: node not found in /usr/local/bin, /usr/bin or PATH (pkg_add node)"; exit 3',
 ].join("\n");
 
+// execa as a check uses it on OpenBSD: the parts of its dependencies that serve only its verbose
+// logging (colours, symbols, durations), Windows (cross-spawn) or local npm binaries (npm-run-path)
+// are replaced by what they amount to here. Their module set-up was a third of execa's first-call
+// cost. The e2e tests run these built files, so a stub that falls short fails them.
+const EXECA_ON_POSIX = {
+  figures: "export default {};",
+  yoctocolors: "const same = (text) => text; export { same as gray, same as bold, same as redBright, same as yellowBright };",
+  "pretty-ms": "export default (ms) => `${ms}ms`;",
+  "cross-spawn": "export default { _parse: (command, args, options) => ({ command, args, options }) };",
+  "npm-run-path": 'export const npmRunPathEnv = () => { throw new Error("preferLocal is not used"); };',
+};
+const execaOnPosix = {
+  name: "execa-on-posix",
+  setup(builder) {
+    const names = new RegExp(`^(${Object.keys(EXECA_ON_POSIX).join("|")})$`);
+    builder.onResolve({ filter: names }, (args) => ({ path: args.path, namespace: "execa-on-posix" }));
+    builder.onLoad({ filter: /.*/, namespace: "execa-on-posix" }, (args) => ({ contents: EXECA_ON_POSIX[args.path], loader: "js" }));
+  },
+};
+
 const common = {
+  plugins: [execaOnPosix],
   bundle: true,
   platform: "node",
   target: "node20",
@@ -69,7 +95,7 @@ const embedMainCli = {
     });
   },
 };
-jobs.push(build({ ...common, entryPoints: ["src/cli/carpentry.ts"], outfile: "dist/carpentry", plugins: [embedMainCli] }));
+jobs.push(build({ ...common, entryPoints: ["src/cli/carpentry.ts"], outfile: "dist/carpentry", plugins: [execaOnPosix, embedMainCli] }));
 await Promise.all(jobs);
 for (const { executable } of EXECUTABLES) chmodSync(`dist/checks/${executable}`, 0o755);
 chmodSync("dist/carpentry", 0o755);

@@ -1,12 +1,12 @@
 import type { CheckDefinition } from "../lib/check.js";
 import type { Role } from "../lib/config.js";
-import { HostError, ParseError } from "../lib/errors.js";
-import { peerViewMissing, resultFromFindings, type Finding, type PeerViewMissing } from "../lib/findings.js";
+import { commandFailed, HostError, ParseError } from "../lib/errors.js";
+import { peerViewMissing, resultFromFindings, withoutPeerView, type Finding, type PeerViewMissing } from "../lib/findings.js";
 import type { Host } from "../lib/host.js";
 import { parseCarpInterfaces, parseIfconfigGroup, type CarpInterface, type CarpState } from "../lib/parse/ifconfig.js";
 import { parseSysctlOutput } from "../lib/parse/sysctl.js";
-import { result, type PerfDatum, type Result } from "../lib/result.js";
-import { lastLine, type CommandResult, type HostCommand } from "../lib/shell.js";
+import type { PerfDatum, Result } from "../lib/result.js";
+import type { CommandResult, HostCommand } from "../lib/shell.js";
 
 /** What one gateway says about its carp interfaces. */
 export interface CarpHostView {
@@ -30,8 +30,8 @@ const IFCONFIG_GROUP_CARP: HostCommand = { argv: ["/sbin/ifconfig", "-g", "carp"
 const SYSCTL_PREEMPT: HostCommand = { argv: ["/sbin/sysctl", "net.inet.carp.preempt"] };
 const CARP_COMMANDS: readonly HostCommand[] = [IFCONFIG_CARP, IFCONFIG_GROUP_CARP, SYSCTL_PREEMPT];
 
-function commandFailed(role: Role, answer: CommandResult): HostError {
-  return new HostError(`${role}: ${answer.command} failed (exit ${answer.exitCode})`, lastLine(answer.stderr) || undefined);
+function failedOn(role: Role, answer: CommandResult): HostError {
+  return commandFailed(answer.command, role, answer);
 }
 
 /**
@@ -41,7 +41,7 @@ function commandFailed(role: Role, answer: CommandResult): HostError {
 export function readIfconfigCarp(role: Role, answer: CommandResult): CarpInterface[] {
   if (answer.exitCode !== 0) {
     if (answer.stdout.trim() === "" && /no such interface|not configured/i.test(answer.stderr)) return [];
-    throw commandFailed(role, answer);
+    throw failedOn(role, answer);
   }
   return parseCarpInterfaces(answer.stdout);
 }
@@ -53,10 +53,10 @@ export function parseCarpHost(role: Role, answers: readonly CommandResult[]): Ca
   const interfaces = readIfconfigCarp(role, ifconfig);
   let demoteCount: number | null = null;
   if (interfaces.length > 0) {
-    if (group.exitCode !== 0) throw commandFailed(role, group);
+    if (group.exitCode !== 0) throw failedOn(role, group);
     demoteCount = parseIfconfigGroup(group.stdout).demoteCount;
   }
-  if (sysctl.exitCode !== 0) throw commandFailed(role, sysctl);
+  if (sysctl.exitCode !== 0) throw failedOn(role, sysctl);
   const preemptText = parseSysctlOutput(sysctl.stdout).get("net.inet.carp.preempt");
   if (preemptText !== "0" && preemptText !== "1") {
     throw new ParseError("sysctl output", preemptText === undefined ? "no net.inet.carp.preempt line" : "net.inet.carp.preempt is neither 0 nor 1");
@@ -240,14 +240,9 @@ function okSummary(primary: CarpHostView, only: readonly string[] | undefined): 
 export function decideCarp(facts: CarpFacts): Result {
   const { local, peer, interfaces: only } = facts;
   if ("missing" in peer) {
-    const findings = hostFindings(local, only, true);
-    const missingLine = `pair view missing: ${peer.missing}`;
-    const context = [peer.detail ? `${missingLine}: ${peer.detail}` : missingLine, ...stateLines(local.role === "primary" ? local : undefined, local.role === "secondary" ? local : undefined, only)];
-    const perfdata = perfdataFor([local], only);
-    // A fault seen here is reported as such; with none, nothing can be said about split brain or
-    // drift between the hosts, so this host's good view alone is no OK.
-    if (findings.length > 0) return resultFromFindings(findings, "", context, perfdata);
-    return result("UNKNOWN", missingLine, [`${local.role} alone shows no fault`, ...context], perfdata);
+    // Without the peer nothing can be said about split brain or drift between the hosts.
+    const context = stateLines(local.role === "primary" ? local : undefined, local.role === "secondary" ? local : undefined, only);
+    return withoutPeerView(hostFindings(local, only, true), peer, local.role, context, perfdataFor([local], only));
   }
   const primary = local.role === "primary" ? local : peer;
   const secondary = local.role === "primary" ? peer : local;

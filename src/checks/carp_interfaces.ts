@@ -1,13 +1,11 @@
 import type { CheckDefinition } from "../lib/check.js";
-import type { Config, Role } from "../lib/config.js";
+import type { Role } from "../lib/config.js";
 import { HostError, ParseError } from "../lib/errors.js";
-import { factsCommand, factsRequest, readFactsResult } from "../lib/facts.js";
 import { readFilesOn, type FileFacts, type ReadFilesArgs } from "../lib/files.js";
 import { resultFromFindings, type Finding } from "../lib/findings.js";
 import type { Host } from "../lib/host.js";
 import { parseHostnameIf, type HostnameIf } from "../lib/parse/hostname_if.js";
 import type { Result } from "../lib/result.js";
-import type { CommandResult } from "../lib/shell.js";
 import { IFCONFIG_CARP, readIfconfigCarp } from "./carp.js";
 
 /** One host's hostname.carpN files and the carp interfaces that live on it. */
@@ -158,22 +156,10 @@ export function decideCarpInterfaces(facts: CarpInterfacesFacts): Result {
   return resultFromFindings(findings, okSummary, agreeing, perfdata);
 }
 
-/**
- * One round trip per host: for the peer, the readFiles request to its carpentry and `ifconfig carp`
- * go in one ssh batch; for this host the files are read in-process.
- */
-async function readHost(host: Host, config: Config, deadlineMs: number): Promise<CarpFilesHost> {
-  const args: ReadFilesArgs = { paths: [FILES_GLOB], withContent: true, maxBytes: MAX_FILE_BYTES };
-  let files: FileFacts[];
-  let ifconfigAnswer: CommandResult | undefined;
-  if (host.isLocal) {
-    [files, [ifconfigAnswer]] = await Promise.all([readFilesOn(host, config, args, deadlineMs), host.run([IFCONFIG_CARP])]);
-  } else {
-    const [filesAnswer, answer] = await host.run([factsCommand(config, factsRequest("readFiles", args, Math.max(1000, deadlineMs - 1000))), IFCONFIG_CARP]);
-    if (!filesAnswer) throw new HostError(`no answer from ${host.label}`);
-    files = readFactsResult(host, config, filesAnswer) as FileFacts[];
-    ifconfigAnswer = answer;
-  }
+/** One round trip per host: the hostname.carp* files (through its carpentry) and `ifconfig carp` together. */
+async function readHost(host: Host): Promise<CarpFilesHost> {
+  const { files, alongside } = await readFilesOn(host, { paths: [FILES_GLOB], withContent: true, maxBytes: MAX_FILE_BYTES }, [IFCONFIG_CARP]);
+  const [ifconfigAnswer] = alongside;
   if (!ifconfigAnswer) throw new HostError(`no answer from ${host.label}`);
   const liveInterfaces = readIfconfigCarp(host.role, ifconfigAnswer).map((iface) => iface.name);
   return { role: host.role, files, liveInterfaces };
@@ -198,8 +184,7 @@ export const check: CheckDefinition = {
     UNKNOWN: "bad config, the secondary cannot be reached or runs another carpentry version, a file cannot be read or parsed (file and line are named, never its text), or the deadline expired",
   },
   async run(ctx) {
-    const deadlineMs = ctx.remainingMs();
-    const [primary, secondary] = await Promise.all([readHost(ctx.primary, ctx.config, deadlineMs), readHost(ctx.secondary, ctx.config, deadlineMs)]);
+    const [primary, secondary] = await Promise.all([readHost(ctx.primary), readHost(ctx.secondary)]);
     const settings = ctx.config.checks.carp_interfaces;
     return decideCarpInterfaces({ primary, secondary, hostSpecificInterfaces: ctx.config.host_specific.interfaces, ignore: settings.ignore });
   },

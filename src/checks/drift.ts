@@ -156,7 +156,7 @@ export function driftResult(comparisons: readonly SetComparison[], labels: HostL
 async function compareSets(ctx: CheckContext, names: readonly string[]): Promise<Result> {
   const sets = names.map((name) => localSet(ctx.config, ctx.configPath, name, resolveDriftSet(ctx.config, name) as DriftSetConfig));
   const labels = { local: ctx.role, peer: ctx.peerRole };
-  return driftResult(await compareFileSets(ctx.peer, ctx.config, sets, labels, () => ctx.remainingMs()), labels);
+  return driftResult(await compareFileSets(ctx.peer, sets, labels, ctx.deadline.signal), labels);
 }
 
 const COMMON_READS = [

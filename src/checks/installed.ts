@@ -1,13 +1,13 @@
 import type { CheckDefinition } from "../lib/check.js";
 import type { Role } from "../lib/config.js";
 import { buildManifest, type ManifestEntry } from "../lib/compare-files.js";
-import { HostError } from "../lib/errors.js";
+import { commandFailed, HostError } from "../lib/errors.js";
 import { globToRegExp } from "../lib/files.js";
 import { resultFromFindings, type Finding } from "../lib/findings.js";
 import { parsePgrepLong, type ProcessMatch } from "../lib/parse/pgrep.js";
 import { parseRcctlCheck } from "../lib/parse/rcctl.js";
 import type { PerfDatum, Result } from "../lib/result.js";
-import { lastLine, type CommandResult, type HostCommand } from "../lib/shell.js";
+import type { CommandResult, HostCommand } from "../lib/shell.js";
 
 /**
  * The notes: /etc/carpentry (the config), /etc/carpentry.bin (the sync scripts) and /etc/rc.d/carpentry
@@ -50,7 +50,7 @@ export function pgrepCommand(program: string): HostCommand {
 export function readServiceState(service: string, answer: CommandResult): ServiceState {
   if (answer.exitCode === 2 && /does not exist/.test(answer.stderr)) return "missing";
   if (answer.exitCode !== 0 && answer.exitCode !== 1) {
-    throw new HostError(`rcctl check ${service} failed (exit ${answer.exitCode})`, lastLine(answer.stderr) || undefined);
+    throw commandFailed(`rcctl check ${service}`, undefined, answer);
   }
   const checked = parseRcctlCheck(answer.stdout);
   if (checked.service !== service) throw new HostError(`rcctl check ${service} answered for ${checked.service}`);
@@ -60,7 +60,7 @@ export function readServiceState(service: string, answer: CommandResult): Servic
 /** `pgrep -lx PROGRAM`: exit 1 and no output when nothing runs. */
 export function readWatchers(program: string, answer: CommandResult): ProcessMatch[] {
   if (answer.exitCode === 1 && answer.stdout === "") return [];
-  if (answer.exitCode !== 0) throw new HostError(`pgrep ${program} failed (exit ${answer.exitCode})`, lastLine(answer.stderr) || undefined);
+  if (answer.exitCode !== 0) throw commandFailed(`pgrep ${program}`, undefined, answer);
   return parsePgrepLong(answer.stdout);
 }
 
@@ -168,7 +168,7 @@ export const check: CheckDefinition = {
     const settings = ctx.config.checks.installed;
     const paths = (settings.paths ?? DEFAULT_PATHS[ctx.role]).map(withoutTrailingSlash);
     const spec = { name: "installed", paths, exclude: [], compareOwner: true, compareMode: true, redaction: { patterns: [], secretFiles: [] } };
-    const walk = ctx.scope.waitFor(`reading ${paths.join(", ")}`, buildManifest(spec, { signal: AbortSignal.timeout(Math.max(1, Math.floor(ctx.remainingMs()))) }));
+    const walk = ctx.scope.waitFor(`reading ${paths.join(", ")}`, buildManifest(spec, { signal: ctx.deadline.signal }));
     if (ctx.role !== "primary") return decideInstalled({ paths, entries: await walk });
     const [entries, [rcctl, pgrep]] = await Promise.all([walk, ctx.local.run([rcctlCheckCommand(settings.service), pgrepCommand(settings.watcher)])]);
     if (!rcctl || !pgrep) throw new HostError("rcctl and pgrep gave no answer");

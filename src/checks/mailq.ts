@@ -1,6 +1,6 @@
 import type { CheckDefinition } from "../lib/check.js";
 import type { CheckSettings } from "../lib/config.js";
-import { HostError } from "../lib/errors.js";
+import { commandFailed, HostError } from "../lib/errors.js";
 import { resultFromFindings, type Finding } from "../lib/findings.js";
 import { parseMailQueue, parseSmtpdStatus, summarizeQueue, type QueuedEnvelope, type QueueSummary } from "../lib/parse/smtpctl.js";
 import type { Result } from "../lib/result.js";
@@ -36,7 +36,7 @@ const NOT_RUNNING = /doesn't seem to be running/;
 function cannotAsk(answer: CommandResult): HostError {
   const said = lastLine(answer.stderr) || lastLine(answer.stdout);
   if (/need root privileges/.test(said)) return new HostError("cannot ask smtpd: smtpctl needs root privileges", said);
-  return new HostError(`cannot ask smtpd: ${answer.command} failed (exit ${answer.exitCode})`, said || undefined);
+  return commandFailed(answer.command, undefined, answer.stderr.trim() === "" ? { ...answer, stderr: answer.stdout } : answer);
 }
 
 /**

@@ -100,10 +100,8 @@ export const check: CheckDefinition = {
     const tables = await compareTables({
       local: ctx.local,
       peer: ctx.peer,
-      config: ctx.config,
       selection: { tables: settings.tables ?? null, ignore: settings.ignore },
-      remainingMs: ctx.remainingMs,
-      waitFor: (description, work) => ctx.scope.waitFor(description, work),
+      scope: ctx.scope,
     });
     return decidePfTables(tables, { maxListed: settings.max_listed, verbose: ctx.verbose });
   },

@@ -1,14 +1,13 @@
 import type { CheckContext, CheckDefinition } from "../lib/check.js";
 import type { CheckSettings, Config, Role } from "../lib/config.js";
-import { HostError, ParseError } from "../lib/errors.js";
-import { factsCommand, factsRequest, readFactsResult } from "../lib/facts.js";
+import { commandFailed, HostError, ParseError } from "../lib/errors.js";
 import { loadReading, saveReading } from "../lib/last-reading.js";
 import { parsePfsyncInterface, type PfsyncInterface } from "../lib/parse/ifconfig.js";
 import { parseProtocolStats } from "../lib/parse/netstat.js";
 import { parsePfInfo, parseStates, type PfInfo } from "../lib/parse/pfctl.js";
 import { encodeStateKeys, EXPIRY_MARGIN_SECONDS, isStateMatchCounts, PFCTL_STATES_ARGV, stateKeys, type StateKeys, type StateMatchCounts } from "../lib/pf-states.js";
 import { result, type PerfDatum, type Result, type Status } from "../lib/result.js";
-import { lastLine, truncateCommand, type CommandResult, type HostCommand } from "../lib/shell.js";
+import type { CommandResult, HostCommand } from "../lib/shell.js";
 import { parseRange, rangeAlerts, type Range } from "../lib/thresholds.js";
 
 const ROLES: readonly Role[] = ["primary", "secondary"];
@@ -110,7 +109,7 @@ function parsedOn<T>(role: Role, parse: () => T): T {
 
 function outputOf(role: Role, commandResult: CommandResult): string {
   if (commandResult.exitCode === 0) return commandResult.stdout;
-  throw new HostError(`${truncateCommand(commandResult.command, 30)} failed on ${role} (exit ${commandResult.exitCode})`, lastLine(commandResult.stderr) || undefined);
+  throw commandFailed(commandResult.command, role, commandResult);
 }
 
 /** Raw output of one host -> typed facts. Throws ParseError (naming host and line) or HostError. */
@@ -453,20 +452,16 @@ async function gather(ctx: CheckContext, settings: PfsyncSettings): Promise<Gath
   if (!tableResult) throw new HostError(`no ${PFCTL_STATES_ARGV.join(" ")} output from ${ctx.role}`);
   const localKeys = parsedOn(ctx.role, () => stateKeys(parseStates(outputOf(ctx.role, tableResult)), settings.minStateAge));
   const keys = encodeStateKeys(ctx.role === "primary" ? localKeys.settled : localKeys.all);
-  const request = factsRequest("pfStateMatch", { keys, minAgeSeconds: settings.minStateAge }, Math.max(1000, ctx.remainingMs() - 1000));
   const started = performance.now();
-  const peerResults = await ctx.peer.run([...commands, factsCommand(ctx.config, request)]);
+  const answer = await ctx.peer.facts("pfStateMatch", { keys, minAgeSeconds: settings.minStateAge }, { alongside: commands });
   const elapsedMs = performance.now() - started;
-  const peer = readHostFacts(ctx.peerRole, settings.interfaceName, outputsFrom(peerResults, ctx.peerRole));
-  const answerResult = peerResults[3];
-  if (!answerResult) throw new HostError(`no pfStateMatch answer from ${ctx.peerRole}`);
-  const answer = readFactsResult(ctx.peer, ctx.config, answerResult);
-  if (!isStateMatchCounts(answer)) throw new HostError(`${ctx.peerRole}'s carpentry answered pfStateMatch with something else`);
+  const peer = readHostFacts(ctx.peerRole, settings.interfaceName, outputsFrom(answer.alongside, ctx.peerRole));
+  if (!isStateMatchCounts(answer.value)) throw new HostError(`${ctx.peerRole}'s carpentry answered pfStateMatch with something else`);
   return {
     local,
     peer,
-    share: stateShare(ctx.role, localKeys, answer),
-    exchange: { peer: ctx.peerRole, sentBytes: Buffer.byteLength(JSON.stringify(request)), receivedBytes: Buffer.byteLength(answerResult.stdout), elapsedMs },
+    share: stateShare(ctx.role, localKeys, answer.value),
+    exchange: { peer: ctx.peerRole, sentBytes: answer.requestBytes, receivedBytes: answer.answerBytes, elapsedMs },
   };
 }
 

@@ -1,12 +1,12 @@
 import type { CheckDefinition } from "../lib/check.js";
 import type { CheckSettings, Config, Role } from "../lib/config.js";
-import { HostError, ParseError } from "../lib/errors.js";
+import { commandFailed, HostError, ParseError } from "../lib/errors.js";
 import { readFilesOn, type FileFacts } from "../lib/files.js";
-import { peerViewMissing, resultFromFindings, type Finding, type PeerViewMissing } from "../lib/findings.js";
+import { peerViewMissing, resultFromFindings, sortFindings, withoutPeerView, type Finding, type PeerViewMissing } from "../lib/findings.js";
 import { runOne, type Host } from "../lib/host.js";
 import { effectiveSysctlConf, parseSysctlConf, parseSysctlOutput, type SysctlConfEntry } from "../lib/parse/sysctl.js";
-import { result, type Result, type Status } from "../lib/result.js";
-import { lastLine, type CommandResult, type HostCommand } from "../lib/shell.js";
+import type { Result, Status } from "../lib/result.js";
+import type { CommandResult, HostCommand } from "../lib/shell.js";
 
 export const SYSCTL_CONF = "/etc/sysctl.conf";
 const SYSCTL_CONF_MAX_BYTES = 256 * 1024;
@@ -81,7 +81,7 @@ export function sysctlCommand(names: readonly string[]): HostCommand {
  * know and goes on with the others, exiting 0; a non-zero exit means it could not run at all.
  */
 export function readLiveValues(role: Role, answer: CommandResult): { live: Map<string, string>; warnings: string[] } {
-  if (answer.exitCode !== 0) throw new HostError(`${role}: /sbin/sysctl failed (exit ${answer.exitCode})`, lastLine(answer.stderr) || undefined);
+  if (answer.exitCode !== 0) throw commandFailed("/sbin/sysctl", role, answer);
   let live: Map<string, string>;
   try {
     live = parseSysctlOutput(answer.stdout);
@@ -167,11 +167,9 @@ function pairProblems(name: string, primary: SysctlHostView, secondary: SysctlHo
   return [];
 }
 
-const SEVERITY: Readonly<Record<Problem["status"], number>> = { CRITICAL: 0, WARNING: 1 };
-
 /** One finding per name: its worst problem as the summary, all of them and the values in the detail. */
 function findingFor(name: string, problems: readonly Problem[], views: readonly SysctlHostView[], expected: Expectations): Finding | undefined {
-  const sorted = [...problems].sort((a, b) => SEVERITY[a.status] - SEVERITY[b.status]);
+  const sorted = sortFindings(problems);
   const worst = sorted[0];
   if (worst === undefined) return undefined;
   return { status: worst.status, summary: worst.summary, detail: `${valuesLine(name, views, expected)}: ${sorted.map((p) => p.reason).join("; ")}` };
@@ -202,20 +200,14 @@ export function decideSysctl(facts: SysctlFacts): Result {
   // The expected values that hold, so an admin sees them checked; the faulty ones are in the findings.
   const heldExpectations = names.filter((name) => !faultyNames.has(name) && views.some((view) => expected[view.role][name] !== undefined));
   const context = [...heldExpectations.map((name) => valuesLine(name, views, expected)), ...warningLines(views)];
-  if ("missing" in peer) {
-    const missingLine = `pair view missing: ${peer.missing}`;
-    const missingContext = [peer.detail ? `${missingLine}: ${peer.detail}` : missingLine, ...context];
-    // This host's own faults stand; without them, no comparison was made, and that is no OK.
-    if (findings.length > 0) return resultFromFindings(findings, "", missingContext);
-    return result("UNKNOWN", missingLine, [`${local.role} alone shows no fault`, ...missingContext]);
-  }
+  if ("missing" in peer) return withoutPeerView(findings, peer, local.role, context);
   return resultFromFindings(findings, `sysctl.conf alike on both hosts; ${names.length} values as set and expected`, context);
 }
 
 // ---- gathering ----
 
-async function readConfOn(host: Host, config: Config, deadlineMs: number): Promise<Map<string, SysctlConfEntry> | null> {
-  return readSysctlConf(host.role, await readFilesOn(host, config, { paths: [SYSCTL_CONF], withContent: true, maxBytes: SYSCTL_CONF_MAX_BYTES }, deadlineMs));
+async function readConfOn(host: Host): Promise<Map<string, SysctlConfEntry> | null> {
+  return readSysctlConf(host.role, (await readFilesOn(host, { paths: [SYSCTL_CONF], withContent: true, maxBytes: SYSCTL_CONF_MAX_BYTES })).files);
 }
 
 async function readLiveOn(host: Host, names: readonly string[]): Promise<{ live: Map<string, string>; warnings: string[] }> {
@@ -255,8 +247,8 @@ export const check: CheckDefinition = {
     // the names this host's file and the expectations give: all of them when the files agree. Only a
     // name the peer's file alone sets costs it a second trip.
     const settle = <T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> => promise.then((value) => ({ status: "fulfilled", value }), (reason: unknown) => ({ status: "rejected", reason }));
-    const peerConfAsked = settle(readConfOn(ctx.peer, ctx.config, ctx.remainingMs()));
-    const localConf = await readConfOn(ctx.local, ctx.config, ctx.remainingMs());
+    const peerConfAsked = settle(readConfOn(ctx.peer));
+    const localConf = await readConfOn(ctx.local);
     const guessed = namesToAsk([localConf], expected);
     const peerLiveForGuessed = settle(readLiveOn(ctx.peer, guessed));
     const peerConf = await peerConfAsked;

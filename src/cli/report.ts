@@ -6,11 +6,11 @@ import { hostname } from "node:os";
 import type { Command } from "commander";
 import type { Role } from "../lib/config.js";
 import { composeMessage, sendThroughSpool, spooledMessages, type MailSettings } from "../lib/mail.js";
-import { EXIT_CODE, REPORT_ORDER, escapeControl, firstLine, worstStatus, type ExitCode, type Status } from "../lib/result.js";
+import { EXIT_CODE, URGENCY, escapeControl, firstLine, worstStatus, type ExitCode, type Status } from "../lib/result.js";
 import { parseTimeoutMs, writeOut, type Outcome } from "../lib/runner.js";
 import { VERSION } from "../lib/version.js";
 import { CHECKS_AT_ONCE, checksForRole, configPathOf, loadOrReport, runChecks } from "./run.js";
-const STATUSES_BY_SEVERITY = (Object.keys(REPORT_ORDER) as Status[]).sort((a, b) => REPORT_ORDER[a] - REPORT_ORDER[b]);
+const STATUSES_BY_SEVERITY = (Object.keys(URGENCY) as Status[]).sort((a, b) => URGENCY[a] - URGENCY[b]);
 
 export interface ReportInput {
   readonly role: Role;
@@ -36,9 +36,9 @@ export interface Report {
   readonly html: string;
 }
 
-/** Most severe first (REPORT_ORDER), the registry's order within a status. */
+/** Most severe first (URGENCY), the registry's order within a status. */
 export function sortForReport(outcomes: readonly Outcome[]): Outcome[] {
-  return outcomes.map((outcome, index) => ({ outcome, index })).sort((a, b) => REPORT_ORDER[a.outcome.result.status] - REPORT_ORDER[b.outcome.result.status] || a.index - b.index).map(({ outcome }) => outcome);
+  return outcomes.map((outcome, index) => ({ outcome, index })).sort((a, b) => URGENCY[a.outcome.result.status] - URGENCY[b.outcome.result.status] || a.index - b.index).map(({ outcome }) => outcome);
 }
 
 function countByStatus(outcomes: readonly Outcome[]): Record<Status, number> {

@@ -8,7 +8,7 @@ import { loadConfig, resolveConfigPath, type Config } from "../lib/config.js";
 import { CarpentryError, UsageError } from "../lib/errors.js";
 import { EXIT_CODE, escapeControl, firstLine, formatText, toJson, truncate, worstStatus, type Status } from "../lib/result.js";
 import { errorResult, executeCheck, parseTimeoutMs, renderOutcome, writeOut, type Invocation, type Outcome } from "../lib/runner.js";
-import { mergePeerFacts } from "../lib/facts.js";
+import { FactsBatcher } from "../lib/facts.js";
 import { parseRange } from "../lib/thresholds.js";
 
 const PEER_MERGE_WINDOW_MS = 25;
@@ -39,9 +39,9 @@ export function checksForRole(config: Config): CheckDefinition[] {
 
 export async function runChecks(checks: readonly CheckDefinition[], base: Invocation, parallel: number): Promise<Outcome[]> {
   // Checks that start together ask the peer together: one peer process answers them all.
-  if (checks.length > 1) mergePeerFacts(PEER_MERGE_WINDOW_MS);
+  const invocation = checks.length > 1 ? { ...base, batcher: new FactsBatcher(PEER_MERGE_WINDOW_MS) } : base;
   const limit = pLimit(parallel);
-  return Promise.all(checks.map((check) => limit(() => executeCheck(check, base))));
+  return Promise.all(checks.map((check) => limit(() => executeCheck(check, invocation))));
 }
 
 function invocationFrom(configPath: string, options: RunOptions, config: Config): Invocation {

@@ -1,6 +1,7 @@
 // What a check is: metadata that the CLI, the build, --help and the README all read, and one run()
 // from facts to a Result. A check never formats output and never calls ssh itself.
 import type { Config, Role } from "./config.js";
+import type { Deadline } from "./deadline.js";
 import type { Host } from "./host.js";
 import type { ProcessScope } from "./proc.js";
 import type { Result, Status } from "./result.js";
@@ -48,9 +49,10 @@ export interface CheckContext {
   readonly warning: Range | undefined;
   readonly critical: Range | undefined;
   readonly extra: Readonly<Record<string, string | undefined>>;
+  /** Starts and names this check's processes and waits; all of them end at the deadline. */
   readonly scope: ProcessScope;
-  /** Milliseconds left before the check's deadline; give it to the peer so it stops in time too. */
-  remainingMs(): number;
+  /** The check's one deadline: its signal stops every process, wait and facts request. */
+  readonly deadline: Deadline;
 }
 
 export function otherRole(role: Role): Role {

@@ -19,7 +19,7 @@ import * as v from "valibot";
 import type { Config } from "./config.js";
 import { unifiedDiff } from "./diff.js";
 import { ConfigError, HostError, TimeoutError } from "./errors.js";
-import { converseFacts, registerFacts, type Talk } from "./facts.js";
+import { registerFacts, type Talk } from "./facts.js";
 import { expandPaths, globToRegExp } from "./files.js";
 import type { Host } from "./host.js";
 import { isSecretFile, redactText, type RedactionRules } from "./redact.js";
@@ -581,13 +581,13 @@ async function buildManifests(sets: readonly LocalSet[], signal: AbortSignal): P
  * there. For the others our reply carries our entries, and its answer the entries that differ, with
  * the content of differing text files.
  */
-export async function compareFileSets(peer: Host, config: Config, sets: readonly LocalSet[], labels: HostLabels, remainingMs: () => number): Promise<SetComparison[]> {
+export async function compareFileSets(peer: Host, sets: readonly LocalSet[], labels: HostLabels, deadline: AbortSignal): Promise<SetComparison[]> {
   const specs = sets.map((set) => set.spec);
-  const walking = buildManifests(sets, AbortSignal.timeout(Math.max(1, Math.floor(remainingMs()))));
+  const walking = buildManifests(sets, deadline);
   walking.catch(() => undefined); // Awaited below; until then a failure must not count as unhandled.
   let digests: v.InferOutput<typeof digestAnswerSchema> | undefined;
   const detailed = new Set<string>();
-  const answer = await converseFacts(peer, config, "fileSets", { sets: specs }, remainingMs(), async (question) => {
+  const answerQuestion = async (question: unknown): Promise<unknown> => {
     digests = peerAnswer(digestAnswerSchema, (question as { digests?: unknown } | null)?.digests, peer, "fileSets question");
     const localManifests = await walking;
     const toDetail = sets.flatMap((set, index) => {
@@ -597,7 +597,8 @@ export async function compareFileSets(peer: Host, config: Config, sets: readonly
       return [{ name: set.spec.name, entries: local.map((entry) => entryTuple(entry, set.spec)) }];
     });
     return { sets: toDetail, maxContentBytes: MAX_CONTENT_BYTES_TOTAL };
-  });
+  };
+  const answer = (await peer.facts("fileSets", { sets: specs }, { answer: answerQuestion })).value;
   const localManifests = await walking;
   if (!digests) throw new HostError(`${peer.role}'s carpentry answered fileSets without asking`, "install the same carpentry build on both gateways");
   const details = peerAnswer(detailsAnswerSchema, (answer as { details?: unknown } | null)?.details, peer, "fileSets");

@@ -18,11 +18,12 @@
 // session, one peer process, each table read once on each host.
 import { createHash } from "node:crypto";
 import pLimit from "p-limit";
-import type { Config, Role } from "./config.js";
+import type { Role } from "./config.js";
 import { CarpentryError, HostError, ParseError } from "./errors.js";
-import { converseFacts, registerFacts } from "./facts.js";
+import { commandFailed, type CommandEnd } from "./errors.js";
+import { registerFacts } from "./facts.js";
 import type { Host } from "./host.js";
-import { collect, describeStartError, MAX_OUTPUT_BYTES, runCollected, startProcess, type Exit } from "./spawn.js";
+import { ProcessScope } from "./proc.js";
 import { normalizeTableEntry, parseTableList } from "./parse/pfctl.js";
 
 const PFCTL_PATH = "/sbin/pfctl";
@@ -557,17 +558,13 @@ function describePfctl(args: readonly string[]): string {
   return [PFCTL_PATH, ...args].join(" ");
 }
 
-function pfctlFailure(args: readonly string[], exit: Exit, stderr: string): HostError {
-  if (exit.canceled) return new HostError(`${describePfctl(args)}: gave up at the deadline`);
-  if (exit.startError) return new HostError(`cannot run ${PFCTL_PATH}: ${describeStartError(exit.startError)}`);
-  const exitCode = exit.exitCode;
-  const said = stderr.trim().split("\n").slice(-1)[0] ?? "";
-  return new HostError(`${describePfctl(args)} failed (exit ${exitCode ?? "by signal"})`, said || undefined);
+function pfctlFailure(args: readonly string[], end: CommandEnd): HostError {
+  return commandFailed(describePfctl(args), undefined, end);
 }
 
-async function runPfctl(args: readonly string[], signal: AbortSignal): Promise<string> {
-  const outcome = await runCollected(PFCTL_PATH, args, { signal, maxBuffer: MAX_OUTPUT_BYTES });
-  if (outcome.exitCode !== 0) throw pfctlFailure(args, outcome, outcome.stderr);
+async function runPfctl(args: readonly string[], scope: ProcessScope): Promise<string> {
+  const outcome = await scope.run(PFCTL_PATH, args, { description: describePfctl(args) });
+  if (outcome.exitCode !== 0) throw pfctlFailure(args, outcome);
   return outcome.stdout;
 }
 
@@ -582,28 +579,19 @@ export interface RawTable {
 }
 
 /** Reads a table on this host and hashes its output as it arrives; parsing comes later, if needed. */
-async function readRawTable(key: string, signal: AbortSignal, countLines: boolean): Promise<RawTable> {
+async function readRawTable(key: string, scope: ProcessScope, countLines: boolean): Promise<RawTable> {
   const args = pfctlTableArgs(key);
-  const started = startProcess(PFCTL_PATH, args, { stdin: "ignore", signal });
-  const stderr = collect(started, started.child.stderr, MAX_OUTPUT_BYTES);
   const hash = createHash("sha256");
   const counter = countLines ? new EntryLineCounter() : undefined;
   const chunks: Buffer[] = [];
   let bytes = 0;
-  try {
-    for await (const chunk of started.child.stdout ?? []) {
-      hash.update(chunk as Buffer);
-      counter?.push(chunk as Buffer);
-      chunks.push(chunk as Buffer);
-      bytes += (chunk as Buffer).length;
-    }
-  } catch (error) {
-    started.kill("SIGKILL");
-    await started.exited;
-    throw error;
-  }
-  const exit = await started.exited;
-  if (exit.exitCode !== 0) throw pfctlFailure(args, exit, stderr.text());
+  const outcome = await scope.stream(PFCTL_PATH, args, { description: describePfctl(args) }, (chunk) => {
+    hash.update(chunk);
+    counter?.push(chunk);
+    chunks.push(chunk);
+    bytes += chunk.length;
+  });
+  if (outcome.exitCode !== 0) throw pfctlFailure(args, outcome);
   return { key, chunks, bytes, sha: hash.digest("hex"), entryLines: counter?.result() };
 }
 
@@ -694,8 +682,8 @@ export interface TableListing {
   readonly const: boolean;
 }
 
-async function listTables(anchor: string, signal: AbortSignal): Promise<TableListing[]> {
-  const text = await runPfctl([...(anchor === "" ? [] : ["-a", anchor]), "-vsT"], signal);
+async function listTables(anchor: string, scope: ProcessScope): Promise<TableListing[]> {
+  const text = await runPfctl([...(anchor === "" ? [] : ["-a", anchor]), "-vsT"], scope);
   return parseTableList(text).map((table) => ({ key: tableKey({ name: table.name, anchor: table.anchor ?? "" }), const: table.const }));
 }
 
@@ -710,9 +698,9 @@ export interface TableSelection {
 const TABLES_AT_ONCE = 4;
 
 /** Lists this host's tables and reads the selected ones with `read`; the others come back as listed. */
-async function readTables<T>(selection: TableSelection, signal: AbortSignal, read: (listing: TableListing) => Promise<T>): Promise<(TableListing | T)[]> {
+async function readTables<T>(selection: TableSelection, scope: ProcessScope, read: (listing: TableListing) => Promise<T>): Promise<(TableListing | T)[]> {
   const anchors = new Set(selection.tables === null ? [""] : selection.tables.map((key) => parseTableKey(key).anchor));
-  const listings = (await Promise.all([...anchors].map((anchor) => listTables(anchor, signal)))).flat();
+  const listings = (await Promise.all([...anchors].map((anchor) => listTables(anchor, scope)))).flat();
   const ignored = new Set(selection.ignore);
   const wanted = selection.tables === null ? null : new Set(selection.tables);
   const selected = (listing: TableListing): boolean => !ignored.has(listing.key) && (wanted === null ? !listing.const : wanted.has(listing.key));
@@ -809,8 +797,9 @@ export function validateReply(reply: unknown): RawReply {
  * differing table waits for the asker's own parse, and both hosts parse at once that way) and stops
  * for the tables the reply names the same: an identical table costs the time of one round trip.
  */
-export async function answerTables(selection: TableSelection, signal: AbortSignal, askAsker: (question: { tables: RawListing[] }) => Promise<unknown>): Promise<TableAnswer[]> {
-  const read = await readTables(selection, signal, async (listing) => ({ listing, raw: await readRawTable(listing.key, signal, false) }));
+export async function answerTables(selection: TableSelection, scope: ProcessScope, askAsker: (question: { tables: RawListing[] }) => Promise<unknown>): Promise<TableAnswer[]> {
+  const signal = scope.signal;
+  const read = await readTables(selection, scope, async (listing) => ({ listing, raw: await readRawTable(listing.key, scope, false) }));
   const question = read.map((item): RawListing => ("listing" in item ? { ...item.listing, bytes: item.raw.bytes, sha: item.raw.sha } : item));
   const parsing = new Map<string, { readonly parse: Promise<TableCapture>; readonly stop: AbortController }>();
   // One table at a time, in order: the first ones are ready soonest.
@@ -851,7 +840,7 @@ export async function answerTables(selection: TableSelection, signal: AbortSigna
 
 registerFacts("pfTables", async (args, deadline, talk) => {
   const selection = validateSelection(args);
-  return { tables: await answerTables(selection, deadline, (question) => talk.ask(question)) };
+  return { tables: await answerTables(selection, new ProcessScope(deadline), (question) => talk.ask(question)) };
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -893,12 +882,9 @@ function readPeerAnswers(peer: Host, value: unknown): TableAnswer[] {
 export interface CompareTablesOptions {
   readonly local: Host;
   readonly peer: Host;
-  readonly config: Config;
   readonly selection: TableSelection;
-  /** Milliseconds left before the check's deadline (read again before each round). */
-  readonly remainingMs: () => number;
-  /** Names the in-process work, so a time-out can say what it waited for. */
-  readonly waitFor: <T>(description: string, work: Promise<T>) => Promise<T>;
+  /** The check's processes and waits, bound to its deadline. */
+  readonly scope: ProcessScope;
 }
 
 /**
@@ -938,15 +924,15 @@ export async function replyToPeer(keys: readonly string[], peerTables: readonly 
  * question shows that its output differs: a table printed the same on both hosts is never parsed.
  */
 export async function compareTables(options: CompareTablesOptions): Promise<TableComparison[]> {
-  const { local, peer, config, selection } = options;
-  const deadline = AbortSignal.timeout(Math.max(1, Math.floor(options.remainingMs())));
+  const { local, peer, selection, scope } = options;
+  const deadline = scope.signal;
   const localRaw = new Map<string, RawTable>();
-  const reading = readTables(selection, deadline, async (listing) => {
+  const reading = readTables(selection, scope, async (listing) => {
     // Counted as read, for the tables the peer prints the same.
-    localRaw.set(listing.key, await readRawTable(listing.key, deadline, true));
+    localRaw.set(listing.key, await readRawTable(listing.key, scope, true));
     return listing;
   });
-  const localTables = options.waitFor(`${PFCTL_PATH} -vsT and -T show on ${local.label}`, reading).catch((error: unknown) => {
+  const localTables = scope.waitFor(`${PFCTL_PATH} -vsT and -T show on ${local.label}`, reading).catch((error: unknown) => {
     throw onHost(local, error);
   });
   localTables.catch(() => undefined);
@@ -961,7 +947,7 @@ export async function compareTables(options: CompareTablesOptions): Promise<Tabl
       parse = parseRawTable(raw, true, deadline);
       parsing.set(key, parse);
     }
-    return options.waitFor(`parsing the output of ${describePfctl(pfctlTableArgs(key))} on ${local.label}`, parse).catch((error: unknown) => {
+    return scope.waitFor(`parsing the output of ${describePfctl(pfctlTableArgs(key))} on ${local.label}`, parse).catch((error: unknown) => {
       throw onHost(local, error);
     });
   };
@@ -971,14 +957,20 @@ export async function compareTables(options: CompareTablesOptions): Promise<Tabl
 
   let keys: string[] | undefined;
   const offered = new Map<string, TableOffer>();
-  const answer = await converseFacts(peer, config, "pfTables", { selection }, options.remainingMs(), async (question) => {
-    const asked = readPeerAnswers(peer, question);
-    keys = keysToCompare(selection, await localTables, asked);
-    const reply = await replyToPeer(keys, asked, localRaw, captureOf);
-    for (const offer of reply.offers) offered.set(offer.key, offer);
-    return reply;
-  });
-  const peerTables = readPeerAnswers(peer, answer);
+  const answer = await peer.facts(
+    "pfTables",
+    { selection },
+    {
+      answer: async (question) => {
+        const asked = readPeerAnswers(peer, question);
+        keys = keysToCompare(selection, await localTables, asked);
+        const reply = await replyToPeer(keys, asked, localRaw, captureOf);
+        for (const offer of reply.offers) offered.set(offer.key, offer);
+        return reply;
+      },
+    },
+  );
+  const peerTables = readPeerAnswers(peer, answer.value);
   if (keys === undefined) throw new HostError(`${peer.role}'s carpentry answered pfTables without asking`, "install the same carpentry build on both gateways");
   const peerByKey = new Map(peerTables.map((table) => [table.key, table]));
   const comparisons: TableComparison[] = [];

@@ -49,3 +49,22 @@ export class ParseError extends CarpentryError {
 
 /** The check's own deadline expired while waiting for something. */
 export class TimeoutError extends CarpentryError {}
+
+/** How a command ended, for a failure: what ran, where, its exit status and what it said on stderr. */
+export interface CommandEnd {
+  readonly exitCode: number | undefined;
+  readonly signal?: string | undefined;
+  readonly stderr: string;
+}
+
+/**
+ * The one wording of a command that failed, wherever it ran: "/sbin/pfctl -si failed on secondary
+ * (exit 1)", with the first line of its stderr as the detail. `where` is left out by code that runs on
+ * either host and has its caller name it.
+ */
+export function commandFailed(command: string, where: string | undefined, end: CommandEnd): HostError {
+  const how = end.exitCode !== undefined ? `exit ${end.exitCode}` : end.signal ? `killed by ${end.signal}` : "no exit status";
+  const shown = command.length > 40 ? `${command.slice(0, 37)}...` : command;
+  const said = end.stderr.split("\n").map((line) => line.trim()).find((line) => line !== "");
+  return new HostError(`${shown} failed${where ? ` on ${where}` : ""} (${how})`, said);
+}

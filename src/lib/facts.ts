@@ -5,13 +5,11 @@
 //
 // The two gateways are upgraded one at a time, so the exchange is versioned: a request names its
 // protocol; a peer answers any protocol from MIN_PROTOCOL to PROTOCOL and says which version it runs.
-import type { Config } from "./config.js";
 import { HostError } from "./errors.js";
-import type { Host } from "./host.js";
-import type { HostCommand, CommandResult } from "./shell.js";
+import type { CommandResult, HostCommand } from "./shell.js";
 import { VERSION } from "./version.js";
 
-// 2: a request is one line, and an op may ask the asker questions before it answers (converseFacts).
+// 2: a request is one line, and an op may ask the asker questions before it answers (FactsOptions.answer).
 export const PROTOCOL = 2;
 export const MIN_PROTOCOL = 1;
 
@@ -61,17 +59,22 @@ async function runOp(op: unknown, args: unknown, signal: AbortSignal, talk: Talk
   }
 }
 
-/** `talk` reaches the asker; only a request of protocol 2 or later may use it. */
-export async function answerFacts(request: unknown, talk: Talk = CANNOT_TALK): Promise<FactsResponse> {
+/**
+ * `talk` reaches the asker; only a request of protocol 2 or later may use it. `signal` is the asker's
+ * own deadline when it answers in-process; the peer keeps to the request's deadlineMs.
+ */
+export async function answerFacts(request: unknown, talk: Talk = CANNOT_TALK, signal?: AbortSignal): Promise<FactsResponse> {
   if (typeof request !== "object" || request === null) return failed("request is not a JSON object");
   const { protocol, op, args, deadlineMs } = request as Partial<FactsRequest>;
   if (typeof protocol !== "number" || protocol < MIN_PROTOCOL || protocol > PROTOCOL) {
     return failed(`protocol ${String(protocol)} not supported (this host speaks ${MIN_PROTOCOL}-${PROTOCOL}, carpentry ${VERSION})`);
   }
+  const asker = protocol >= 2 ? talk : CANNOT_TALK;
+  if (signal) return runOp(op, args, signal, asker);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), typeof deadlineMs === "number" && deadlineMs > 0 ? deadlineMs : 30_000);
   try {
-    return await runOp(op, args, controller.signal, protocol >= 2 ? talk : CANNOT_TALK);
+    return await runOp(op, args, controller.signal, asker);
   } finally {
     clearTimeout(timer);
   }
@@ -81,51 +84,115 @@ export function factsRequest(op: string, args: unknown, deadlineMs: number): Fac
   return { protocol: PROTOCOL, version: VERSION, deadlineMs, op, args };
 }
 
-/** The command that asks a host's own carpentry; for batching with other commands in one round trip. */
-export function factsCommand(config: Config, request: FactsRequest): HostCommand {
-  return { argv: [config.peer.carpentry_path, "facts"], input: JSON.stringify(request) };
+// ---- asking: what Host.facts is made of ----
+
+/** How a host asks for facts: the op, its arguments, and what comes with it. */
+export interface FactsOptions {
+  /** Replies to the questions the op asks back (fileSets, pfTables); one process holds the exchange. */
+  readonly answer?: (question: unknown) => Promise<unknown>;
+  /** Commands to run in the same round trip; their results come back with the answer. */
+  readonly alongside?: readonly HostCommand[];
 }
 
-export function readFactsResult(host: Host, config: Config, result: CommandResult): unknown {
-  const where = `${host.role}'s carpentry (${config.peer.carpentry_path})`;
-  if (result.exitCode === 127 || /not found|No such file/.test(result.stderr)) {
-    throw new HostError(`${host.role} has no ${config.peer.carpentry_path}`, `install the same carpentry build on both gateways; ${result.stderr.trim()}`);
-  }
-  let response: FactsResponse;
-  try {
-    response = JSON.parse(result.stdout) as FactsResponse;
-  } catch {
-    const said = (result.stdout.trim() || result.stderr.trim()).split("\n")[0] ?? "";
-    throw new HostError(`${host.role}'s carpentry gave no answer (exit ${result.exitCode})`, `${where}: ${said.slice(0, 200)}`);
-  }
-  if (typeof response !== "object" || response === null || typeof response.protocol !== "number") {
-    throw new HostError(`${host.role}'s carpentry answered something else`, where);
-  }
-  if (!response.ok) {
-    if (/^protocol /.test(response.error) || /^unknown op/.test(response.error)) {
-      throw new HostError(`${host.role} runs carpentry ${response.version}, this host ${VERSION}`, `${where}: ${response.error}; upgrade both gateways to one version`);
-    }
-    throw new HostError(`${host.role}: ${response.error}`.slice(0, 70), `${where}: ${response.error}`);
-  }
-  return response.value;
+export interface FactsAnswer {
+  readonly value: unknown;
+  /** The results of FactsOptions.alongside, in order. */
+  readonly alongside: readonly CommandResult[];
+  /** The request's size and the answer's, as they cross the wire (or would, on this host). */
+  readonly requestBytes: number;
+  readonly answerBytes: number;
 }
 
-/** This host's own answer, in-process. */
-async function answerHere(host: Host, request: FactsRequest, talk?: Talk): Promise<unknown> {
-  const response = await answerFacts(request, talk);
-  if (!response.ok) throw new HostError(`${host.role}: ${response.error}`.slice(0, 70), response.error);
-  return response.value;
+/** This host's own answer, in-process, bound to the asker's deadline. */
+export async function answerHere(role: string, request: FactsRequest, signal: AbortSignal, options: FactsOptions, runAlongside: (commands: readonly HostCommand[]) => Promise<CommandResult[]>): Promise<FactsAnswer> {
+  const talk = options.answer ? { ask: options.answer } : undefined;
+  const [response, alongside] = await Promise.all([answerFacts(request, talk, signal), runAlongside(options.alongside ?? [])]);
+  if (!response.ok) throw new HostError(`${role}: ${response.error}`.slice(0, 70), response.error);
+  return { value: response.value, alongside, requestBytes: Buffer.byteLength(JSON.stringify(request)), answerBytes: Buffer.byteLength(JSON.stringify(response)) };
+}
+
+/** What carries a request to the peer's carpentry: the ssh host's commands and conversations. */
+export interface FactsTransport {
+  readonly role: string;
+  readonly label: string;
+  run(commands: readonly HostCommand[]): Promise<CommandResult[]>;
+  converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult>;
 }
 
 /**
- * Asks one host for a fact: in-process for this host, through ssh for the peer. The deadline given to
- * the peer is a little shorter than ours, so it gives up and says why before we kill the connection.
+ * The peer's carpentry, asked through a transport: each request one `carpentry facts` process, or,
+ * with a batcher, the requests of checks that ask together in one.
  */
-export async function askFacts(host: Host, config: Config, op: string, args: unknown, deadlineMs: number): Promise<unknown> {
-  const request = factsRequest(op, args, Math.max(1000, deadlineMs - 1000));
-  if (host.isLocal) return answerHere(host, request);
-  if (mergeWindowMs > 0) return mergedAsk(host, config, request);
-  return askPeerNow(host, config, request);
+export class PeerFacts {
+  constructor(
+    private readonly transport: FactsTransport,
+    private readonly carpentryPath: string,
+    private readonly batcher: FactsBatcher | undefined,
+  ) {}
+
+  async ask(request: FactsRequest, options: FactsOptions): Promise<FactsAnswer> {
+    const alongside = options.alongside ?? [];
+    if (alongside.length > 0) return this.askWith(request, alongside, options);
+    const value = this.batcher ? await this.batcher.ask(this, request, options.answer) : await this.askNow(request, options.answer);
+    return { value, alongside: [], requestBytes: Buffer.byteLength(JSON.stringify(request)), answerBytes: 0 };
+  }
+
+  /** One request, now, in one process of its own. */
+  async askNow(request: FactsRequest, answer: ((question: unknown) => Promise<unknown>) | undefined): Promise<unknown> {
+    if (answer) {
+      const result = await this.transport.converse(this.command(request), JSON.stringify(request), replyLine(this.transport.role, answer));
+      return this.read(result);
+    }
+    return (await this.askWith(request, [], {})).value;
+  }
+
+  private async askWith(request: FactsRequest, alongside: readonly HostCommand[], options: FactsOptions): Promise<FactsAnswer> {
+    if (options.answer) throw new Error("a conversing request cannot carry other commands");
+    // The other commands first, as they would run before the request was sent.
+    const results = await this.transport.run([...alongside, this.command(request)]);
+    const result = results[alongside.length];
+    const others = results.slice(0, alongside.length);
+    if (!result) throw new HostError(`no answer from ${this.transport.label}`);
+    return { value: this.read(result), alongside: others, requestBytes: Buffer.byteLength(JSON.stringify(request)), answerBytes: Buffer.byteLength(result.stdout) };
+  }
+
+  private command(request: FactsRequest): HostCommand {
+    return { argv: [this.carpentryPath, "facts"], input: JSON.stringify(request) };
+  }
+
+  /** The peer's answer, or a HostError that says why there is none. */
+  read(result: CommandResult): unknown {
+    const role = this.transport.role;
+    const where = `${role}'s carpentry (${this.carpentryPath})`;
+    if (result.exitCode === 127 || /not found|No such file/.test(result.stderr)) {
+      throw new HostError(`${role} has no ${this.carpentryPath}`, `install the same carpentry build on both gateways; ${result.stderr.trim()}`);
+    }
+    let response: FactsResponse;
+    try {
+      response = JSON.parse(result.stdout) as FactsResponse;
+    } catch {
+      const said = (result.stdout.trim() || result.stderr.trim()).split("\n")[0] ?? "";
+      throw new HostError(`${role}'s carpentry gave no answer (exit ${result.exitCode})`, `${where}: ${said.slice(0, 200)}`);
+    }
+    if (typeof response !== "object" || response === null || typeof response.protocol !== "number") {
+      throw new HostError(`${role}'s carpentry answered something else`, where);
+    }
+    if (!response.ok) {
+      if (/^protocol /.test(response.error) || /^unknown op/.test(response.error)) {
+        throw new HostError(`${role} runs carpentry ${response.version}, this host ${VERSION}`, `${where}: ${response.error}; upgrade both gateways to one version`);
+      }
+      throw new HostError(`${role}: ${response.error}`.slice(0, 70), `${where}: ${response.error}`);
+    }
+    return response.value;
+  }
+
+  /** The answer to one request of a batch, as read() judges a whole answer. */
+  readBatched(response: FactsResponse | undefined, index: number): unknown {
+    const role = this.transport.role;
+    if (!response) throw new HostError(`${role}'s carpentry answered a batch without request ${index + 1}`);
+    if (!response.ok) throw new HostError(`${role}: ${response.error}`.slice(0, 70), `${this.carpentryPath}: ${response.error}`);
+    return response.value;
+  }
 }
 
 /** A question on the wire, and its reply: tagged, since several may be out at once (a batch). */
@@ -140,41 +207,18 @@ export interface TaggedReply {
 }
 
 /** Answers one question line of a conversation with `answer`, as a reply line. */
-function replyLine(host: Host, answer: (question: unknown) => Promise<unknown>): (line: string) => Promise<string> {
+function replyLine(role: string, answer: (question: unknown) => Promise<unknown>): (line: string) => Promise<string> {
   return async (line) => {
     let tagged: TaggedQuestion;
     try {
       tagged = JSON.parse(line) as TaggedQuestion;
     } catch {
-      throw new HostError(`${host.role}'s carpentry asked something unreadable`, line.slice(0, 200));
+      throw new HostError(`${role}'s carpentry asked something unreadable`, line.slice(0, 200));
     }
-    if (typeof tagged !== "object" || tagged === null || typeof tagged.id !== "number") throw new HostError(`${host.role}'s carpentry asked something unreadable`, line.slice(0, 200));
+    if (typeof tagged !== "object" || tagged === null || typeof tagged.id !== "number") throw new HostError(`${role}'s carpentry asked something unreadable`, line.slice(0, 200));
     const reply: TaggedReply = { id: tagged.id, reply: await answer(tagged.question) };
     return JSON.stringify(reply);
   };
-}
-
-/**
- * Asks one host for a fact whose op asks questions back (its handler's `talk`): `answer` replies to
- * each. For the peer, one `carpentry facts` process holds the whole exchange over one ssh session, so
- * what it read for the first question is still there for the last.
- */
-export async function converseFacts(host: Host, config: Config, op: string, args: unknown, deadlineMs: number, answer: (question: unknown) => Promise<unknown>): Promise<unknown> {
-  const request = factsRequest(op, args, Math.max(1000, deadlineMs - 1000));
-  if (host.isLocal) return answerHere(host, request, { ask: answer });
-  if (mergeWindowMs > 0) return mergedAsk(host, config, request, answer);
-  return conversePeerNow(host, config, request, answer);
-}
-
-async function conversePeerNow(host: Host, config: Config, request: FactsRequest, answer: (question: unknown) => Promise<unknown>): Promise<unknown> {
-  const result = await host.converse(factsCommand(config, request), JSON.stringify(request), replyLine(host, answer));
-  return readFactsResult(host, config, result);
-}
-
-async function askPeerNow(host: Host, config: Config, request: FactsRequest): Promise<unknown> {
-  const [result] = await host.run([factsCommand(config, request)]);
-  if (!result) throw new HostError(`no answer from ${host.label}`);
-  return readFactsResult(host, config, result);
 }
 
 // ---- several checks in one process (carpentry run, report): one peer process for their requests ----
@@ -197,39 +241,32 @@ interface BatchQuestion {
   readonly question: unknown;
 }
 
-interface PendingBatch {
-  readonly host: Host;
-  readonly config: Config;
-  readonly waiting: Waiting[];
+/**
+ * Lets the peer requests that checks of one process make within `windowMs` of each other share one
+ * peer process. One batcher serves every check of a `carpentry run`; a check run alone has none.
+ */
+export class FactsBatcher {
+  private pending: { readonly peer: PeerFacts; readonly waiting: Waiting[] } | undefined;
+
+  constructor(private readonly windowMs: number) {}
+
+  ask(peer: PeerFacts, request: FactsRequest, answer: ((question: unknown) => Promise<unknown>) | undefined): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (!this.pending) {
+        const batch = { peer, waiting: [] as Waiting[] };
+        this.pending = batch;
+        setTimeout(() => {
+          this.pending = undefined;
+          void sendBatch(batch.peer, batch.waiting);
+        }, this.windowMs);
+      }
+      this.pending.waiting.push({ request, answer, resolve, reject });
+    });
+  }
 }
 
-let mergeWindowMs = 0;
-const pendingBatches = new Map<string, PendingBatch>();
-
-/** Lets peer requests made within windowMs of each other share one peer process. */
-export function mergePeerFacts(windowMs: number): void {
-  mergeWindowMs = windowMs;
-}
-
-function mergedAsk(host: Host, config: Config, request: FactsRequest, answer?: (question: unknown) => Promise<unknown>): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const key = `${host.label}|${config.peer.carpentry_path}`;
-    let batch = pendingBatches.get(key);
-    if (!batch) {
-      const created: PendingBatch = { host, config, waiting: [] };
-      batch = created;
-      pendingBatches.set(key, created);
-      setTimeout(() => {
-        pendingBatches.delete(key);
-        void sendBatch(created);
-      }, mergeWindowMs);
-    }
-    batch.waiting.push({ request, answer, resolve, reject });
-  });
-}
-
-async function sendBatch({ host, config, waiting }: PendingBatch): Promise<void> {
-  const alone = (w: Waiting): Promise<unknown> => (w.answer ? conversePeerNow(host, config, w.request, w.answer) : askPeerNow(host, config, w.request));
+async function sendBatch(peer: PeerFacts, waiting: readonly Waiting[]): Promise<void> {
+  const alone = (w: Waiting): Promise<unknown> => peer.askNow(w.request, w.answer);
   const one = waiting[0];
   if (waiting.length === 1 && one) {
     await alone(one).then(one.resolve, one.reject);
@@ -241,12 +278,12 @@ async function sendBatch({ host, config, waiting }: PendingBatch): Promise<void>
   const answerInBatch = async (question: unknown): Promise<unknown> => {
     const { request, question: asked } = (question ?? {}) as Partial<BatchQuestion>;
     const answer = typeof request === "number" ? waiting[request]?.answer : undefined;
-    if (!answer) throw new HostError(`${host.role}'s carpentry asked a question for no request of the batch`);
+    if (!answer) throw new HostError("the peer's carpentry asked a question for no request of the batch");
     return answer(asked);
   };
   let answers: unknown;
   try {
-    answers = waiting.some((w) => w.answer) ? await conversePeerNow(host, config, batch, answerInBatch) : await askPeerNow(host, config, batch);
+    answers = await peer.askNow(batch, waiting.some((w) => w.answer) ? answerInBatch : undefined);
   } catch (error) {
     if (error instanceof HostError && /unknown op "batch"/.test(error.detail ?? "")) {
       await Promise.all(waiting.map((w) => alone(w).then(w.resolve, w.reject)));
@@ -256,10 +293,11 @@ async function sendBatch({ host, config, waiting }: PendingBatch): Promise<void>
     return;
   }
   waiting.forEach((w, index) => {
-    const answer = Array.isArray(answers) ? (answers[index] as FactsResponse | undefined) : undefined;
-    if (!answer) w.reject(new HostError(`${host.role}'s carpentry answered a batch without request ${index + 1}`));
-    else if (answer.ok) w.resolve(answer.value);
-    else w.reject(new HostError(`${host.role}: ${answer.error}`.slice(0, 70), `${config.peer.carpentry_path}: ${answer.error}`));
+    try {
+      w.resolve(peer.readBatched(Array.isArray(answers) ? (answers[index] as FactsResponse | undefined) : undefined, index));
+    } catch (error) {
+      w.reject(error);
+    }
   });
 }
 

@@ -3,9 +3,9 @@
 import { createHash } from "node:crypto";
 import { lstat, readdir, readFile, readlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import type { Config } from "./config.js";
-import { askFacts, registerFacts } from "./facts.js";
+import { registerFacts } from "./facts.js";
 import type { Host } from "./host.js";
+import type { CommandResult, HostCommand } from "./shell.js";
 
 export type FileType = "file" | "dir" | "symlink" | "missing" | "other";
 
@@ -95,7 +95,8 @@ export async function readFilesLocally(args: ReadFilesArgs): Promise<FileFacts[]
 
 registerFacts("readFiles", (args) => readFilesLocally(validate(args)));
 
-/** Reads files on a host: in-process for this one, `carpentry facts` through ssh for the peer. */
-export async function readFilesOn(host: Host, config: Config, args: ReadFilesArgs, deadlineMs: number): Promise<FileFacts[]> {
-  return (await askFacts(host, config, "readFiles", args, deadlineMs)) as FileFacts[];
+/** Reads files on a host, with `alongside` commands in the same round trip. */
+export async function readFilesOn(host: Host, args: ReadFilesArgs, alongside: readonly HostCommand[] = []): Promise<{ files: FileFacts[]; alongside: readonly CommandResult[] }> {
+  const answer = await host.facts("readFiles", args, { alongside });
+  return { files: answer.value as FileFacts[], alongside: answer.alongside };
 }

@@ -2,43 +2,55 @@
 // problems as the summary (with a count of the others), every problem as a detail line.
 import type { Role } from "./config.js";
 import { CarpentryError, ParseError } from "./errors.js";
-import { SUMMARY_MAX_CHARS, truncate, worstStatus, type PerfDatum, type Result, type Status } from "./result.js";
+import { result, SUMMARY_MAX_CHARS, truncate, URGENCY, type PerfDatum, type Result, type Status } from "./result.js";
 
 export interface Finding {
   readonly status: Exclude<Status, "OK">;
   /** Short: it becomes the summary when it is the first of the worst findings. */
   readonly summary: string;
-  /** The whole story, one line; defaults to the summary. */
-  readonly detail?: string;
+  /** The whole story, a line or a few; defaults to the summary. */
+  readonly detail?: string | readonly string[];
 }
-
-const ORDER: Readonly<Record<Finding["status"], number>> = { CRITICAL: 0, UNKNOWN: 1, WARNING: 2 };
 
 /** Worst first, then in the order found, so the summary names the most urgent problem. */
-export function sortFindings(findings: readonly Finding[]): Finding[] {
-  return findings.map((finding, index) => ({ finding, index })).sort((a, b) => ORDER[a.finding.status] - ORDER[b.finding.status] || a.index - b.index).map(({ finding }) => finding);
+export function sortFindings<T extends Finding>(findings: readonly T[]): T[] {
+  return findings.map((finding, index) => ({ finding, index })).sort((a, b) => URGENCY[a.finding.status] - URGENCY[b.finding.status] || a.index - b.index).map(({ finding }) => finding);
 }
+
+/** How the summary reads when several findings share the worst status; by default the first one's, with "(+N more)". */
+export type ManySummary<T extends Finding> = (worst: readonly T[]) => string | undefined;
 
 /**
  * With no findings, an OK Result with okSummary. Otherwise the worst finding's status (CRITICAL wins
  * over UNKNOWN here: a fault seen is reported as such), its summary plus "(+N more)", and the
  * findings' details before the context lines.
  */
-export function resultFromFindings(findings: readonly Finding[], okSummary: string, context: readonly string[] = [], perfdata: readonly PerfDatum[] = []): Result {
+export function resultFromFindings<T extends Finding>(findings: readonly T[], okSummary: string, context: readonly string[] = [], perfdata: readonly PerfDatum[] = [], manySummary?: ManySummary<T>): Result {
   const sorted = sortFindings(findings);
   const first = sorted[0];
   if (first === undefined) return { status: "OK", summary: okSummary, details: [...context], perfdata: [...perfdata] };
+  const status = first.status;
+  const details = [...sorted.flatMap((f) => f.detail ?? f.summary), ...context];
+  const worst = sorted.filter((f) => f.status === status);
+  const listed = worst.length > 1 ? manySummary?.(worst) : undefined;
+  if (listed !== undefined) return { status, summary: listed, details, perfdata: [...perfdata] };
   const more = sorted.length - 1;
-  const status = sorted.some((f) => f.status === "CRITICAL") ? "CRITICAL" : worstStatus(sorted.map((f) => f.status));
   // The count must survive the 80-character cut of the first line, so the summary is cut before it.
   const suffix = more > 0 ? ` (+${more} more)` : "";
   const room = SUMMARY_MAX_CHARS - `${status}: `.length - suffix.length;
-  return {
-    status,
-    summary: `${truncate(first.summary, room)}${suffix}`,
-    details: [...sorted.map((f) => f.detail ?? f.summary), ...context],
-    perfdata: [...perfdata],
-  };
+  return { status, summary: `${truncate(first.summary, room)}${suffix}`, details, perfdata: [...perfdata] };
+}
+
+/**
+ * The verdict of a check that compares the hosts when the peer's view is missing: this host's own
+ * faults stand, with the reason the pair could not be compared; with none, no comparison was made,
+ * and that is no OK.
+ */
+export function withoutPeerView(findings: readonly Finding[], peer: PeerViewMissing, localRole: Role, context: readonly string[], perfdata: readonly PerfDatum[] = []): Result {
+  const missingLine = `pair view missing: ${peer.missing}`;
+  const missingContext = [peer.detail ? `${missingLine}: ${peer.detail}` : missingLine, ...context];
+  if (findings.length > 0) return resultFromFindings(findings, "", missingContext, perfdata);
+  return result("UNKNOWN", missingLine, [`${localRole} alone shows no fault`, ...missingContext], [...perfdata]);
 }
 
 /** Why the peer's view could not be had (unreachable, or its output could not be read). */

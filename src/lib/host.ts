@@ -1,7 +1,10 @@
-// One small interface for "run these commands on that gateway", with a local transport and an
-// OpenSSH one. Checks never call ssh themselves: they name commands, a Host runs them in one round trip.
+// One small interface for "run these commands on that gateway" and "ask that gateway's carpentry for
+// facts", with a local transport and an OpenSSH one. Checks never call ssh themselves and never ask
+// which host is which: they name commands and facts, a Host gets them in one round trip.
 import type { PeerConfig, Role } from "./config.js";
+import type { Deadline } from "./deadline.js";
 import { HostError } from "./errors.js";
+import { answerHere, factsRequest, PeerFacts, type FactsAnswer, type FactsBatcher, type FactsOptions } from "./facts.js";
 import type { ConversationInput, ProcessOutcome, ProcessScope } from "./proc.js";
 import { buildBatchScript, QUESTION_PREFIX, renderCommand, type BatchScript, splitBatchOutput, truncateCommand, type CommandResult, type HostCommand } from "./shell.js";
 import { acquireMasterSlot, acquireSessionSlot, controlPath, describeSshFailure, ensureControlDir, isHandshakeDrop, sshArgs, sshDestination, type Multiplexing } from "./ssh.js";
@@ -11,7 +14,6 @@ export interface Host {
   readonly role: Role;
   /** For messages: "secondary (root@192.168.110.102)" or "primary (this host)". */
   readonly label: string;
-  readonly isLocal: boolean;
   /** Runs the commands in order in one round trip; a failing command is a result, not an error. */
   run(commands: readonly HostCommand[]): Promise<CommandResult[]>;
   /**
@@ -20,6 +22,11 @@ export interface Host {
    * result's stdout. One process and one round trip per question, instead of one of each per round.
    */
   converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult>;
+  /**
+   * Asks this host's own carpentry for facts (an op of `carpentry facts`): answered in-process on this
+   * host, by the peer's carpentry over ssh, within the check's deadline either way.
+   */
+  facts(op: string, args: unknown, options?: FactsOptions): Promise<FactsAnswer>;
 }
 
 /** "secondary 192.168.110.102", or just "secondary" when that is also its host name. */
@@ -86,14 +93,18 @@ class Conversation {
 
 /** The gateway we run on. Commands go through /bin/sh, as on the peer, so both see the same shell rules. */
 export class LocalHost implements Host {
-  readonly isLocal = true;
   readonly label: string;
 
   constructor(
     readonly role: Role,
     private readonly scope: ProcessScope,
+    private readonly deadline: Deadline,
   ) {
     this.label = `${role} (this host)`;
+  }
+
+  facts(op: string, args: unknown, options: FactsOptions = {}): Promise<FactsAnswer> {
+    return answerHere(this.role, factsRequest(op, args, this.deadline.peerBudgetMs()), this.deadline.signal, options, (commands) => this.run(commands));
   }
 
   async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
@@ -116,19 +127,27 @@ export interface SshHostOptions {
   readonly role: Role;
   readonly peer: PeerConfig;
   readonly scope: ProcessScope;
+  readonly deadline: Deadline;
   /** undefined for a fresh, unshared connection (check_peer: a live master must not hide a dead sshd). */
   readonly multiplexing: Multiplexing | undefined;
+  /** Shares one peer process between the facts requests of checks run together (carpentry run). */
+  readonly batcher?: FactsBatcher | undefined;
 }
 
 export class SshHost implements Host {
-  readonly isLocal = false;
   readonly role: Role;
   readonly label: string;
   private controlDirChecked = false;
+  private readonly peerFacts: PeerFacts;
 
   constructor(private readonly options: SshHostOptions) {
     this.role = options.role;
     this.label = `${options.role} (${sshDestination(options.peer)})`;
+    this.peerFacts = new PeerFacts(this, options.peer.carpentry_path, options.batcher);
+  }
+
+  facts(op: string, args: unknown, options: FactsOptions = {}): Promise<FactsAnswer> {
+    return this.peerFacts.ask(factsRequest(op, args, this.options.deadline.peerBudgetMs()), options);
   }
 
   async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {

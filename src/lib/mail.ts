@@ -8,7 +8,7 @@ import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readd
 import { join } from "node:path";
 import type { Config } from "./config.js";
 import { pidFileHolder, releasePidFile, removeIfStale, takePidFile } from "./pidfile.js";
-import { runCollected } from "./spawn.js";
+import { loadExeca } from "./proc.js";
 
 export type MailSettings = Config["mail"];
 
@@ -120,10 +120,14 @@ function sendmailTransport(path: string, timeoutMs: number): Transport {
       // An address sendmail would take for an option: refused, as nodemailer's transport does.
       if (addresses.some((address) => /^"?-/.test(address)) || parsed.to.length === 0) throw new MailError("EENVELOPE", "no recipient, or an address that starts with '-'");
       const args = ["-i", ...(parsed.from ? ["-f", parsed.from] : []), "--", ...parsed.to];
-      const run = await runCollected(path, args, { input: raw, maxBuffer: 64 * 1024, signal: AbortSignal.timeout(timeoutMs) });
+      const execa = await loadExeca();
+      const run = await execa(path, args, { input: raw, reject: false, maxBuffer: 64 * 1024, timeout: timeoutMs, forceKillAfterDelay: 1000, encoding: "utf8" });
       const said = run.stderr.trim().split("\n").pop() ?? "";
-      if (run.startError) throw new MailError(run.startError.code ?? "ESENDMAIL", `cannot run it: ${run.startError.message}`);
-      if (run.canceled) throw new MailError("ETIMEDOUT", `sendmail did not finish within ${timeoutMs / 1000} s, killed`);
+      if (run.exitCode === undefined && run.signal === undefined) {
+        const cause = run.cause as NodeJS.ErrnoException | undefined;
+        throw new MailError(cause?.code ?? "ESENDMAIL", `cannot run it: ${cause?.message ?? run.shortMessage ?? "not started"}`);
+      }
+      if (run.timedOut) throw new MailError("ETIMEDOUT", `sendmail did not finish within ${timeoutMs / 1000} s, killed`);
       // OpenBSD's sendmail (smtpctl) with smtpd down saves the message in /var/spool/smtpd/offline,
       // which smtpd delivers when it starts, and exits 75 (EX_TEMPFAIL) without a word. That is
       // accepted: keeping it as well would send it again with every run until smtpd is back. Another

@@ -7,11 +7,10 @@
 // `st->id = htobe64(pf_status.stateid++)`, creatorid = its hostid), so a host's live ids sorted are
 // close together and their differences fit in one or two bytes as varints: about 1.3 bytes a state,
 // instead of the ~200 bytes a state takes in `pfctl -vvss`.
-import { ParseError } from "./errors.js";
+import { commandFailed, ParseError } from "./errors.js";
 import { registerFacts } from "./facts.js";
 import { parseStates, type PfState } from "./parse/pfctl.js";
 import { ProcessScope } from "./proc.js";
-import { lastLine } from "./shell.js";
 
 /** `-vv` prints the id/creatorid line, and with it `-v`'s age line. */
 export const PFCTL_STATES_ARGV: readonly string[] = ["/sbin/pfctl", "-vvss"];
@@ -167,17 +166,11 @@ export function isStateMatchCounts(value: unknown): value is StateMatchCounts {
 }
 
 async function readStateTable(deadline: AbortSignal): Promise<string> {
-  const scope = new ProcessScope();
-  const stop = (): void => scope.close("the facts deadline expired");
-  deadline.addEventListener("abort", stop, { once: true });
-  try {
-    const [file = "", ...args] = PFCTL_STATES_ARGV;
-    const outcome = await scope.run(file, args, { description: PFCTL_STATES_ARGV.join(" ") });
-    if (outcome.exitCode !== 0) throw new Error(`${PFCTL_STATES_ARGV.join(" ")} failed (exit ${outcome.exitCode ?? outcome.signal}): ${lastLine(outcome.stderr)}`);
-    return outcome.stdout;
-  } finally {
-    deadline.removeEventListener("abort", stop);
-  }
+  const [file = "", ...args] = PFCTL_STATES_ARGV;
+  const command = PFCTL_STATES_ARGV.join(" ");
+  const outcome = await new ProcessScope(deadline).run(file, args, { description: command });
+  if (outcome.exitCode !== 0) throw commandFailed(command, undefined, outcome);
+  return outcome.stdout;
 }
 
 registerFacts("pfStateMatch", async (args, deadline) => {

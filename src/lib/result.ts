@@ -52,8 +52,11 @@ export function worstStatus(statuses: Iterable<Status>): Status {
   return worst;
 }
 
-/** Reports list CRITICAL first, then UNKNOWN, WARNING, OK: what needs a hand comes first. */
-export const REPORT_ORDER: Readonly<Record<Status, number>> = { CRITICAL: 0, UNKNOWN: 1, WARNING: 2, OK: 3 };
+/**
+ * What needs a hand first: CRITICAL, then UNKNOWN, WARNING, OK. The order of findings within a check
+ * (a fault seen outranks a view that could not be had) and of checks in a report.
+ */
+export const URGENCY: Readonly<Record<Status, number>> = { CRITICAL: 0, UNKNOWN: 1, WARNING: 2, OK: 3 };
 
 // Escapes C0/C1 controls, DEL, and the line/paragraph separators so one value is one printed line and
 // a crafted file cannot move the cursor or inject a fake status line.

@@ -5,7 +5,9 @@ import { writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { otherRole, type CheckContext, type CheckDefinition } from "./check.js";
 import { loadConfig, resolveConfigPath, type Config } from "./config.js";
+import { Deadline } from "./deadline.js";
 import { CarpentryError, UsageError } from "./errors.js";
+import type { FactsBatcher } from "./facts.js";
 import { LocalHost, SshHost, type Host } from "./host.js";
 import { ProcessScope } from "./proc.js";
 import { EXIT_CODE, formatText, result, toJson, type Result } from "./result.js";
@@ -24,6 +26,8 @@ export interface Invocation {
   readonly extra?: Readonly<Record<string, string | undefined>>;
   /** A config already loaded (the CLI loads it once for all checks). */
   readonly config?: Config;
+  /** Checks run together share peer processes through it (carpentry run); a check alone has none. */
+  readonly batcher?: FactsBatcher;
 }
 
 export interface Outcome {
@@ -39,12 +43,12 @@ export function errorResult(error: unknown): Result {
   return result("UNKNOWN", `internal error: ${message.split("\n")[0] ?? ""}`, ["this is a bug in carpentry-checks; please report it with the output of -v"]);
 }
 
-export function createContext(config: Config, invocation: Invocation, scope: ProcessScope, deadlineAt: number): CheckContext {
+export function createContext(config: Config, invocation: Invocation, scope: ProcessScope, deadline: Deadline): CheckContext {
   const role = config.role;
   const peerRole = otherRole(role);
-  const local = new LocalHost(role, scope);
+  const local = new LocalHost(role, scope, deadline);
   const multiplexing = config.peer.control_persist > 0 ? { controlDir: config.peer.control_dir ?? defaultControlDir(), persistSeconds: config.peer.control_persist, maxSessions: config.peer.max_sessions } : undefined;
-  const peer = new SshHost({ role: peerRole, peer: config.peer, scope, multiplexing });
+  const peer = new SshHost({ role: peerRole, peer: config.peer, scope, deadline, multiplexing, batcher: invocation.batcher });
   const pick = (wanted: string): Host => (wanted === role ? local : peer);
   return {
     config,
@@ -53,7 +57,7 @@ export function createContext(config: Config, invocation: Invocation, scope: Pro
     peerRole,
     local,
     peer,
-    freshPeer: () => new SshHost({ role: peerRole, peer: config.peer, scope, multiplexing: undefined }),
+    freshPeer: () => new SshHost({ role: peerRole, peer: config.peer, scope, deadline, multiplexing: undefined }),
     primary: pick("primary"),
     secondary: pick("secondary"),
     verbose: invocation.verbose,
@@ -61,36 +65,38 @@ export function createContext(config: Config, invocation: Invocation, scope: Pro
     critical: invocation.critical,
     extra: invocation.extra ?? {},
     scope,
-    remainingMs: () => Math.max(0, deadlineAt - performance.now()),
+    deadline,
   };
 }
 
 export async function executeCheck(def: CheckDefinition, invocation: Invocation): Promise<Outcome> {
   const started = performance.now();
-  const scope = new ProcessScope();
+  const deadline = new Deadline(invocation.timeoutMs);
+  const scope = new ProcessScope(deadline.signal);
   const finish = (res: Result): Outcome => ({ check: def.name, result: res, durationMs: performance.now() - started, host: hostname() });
-  let timer: NodeJS.Timeout | undefined;
-  const seconds = invocation.timeoutMs / 1000;
-  const deadline = new Promise<Result>((resolve) => {
-    timer = setTimeout(() => {
-      const waiting = scope.waitingFor();
-      scope.close(`timed out after ${seconds}s`);
-      const what = waiting[0] ?? "the check to finish";
-      resolve(result("UNKNOWN", `timed out after ${seconds}s waiting for ${what}`, waiting.slice(1).map((w) => `also waiting for ${w}`)));
-    }, invocation.timeoutMs);
+  const expired = new Promise<Result>((resolve) => {
+    deadline.signal.addEventListener(
+      "abort",
+      () => {
+        if (!deadline.expired) return;
+        const waiting = scope.waitingFor();
+        const what = waiting[0] ?? "the check to finish";
+        resolve(result("UNKNOWN", `timed out after ${invocation.timeoutMs / 1000}s waiting for ${what}`, waiting.slice(1).map((w) => `also waiting for ${w}`)));
+      },
+      { once: true },
+    );
   });
   const work = (async (): Promise<Result> => {
     const config = invocation.config ?? loadConfig(invocation.configPath);
     if (!def.roles.includes(config.role)) {
       return result("UNKNOWN", `check_${def.name} does not apply to the ${config.role}`, [`it runs on: ${def.roles.join(", ")}; see carpentry list`]);
     }
-    return def.run(createContext(config, invocation, scope, started + invocation.timeoutMs));
+    return def.run(createContext(config, invocation, scope, deadline));
   })().catch(errorResult);
   try {
-    return finish(await Promise.race([work, deadline]));
+    return finish(await Promise.race([work, expired]));
   } finally {
-    clearTimeout(timer);
-    scope.close("the check has finished");
+    deadline.end();
   }
 }
 

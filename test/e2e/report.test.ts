@@ -2,7 +2,7 @@
 // primary's own 127.0.0.1:25 (the [mail] defaults): the report arrives, most severe first, with the
 // details; with the server down it stays in the spool, exit 3, and the next run delivers both.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { REPORT_ORDER, type Status } from "../../src/lib/result.js";
+import { URGENCY, type Status } from "../../src/lib/result.js";
 import { healthyDefaults, startPair, type Pair, type RunResult } from "../harness/pair.js";
 import { startSmtpSinkIn, type HostSmtpSink, type ReceivedMail } from "../support/smtp-sink.js";
 
@@ -74,7 +74,7 @@ describe("carpentry report --mail", () => {
     expect(overview.map((line) => line.check).sort(), "every check of the role, once").toEqual([...forPrimary].sort());
 
     // most severe first: CRITICAL, UNKNOWN, WARNING, OK
-    const ranks = overview.map((line) => REPORT_ORDER[line.status]);
+    const ranks = overview.map((line) => URGENCY[line.status]);
     expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
     const peer = overview.find((line) => line.check === "check_peer");
     expect(peer?.status).toBe("CRITICAL");

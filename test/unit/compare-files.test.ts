@@ -3,7 +3,6 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writ
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { parseConfig } from "../../src/lib/config.js";
 import type { Host } from "../../src/lib/host.js";
 import type { CommandResult, HostCommand } from "../../src/lib/shell.js";
 import {
@@ -22,6 +21,7 @@ import {
 } from "../../src/lib/compare-files.js";
 import { ConfigError, HostError } from "../../src/lib/errors.js";
 import { answerFacts, factsRequest } from "../../src/lib/facts.js";
+import { hostOver } from "../support/facts-peer.js";
 
 const CANARY = "CANARY5d21e";
 const LABELS = { local: "primary", peer: "secondary" };
@@ -263,10 +263,9 @@ describe("the two rounds: digests first, then the differing entries with redacte
 function peerConversing(question: unknown, stdout: string): Host & { requests: unknown[]; replies: unknown[] } {
   const requests: unknown[] = [];
   const replies: unknown[] = [];
-  return {
+  return hostOver({
     role: "secondary",
     label: "secondary (stub)",
-    isLocal: false,
     requests,
     replies,
     run(): Promise<CommandResult[]> {
@@ -277,15 +276,14 @@ function peerConversing(question: unknown, stdout: string): Host & { requests: u
       if (question !== undefined) replies.push((JSON.parse(await answer(JSON.stringify({ id: 0, question }))) as { reply: unknown }).reply);
       return { command: "carpentry facts", stdout, stderr: "", exitCode: 0 };
     },
-  };
+  });
 }
 
 describe("compareFileSets: what the peer answers is checked, never trusted into a verdict", () => {
-  const config = parseConfig('role = "primary"\n[peer]\nhost = "secondary"\n', "/c.toml");
   const answer = (value: unknown): string => JSON.stringify({ protocol: 2, version: "0.1.0", ok: true, value });
   const compare = async (peer: Host) => {
     plant(scratch, { "pf.conf": "pass\n" });
-    return compareFileSets(peer, config, [{ spec: spec([`${scratch}/pf.conf`]) }], LABELS, () => 5000);
+    return compareFileSets(peer, [{ spec: spec([`${scratch}/pf.conf`]) }], LABELS, AbortSignal.timeout(5000));
   };
 
   it("ends at the peer's question when the digests match", async () => {

@@ -49,7 +49,7 @@ describe("parseCarpHost", () => {
 
   it("turns a failing command into a HostError naming the host", () => {
     expect(() => parseCarpHost("secondary", [answer("", 1, "ifconfig: permission denied"), answer(DEMOTE_0), answer(PREEMPT_ON)])).toThrow(HostError);
-    expect(() => parseCarpHost("secondary", [answer(VIO_BACKUP), answer("", 1, "boom"), answer(PREEMPT_ON)])).toThrow(/secondary: test failed \(exit 1\)/);
+    expect(() => parseCarpHost("secondary", [answer(VIO_BACKUP), answer("", 1, "boom"), answer(PREEMPT_ON)])).toThrow(/test failed on secondary \(exit 1\)/);
   });
 
   it("rejects garbled output as a ParseError naming the line", () => {

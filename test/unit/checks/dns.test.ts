@@ -86,13 +86,13 @@ describe("queryName", () => {
   const at = (port: number, timeout = 0.5): DnsSettings => settings(`names = ["www.ok.test"]\nport = ${port}\nquery_timeout = ${timeout}\n`);
 
   it("returns the answers", async () => {
-    const outcome = await queryName("www.ok.test", at(await fakeServer(0)), new ProcessScope());
+    const outcome = await queryName("www.ok.test", at(await fakeServer(0)), new ProcessScope(new AbortController().signal));
     expect(outcome).toMatchObject({ ok: true, answers: ["192.0.2.10"] });
   });
 
   it("tells SERVFAIL, NXDOMAIN and REFUSED apart", async () => {
     for (const [rcode, code] of [[2, "ESERVFAIL"], [3, "ENOTFOUND"], [5, "EREFUSED"]] as const) {
-      const outcome = await queryName("www.ok.test", at(await fakeServer(rcode)), new ProcessScope());
+      const outcome = await queryName("www.ok.test", at(await fakeServer(rcode)), new ProcessScope(new AbortController().signal));
       expect(outcome).toMatchObject({ ok: false, code });
       server?.close();
       server = undefined;
@@ -100,7 +100,7 @@ describe("queryName", () => {
   });
 
   it("gives up at query_timeout, saying what it waited for while it waits", async () => {
-    const scope = new ProcessScope();
+    const scope = new ProcessScope(new AbortController().signal);
     const port = await fakeServer(null);
     const pending = queryName("www.ok.test", at(port, 0.3), scope);
     expect(scope.waitingFor()).toEqual([`DNS A www.ok.test from 127.0.0.1:${port}`]);

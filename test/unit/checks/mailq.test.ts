@@ -140,7 +140,7 @@ describe("readMailQueue: when smtpd cannot be asked", () => {
   });
 
   it("is UNKNOWN when smtpctl fails otherwise, naming the command and its last words", () => {
-    expect(() => readMailQueue(RUNNING, answer("", 1, "smtpctl: imsg_get error\n"), CAPTURED_AT)).toThrow("cannot ask smtpd: /usr/sbin/smtpctl show queue failed (exit 1)");
+    expect(() => readMailQueue(RUNNING, answer("", 1, "smtpctl: imsg_get error\n"), CAPTURED_AT)).toThrow("/usr/sbin/smtpctl show queue failed (exit 1): smtpctl: imsg_get error");
     expect(() => readMailQueue(answer("", 1, "smtpctl: pipe closed\n", "/usr/sbin/smtpctl show status"), answer(""), CAPTURED_AT)).toThrow(/show status failed/);
   });
 

@@ -1,12 +1,10 @@
 // The facts exchange: versioning, and several checks' peer requests merged into one peer process.
-import { afterEach, describe, expect, it } from "vitest";
-import { parseConfig } from "../../../src/lib/config.js";
+import { describe, expect, it } from "vitest";
 import { HostError } from "../../../src/lib/errors.js";
-import { answerFacts, askFacts, converseFacts, mergePeerFacts, PROTOCOL, registerFacts, type TaggedReply } from "../../../src/lib/facts.js";
+import { answerFacts, FactsBatcher, PROTOCOL, registerFacts, type FactsTransport, type TaggedReply } from "../../../src/lib/facts.js";
 import type { Host } from "../../../src/lib/host.js";
 import type { CommandResult, HostCommand } from "../../../src/lib/shell.js";
-
-const config = parseConfig('role = "primary"\n[peer]\nhost = "secondary"\n', "c.toml");
+import { hostOver } from "../../support/facts-peer.js";
 registerFacts("echo", async (args) => args);
 registerFacts("fail", async () => {
   throw new Error("no such table");
@@ -22,10 +20,9 @@ registerFacts("quiz", async (args, _signal, talk) => {
  * A peer whose `carpentry facts` is this process's own answerFacts: the transport is the only thing
  * replaced, so what is tested is the real request, merging and answer handling.
  */
-class InProcessPeer implements Host {
+class InProcessPeer implements FactsTransport {
   readonly role = "secondary" as const;
   readonly label = "secondary (test)";
-  readonly isLocal = false;
   readonly requests: unknown[] = [];
   constructor(private readonly knowsBatch = true) {}
   async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
@@ -50,7 +47,13 @@ class InProcessPeer implements Host {
   }
 }
 
-afterEach(() => mergePeerFacts(0));
+/** The peer as a Host, its facts batched when `batched`, as under `carpentry run`. */
+function peerHost(transport: InProcessPeer, batched = false): InProcessPeer & Host {
+  return hostOver(transport, batched ? new FactsBatcher(20) : undefined);
+}
+
+const ask = async (peer: Host, op: string, args: unknown): Promise<unknown> => (await peer.facts(op, args)).value;
+const converse = async (peer: Host, op: string, args: unknown, answer: (question: unknown) => Promise<unknown>): Promise<unknown> => (await peer.facts(op, args, { answer })).value;
 
 describe("facts", () => {
   it("refuses a protocol it does not speak, naming its own", async () => {
@@ -60,15 +63,14 @@ describe("facts", () => {
   });
 
   it("asks the peer once per request when requests are not merged", async () => {
-    const peer = new InProcessPeer();
-    expect(await Promise.all([askFacts(peer, config, "echo", "a", 5000), askFacts(peer, config, "echo", "b", 5000)])).toEqual(["a", "b"]);
+    const peer = peerHost(new InProcessPeer());
+    expect(await Promise.all([ask(peer, "echo", "a"), ask(peer, "echo", "b")])).toEqual(["a", "b"]);
     expect(peer.requests).toHaveLength(2);
   });
 
   it("merges requests made together into one peer process, each caller getting its own answer or error", async () => {
-    mergePeerFacts(20);
-    const peer = new InProcessPeer();
-    const answers = await Promise.allSettled([askFacts(peer, config, "echo", { n: 1 }, 5000), askFacts(peer, config, "fail", null, 5000), askFacts(peer, config, "echo", { n: 3 }, 5000)]);
+    const peer = peerHost(new InProcessPeer(), true);
+    const answers = await Promise.allSettled([ask(peer, "echo", { n: 1 }), ask(peer, "fail", null), ask(peer, "echo", { n: 3 })]);
     expect(peer.requests).toHaveLength(1);
     expect(peer.requests[0]).toMatchObject({ op: "batch" });
     expect(answers[0]).toEqual({ status: "fulfilled", value: { n: 1 } });
@@ -79,16 +81,15 @@ describe("facts", () => {
   });
 
   it("asks an older peer without batch one request at a time", async () => {
-    mergePeerFacts(20);
-    const peer = new InProcessPeer(false);
-    expect(await Promise.all([askFacts(peer, config, "echo", 1, 5000), askFacts(peer, config, "echo", 2, 5000)])).toEqual([1, 2]);
+    const peer = peerHost(new InProcessPeer(false), true);
+    expect(await Promise.all([ask(peer, "echo", 1), ask(peer, "echo", 2)])).toEqual([1, 2]);
     expect(peer.requests.map((r) => (r as { op: string }).op)).toEqual(["batch", "echo", "echo"]);
   });
 
   it("lets an op ask the asker back, over one peer process, and not an asker of protocol 1", async () => {
-    const peer = new InProcessPeer();
+    const peer = peerHost(new InProcessPeer());
     const heard: unknown[] = [];
-    const value = await converseFacts(peer, config, "quiz", "hello", 5000, async (question) => {
+    const value = await converse(peer, "quiz", "hello", async (question) => {
       heard.push(question);
       return heard.length * 10;
     });
@@ -100,10 +101,9 @@ describe("facts", () => {
   });
 
   it("merges conversing requests into one batch too, each request's questions going to its own asker", async () => {
-    mergePeerFacts(20);
-    const peer = new InProcessPeer();
-    const quiz = (name: string) => converseFacts(peer, config, "quiz", name, 5000, async (question) => `${name}:${JSON.stringify(question)}`);
-    const [a, echo, b] = await Promise.all([quiz("a"), askFacts(peer, config, "echo", 7, 5000), quiz("b")]);
+    const peer = peerHost(new InProcessPeer(), true);
+    const quiz = (name: string) => converse(peer, "quiz", name, async (question) => `${name}:${JSON.stringify(question)}`);
+    const [a, echo, b] = await Promise.all([quiz("a"), ask(peer, "echo", 7), quiz("b")]);
     expect(peer.requests).toHaveLength(1);
     expect(peer.requests[0]).toMatchObject({ op: "batch" });
     expect(echo).toBe(7);
