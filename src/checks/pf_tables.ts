@@ -1,7 +1,8 @@
 import type { CheckDefinition } from "../lib/check.js";
 import { compareTables, type TableComparison } from "../lib/compare-tables.js";
 import type { Role } from "../lib/config.js";
-import { result, type Result, type Status } from "../lib/result.js";
+import { resultFromFindings, type Finding } from "../lib/findings.js";
+import { result, type Result } from "../lib/result.js";
 
 export interface PfTablesOptions {
   /** Entries listed per table and side without -v. */
@@ -13,15 +14,31 @@ const ROLES: readonly Role[] = ["primary", "secondary"];
 // The first line holds 80 characters, "CRITICAL: " takes 10 of them.
 const SUMMARY_BUDGET = 70;
 
-type Problem = { readonly key: string; readonly status: Status; readonly words: string };
-
-function problemOf(table: TableComparison): Problem | undefined {
+/** What is wrong with one table, in words that follow its name. */
+function faultOf(table: TableComparison): { readonly status: Finding["status"]; readonly words: string } | undefined {
   const { primary, secondary } = table.count;
-  if (primary === null && secondary === null) return { key: table.key, status: "WARNING", words: "exists on neither host" };
-  if (primary === null) return { key: table.key, status: "CRITICAL", words: "missing on primary" };
-  if (secondary === null) return { key: table.key, status: "CRITICAL", words: "missing on secondary" };
+  if (primary === null && secondary === null) return { status: "WARNING", words: "exists on neither host" };
+  if (primary === null) return { status: "CRITICAL", words: "missing on primary" };
+  if (secondary === null) return { status: "CRITICAL", words: "missing on secondary" };
   if (table.only.primary.length === 0 && table.only.secondary.length === 0) return undefined;
-  return { key: table.key, status: "CRITICAL", words: `differs: ${table.only.primary.length} only on primary, ${table.only.secondary.length} only on secondary` };
+  return { status: "CRITICAL", words: `differs: ${table.only.primary.length} only on primary, ${table.only.secondary.length} only on secondary` };
+}
+
+type TableFinding = Finding & { readonly key: string };
+
+function findingOf(table: TableComparison, options: PfTablesOptions): TableFinding | undefined {
+  const fault = faultOf(table);
+  if (!fault) return undefined;
+  const summary = fault.status === "WARNING" ? `configured table ${table.key} ${fault.words}` : `table ${table.key} ${fault.words}`;
+  const head = `${table.key} ${fault.words} (primary ${countText(table.count.primary)}, secondary ${countText(table.count.secondary)})`;
+  return { key: table.key, status: fault.status, summary, detail: [head, ...ROLES.flatMap((role) => entryLines(table, role, options))] };
+}
+
+/** Several tables at the worst status are named in the summary, as many as fit. */
+function tablesSummary(worst: readonly TableFinding[]): string {
+  const keys = worst.map((finding) => finding.key);
+  const head = worst[0]?.status === "WARNING" ? `${keys.length} configured tables exist on neither host` : `${keys.length} tables differ between the hosts`;
+  return listSummary(head, keys);
 }
 
 /** `3 tables differ between the hosts: badhosts, spamd, +1 more`: as many names as fit. */
@@ -55,27 +72,12 @@ export function decidePfTables(tables: readonly TableComparison[], options: PfTa
     { label: "tables_differing", value: differing, min: 0 },
   ];
   if (tables.length === 0) return result("OK", "no pf tables to compare", ["every table on both hosts is const or ignored, or none is configured"], perfdata(0));
-  const problems = tables.map(problemOf).filter((problem): problem is Problem => problem !== undefined);
-  const details: string[] = [];
-  for (const table of tables) {
-    const problem = problems.find((candidate) => candidate.key === table.key);
-    if (!problem) continue;
-    details.push(`${table.key} ${problem.words} (primary ${countText(table.count.primary)}, secondary ${countText(table.count.secondary)})`);
-    for (const role of ROLES) details.push(...entryLines(table, role, options));
-  }
-  for (const table of tables) {
-    if (!problems.some((problem) => problem.key === table.key)) details.push(`${table.key} identical (${countText(table.count.primary)})`);
-  }
-  const critical = problems.filter((problem) => problem.status === "CRITICAL");
-  const warning = problems.filter((problem) => problem.status === "WARNING");
-  const only = critical[0];
-  if (critical.length === 1 && only) return result("CRITICAL", `table ${only.key} ${only.words}`, details, perfdata(problems.length));
-  if (critical.length > 1) return result("CRITICAL", listSummary(`${critical.length} tables differ between the hosts`, critical.map((p) => p.key)), details, perfdata(problems.length));
-  const lonely = warning[0];
-  if (warning.length === 1 && lonely) return result("WARNING", `configured table ${lonely.key} exists on neither host`, details, perfdata(problems.length));
-  if (warning.length > 1) return result("WARNING", listSummary(`${warning.length} configured tables exist on neither host`, warning.map((p) => p.key)), details, perfdata(problems.length));
+  const findings = tables.map((table) => findingOf(table, options)).filter((finding): finding is TableFinding => finding !== undefined);
+  const faulty = new Set(findings.map((finding) => finding.key));
+  const identical = tables.filter((table) => !faulty.has(table.key)).map((table) => `${table.key} identical (${countText(table.count.primary)})`);
   const total = tables.reduce((sum, table) => sum + (table.count.primary ?? 0), 0);
-  return result("OK", `${tables.length} pf table${tables.length === 1 ? "" : "s"} identical on both hosts (${total} entries)`, details, perfdata(0));
+  const okSummary = `${tables.length} pf table${tables.length === 1 ? "" : "s"} identical on both hosts (${total} entries)`;
+  return resultFromFindings(findings, okSummary, identical, perfdata(findings.length), tablesSummary);
 }
 
 export const check: CheckDefinition = {

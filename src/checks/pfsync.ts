@@ -2,11 +2,12 @@ import type { CheckContext, CheckDefinition } from "../lib/check.js";
 import type { CheckSettings, Config, Role } from "../lib/config.js";
 import { commandFailed, HostError, ParseError } from "../lib/errors.js";
 import { loadReading, saveReading } from "../lib/last-reading.js";
+import { resultFromFindings, type Finding } from "../lib/findings.js";
 import { parsePfsyncInterface, type PfsyncInterface } from "../lib/parse/ifconfig.js";
 import { parseProtocolStats } from "../lib/parse/netstat.js";
 import { parsePfInfo, parseStates, type PfInfo } from "../lib/parse/pfctl.js";
 import { encodeStateKeys, EXPIRY_MARGIN_SECONDS, isStateMatchCounts, PFCTL_STATES_ARGV, stateKeys, type StateKeys, type StateMatchCounts } from "../lib/pf-states.js";
-import { result, type PerfDatum, type Result, type Status } from "../lib/result.js";
+import type { PerfDatum, Result } from "../lib/result.js";
 import type { CommandResult, HostCommand } from "../lib/shell.js";
 import { parseRange, rangeAlerts, type Range } from "../lib/thresholds.js";
 
@@ -238,13 +239,8 @@ export interface PfsyncFacts {
   readonly exchange?: StateExchange;
 }
 
-interface Problem {
-  readonly status: Status;
-  readonly summary: string;
-  readonly details: readonly string[];
-}
-
-const SEVERITY: Readonly<Record<Status, number>> = { CRITICAL: 0, UNKNOWN: 1, WARNING: 2, OK: 3 };
+/** A pfsync finding carries all its detail lines. */
+type Problem = Finding & { readonly detail: readonly string[] };
 
 /**
  * The admin's rule: below small_count states on the primary the secondary may differ by small_slack
@@ -279,23 +275,23 @@ function interfaceProblems(host: PfsyncHostFacts, settings: PfsyncSettings): Pro
   const name = settings.interfaceName;
   const role = host.role;
   const pfsync = host.pfsync;
-  if (!pfsync) return [{ status: "CRITICAL", summary: `${name} missing on ${role}`, details: [`${role} has no ${name} interface: create /etc/hostname.${name} (e.g. "syncdev em2 up")`] }];
+  if (!pfsync) return [{ status: "CRITICAL", summary: `${name} missing on ${role}`, detail: [`${role} has no ${name} interface: create /etc/hostname.${name} (e.g. "syncdev em2 up")`] }];
   const problems: Problem[] = [];
   if (!pfsync.up || !pfsync.running) {
-    problems.push({ status: "CRITICAL", summary: `${name} down on ${role}`, details: [`${role}: ${name} flags <${pfsync.flags.join(",")}>, expected UP,RUNNING`] });
+    problems.push({ status: "CRITICAL", summary: `${name} down on ${role}`, detail: [`${role}: ${name} flags <${pfsync.flags.join(",")}>, expected UP,RUNNING`] });
   }
   if (pfsync.syncdev === null) {
-    problems.push({ status: "CRITICAL", summary: `${name} has no syncdev on ${role}`, details: [`${role}: ifconfig ${name} shows no syncdev: no states are sent or received`] });
+    problems.push({ status: "CRITICAL", summary: `${name} has no syncdev on ${role}`, detail: [`${role}: ifconfig ${name} shows no syncdev: no states are sent or received`] });
     return problems;
   }
   const wantedSyncdev = settings.syncdev[role];
   if (wantedSyncdev !== undefined && pfsync.syncdev !== wantedSyncdev) {
-    problems.push({ status: "CRITICAL", summary: `${name} on ${role} syncs over ${pfsync.syncdev}, not ${wantedSyncdev}`, details: [`${role}: ${name} syncdev ${pfsync.syncdev}, configured ${wantedSyncdev}`] });
+    problems.push({ status: "CRITICAL", summary: `${name} on ${role} syncs over ${pfsync.syncdev}, not ${wantedSyncdev}`, detail: [`${role}: ${name} syncdev ${pfsync.syncdev}, configured ${wantedSyncdev}`] });
   }
   const wantedSyncpeer = settings.syncpeer[role];
   if (wantedSyncpeer !== undefined && pfsync.syncpeer !== wantedSyncpeer) {
     const actual = pfsync.syncpeer ?? "none";
-    problems.push({ status: "CRITICAL", summary: `${name} on ${role} has syncpeer ${actual}, not ${wantedSyncpeer}`, details: [`${role}: ${name} syncpeer ${pfsync.syncpeer ?? "none (multicast)"}, configured ${wantedSyncpeer}`] });
+    problems.push({ status: "CRITICAL", summary: `${name} on ${role} has syncpeer ${actual}, not ${wantedSyncpeer}`, detail: [`${role}: ${name} syncpeer ${pfsync.syncpeer ?? "none (multicast)"}, configured ${wantedSyncpeer}`] });
   }
   return problems;
 }
@@ -306,7 +302,7 @@ function countProblem(statesOnPrimary: number, statesOnSecondary: number, settin
   return {
     status: "CRITICAL",
     summary: `states diverged: primary ${statesOnPrimary}, secondary ${statesOnSecondary}`,
-    details: [`state counts beyond tolerance: ${share}`],
+    detail: [`state counts beyond tolerance: ${share}`],
   };
 }
 
@@ -317,12 +313,12 @@ function toleranceText(settings: PfsyncSettings): string {
 function shareProblem(share: StateShare, settings: PfsyncSettings): Problem | undefined {
   if (share.compared === 0) return undefined;
   const value = (share.held / share.compared) * 100;
-  const status: Status = rangeAlerts(settings.shareCritical, value) ? "CRITICAL" : rangeAlerts(settings.shareWarning, value) ? "WARNING" : "OK";
-  if (status === "OK") return undefined;
+  const status = rangeAlerts(settings.shareCritical, value) ? "CRITICAL" : rangeAlerts(settings.shareWarning, value) ? "WARNING" : undefined;
+  if (status === undefined) return undefined;
   return {
     status,
     summary: `secondary holds only ${percent(share.held, share.compared)} of the primary's states`,
-    details: [`${share.compared - share.held} of the primary's ${share.compared} settled states are missing on the secondary (${status} below ${status === "CRITICAL" ? settings.shareCritical.text : settings.shareWarning.text})`],
+    detail: [`${share.compared - share.held} of the primary's ${share.compared} settled states are missing on the secondary (${status} below ${status === "CRITICAL" ? settings.shareCritical.text : settings.shareWarning.text})`],
   };
 }
 
@@ -368,7 +364,7 @@ function counterLines(hosts: readonly PfsyncHostFacts[], growth: CounterGrowth, 
   }
   if (grewOn.length === 0) return { lines };
   const where = grewOn.length === 2 ? "both hosts" : grewOn.join("");
-  return { lines, problem: { status: "WARNING", summary: `pfsync error counters grew on ${where}`, details: problemDetails } };
+  return { lines, problem: { status: "WARNING", summary: `pfsync error counters grew on ${where}`, detail: problemDetails } };
 }
 
 /** Facts -> Result: is pfsync up and configured on both hosts, and do their state tables agree? */
@@ -383,11 +379,9 @@ export function decidePfsync(facts: PfsyncFacts, settings: PfsyncSettings): Resu
   if (shareFault) problems.push(shareFault);
   const counters = counterLines(hosts, facts.growth, settings.ignoredCounters);
   if (counters.problem) problems.push(counters.problem);
-  problems.sort((a, b) => SEVERITY[a.status] - SEVERITY[b.status]);
 
   const ratio = statesOnPrimary === 0 ? "" : ` (${percent(statesOnSecondary, statesOnPrimary)})`;
-  const details = [
-    ...problems.flatMap((problem) => problem.details),
+  const context = [
     `states: primary ${statesOnPrimary}, secondary ${statesOnSecondary}${ratio}; ${toleranceText(settings)}`,
     ...(facts.share ? [shareLine(facts.share, settings.minStateAge)] : []),
     ...(facts.growth.note !== undefined ? [facts.growth.note] : []),
@@ -408,17 +402,12 @@ export function decidePfsync(facts: PfsyncFacts, settings: PfsyncSettings): Resu
   }
   for (const host of hosts) perfdata.push({ label: `errors_${host.role}`, value: errorTotal(host, settings.ignoredCounters), uom: "c", min: 0 });
 
-  const worst = problems[0];
-  if (worst) {
-    const more = problems.length - 1;
-    return result(worst.status, `${worst.summary}${more > 0 ? ` (+${more} more)` : ""}`, details, perfdata);
-  }
   const tail = facts.share
     ? facts.share.compared === 0
       ? "no settled state to compare"
       : `secondary holds ${percent(facts.share.held, facts.share.compared)}`
     : `${settings.interfaceName} up on both`;
-  return result("OK", `states primary ${statesOnPrimary}, secondary ${statesOnSecondary}; ${tail}`, details, perfdata);
+  return resultFromFindings(problems, `states primary ${statesOnPrimary}, secondary ${statesOnSecondary}; ${tail}`, context, perfdata);
 }
 
 // ---- gathering ----

@@ -96,7 +96,10 @@ describe("decidePfTables", () => {
     expect(res.status).toBe("CRITICAL");
     expect(res.summary).toBe("7 tables differ between the hosts: badhosts, bruteforce, +5 more");
     expect(firstLine(res).split(" | ")[0]!.length).toBeLessThanOrEqual(80);
-    expect(res.details[0]).toBe("typo exists on neither host (primary missing, secondary missing)");
+    // The details follow the findings, most urgent first: the differing tables, then the missing one.
+    expect(res.details[0]).toBe("badhosts differs: 1 only on primary, 1 only on secondary (primary 1 entry, secondary 1 entry)");
+    const typoAt = res.details.indexOf("typo exists on neither host (primary missing, secondary missing)");
+    expect(typoAt).toBeGreaterThan(res.details.findIndex((line) => line.startsWith("office differs")));
     expect(decidePfTables([compared("a", ["10.0.0.1"], []), compared("b", null, [])], options).summary).toBe("2 tables differ between the hosts: a, b");
   });
 });
