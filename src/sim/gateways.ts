@@ -2,12 +2,12 @@
 // ifconfig, pfctl, sysctl, smtpctl, rcctl, netstat and pgrep print, from real OpenBSD captures), and
 // the faults of the tour, each a change to that healthy state.
 import type { Status } from "../lib/result.js";
-import carpGroupPrimary from "../../test/fixtures/openbsd/ifconfig_carp_group_primary_master_vio.txt";
-import carpGroupSecondary from "../../test/fixtures/openbsd/ifconfig_carp_group_secondary_backup_vio.txt";
-import pfInfo from "../../test/fixtures/openbsd/derived_pfctl_si_openbsd7.txt";
-import netstatPfsync from "../../test/fixtures/openbsd/derived_netstat_sp_pfsync.txt";
-import demoteAfterMaintenance from "../../test/fixtures/openbsd/ifconfig_g_internal_after_carpdemote50_faq.txt";
-import demoteNone from "../../test/fixtures/openbsd/ifconfig_g_carp_faq.txt";
+import carpGroupPrimary from "./captures/ifconfig_carp_group_primary_master_vio.txt";
+import carpGroupSecondary from "./captures/ifconfig_carp_group_secondary_backup_vio.txt";
+import pfInfo from "./captures/derived_pfctl_si_openbsd7.txt";
+import netstatPfsync from "./captures/derived_netstat_sp_pfsync.txt";
+import demoteAfterMaintenance from "./captures/ifconfig_g_internal_after_carpdemote50_faq.txt";
+import demoteNone from "./captures/ifconfig_g_carp_faq.txt";
 import { HOST_NAMES, INSTALL_DIR, SSH_STANDIN_PATH, type HostName, type SimPair } from "./pair.js";
 import { DEMO_CARP_PASS } from "./secrets.js";
 

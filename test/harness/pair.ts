@@ -372,8 +372,10 @@ function fixturesDir(): string {
   return fs.existsSync(local) ? local : "/work/shared/fixtures/openbsd";
 }
 
+/** A capture the demo ships too (src/sim/captures), or one of the test fixtures. */
 function readFixture(name: string): string {
-  return fs.readFileSync(path.join(fixturesDir(), name), "utf8");
+  const shipped = path.join(REPO_ROOT, "src", "sim", "captures", name);
+  return fs.readFileSync(fs.existsSync(shipped) ? shipped : path.join(fixturesDir(), name), "utf8");
 }
 
 // -- process-wide bookkeeping: live pairs, exit hooks, garbage of dead runs ----------------------

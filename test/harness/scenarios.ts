@@ -63,6 +63,7 @@ export const SCENARIO_DESCRIPTIONS: Readonly<Record<ScenarioName, string>> = {
 
 const FIXTURES = new URL("../fixtures/", import.meta.url);
 const fixture = (path: string): string => readFileSync(new URL(path, FIXTURES), "utf8");
+const capture = (name: string): string => readFileSync(new URL(`../../src/sim/captures/${name}`, import.meta.url), "utf8");
 
 /** Secret values planted on the hosts: none of them may ever appear in a check's output. */
 export const SECRETS = {
@@ -181,8 +182,8 @@ export const CONFIGS: Readonly<Record<HostName, string>> = {
 // -- stand-in outputs -------------------------------------------------------------------------------
 
 const CARP_GROUP: Record<HostName, string> = {
-  primary: fixture("openbsd/ifconfig_carp_group_primary_master_vio.txt"),
-  secondary: fixture("openbsd/ifconfig_carp_group_secondary_backup_vio.txt"),
+  primary: capture("ifconfig_carp_group_primary_master_vio.txt"),
+  secondary: capture("ifconfig_carp_group_secondary_backup_vio.txt"),
 };
 const CARP_STATES = {
   primaryBackup: CARP_GROUP.primary.replace("carp: MASTER", "carp: BACKUP").replace("status: master", "status: backup"),
@@ -190,7 +191,7 @@ const CARP_STATES = {
   // carp203's carpdev went down on the primary, as in the OpenBSD 5.1 INIT capture.
   primaryInit: CARP_GROUP.primary.replace("carp: MASTER", "carp: INIT").replace("status: master", "status: invalid"),
 };
-const NETSTAT_PFSYNC = fixture("openbsd/derived_netstat_sp_pfsync.txt");
+const NETSTAT_PFSYNC = capture("derived_netstat_sp_pfsync.txt");
 const BADHOSTS = ["192.0.2.1", "192.0.2.2", "198.51.100.0/24", "!198.51.100.128/25", "2001:db8::/48"];
 const TRUSTED = ["192.0.2.10", "203.0.113.0/24"];
 
@@ -358,7 +359,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, (lab: ScenarioLab) => Prom
 
   primary_demoted: async (lab) => {
     // The notes: `ifconfig -g carp carpdemote 50`; the FAQ's capture is of group "internal".
-    await lab.pair.setOutput("primary", ["ifconfig", "-g", "carp"], fixture("openbsd/ifconfig_g_internal_after_carpdemote50_faq.txt").replace("internal:", "carp:"));
+    await lab.pair.setOutput("primary", ["ifconfig", "-g", "carp"], capture("ifconfig_g_internal_after_carpdemote50_faq.txt").replace("internal:", "carp:"));
     await lab.setCarp("primary", CARP_STATES.primaryBackup);
     await lab.setCarp("secondary", CARP_STATES.secondaryMaster);
   },
