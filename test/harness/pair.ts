@@ -14,13 +14,15 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { standinKey } from "../../src/sim/standin-key.js";
+import { standinScript, type StandinSettings } from "../../src/sim/standin.js";
 
 const execFileAsync = promisify(execFile);
 
 export type HostName = "primary" | "secondary";
 export const HOST_NAMES: readonly HostName[] = ["primary", "secondary"];
 
-/** The OpenBSD-only commands replaced by the generic stand-in (standin.sh). */
+/** The OpenBSD-only commands replaced by the stand-in (src/sim/standin.sh). */
 export type StandinTool = "ifconfig" | "pfctl" | "sysctl" | "smtpctl" | "rcctl" | "netstat";
 export const STANDIN_TOOLS: readonly StandinTool[] = ["ifconfig", "pfctl", "sysctl", "smtpctl", "rcctl", "netstat"];
 
@@ -259,23 +261,17 @@ const HANG_SCRIPT = [
   'process.on("SIGTERM", () => process.exit(0));',
 ].join("\n");
 
-// -- stand-in keys (the same mapping as standin.sh) --------------------------------------------
+// -- stand-ins (src/sim/standin.sh, the demo's too) --------------------------------------------
 
-const SAFE_BYTE = /^[A-Za-z0-9._=+,:@-]$/;
+export { standinKey };
 
-/** The key a stand-in looks up for these arguments (argv without the tool), see standin.sh. */
-export function standinKey(args: readonly string[]): string {
-  if (args.length === 0) return "(none)";
-  return args
-    .map((arg) => {
-      let out = "";
-      for (const byte of Buffer.from(arg, "utf8")) {
-        const ch = String.fromCharCode(byte);
-        out += byte < 0x80 && SAFE_BYTE.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-      }
-      return out;
-    })
-    .join("_");
+/** The stand-in in a host: mksh (the host's /bin/sh would log each call as a shell), its outputs in
+ * the host's state directory, every call in the host's command log. */
+function standinSettings(hostDir: string): StandinSettings {
+  return {
+    shell: "/usr/bin/mksh",
+    setup: [`. ${hostDir}/bin/harness-lib.sh`, "STATE=$HARNESS_DIR/state", 'standin_log() { harness_log "$@"; }'].join("\n"),
+  };
 }
 
 /** [tool, args] for an argv given to setOutput/clearOutput. */
@@ -750,7 +746,7 @@ class PairImpl implements Pair {
       fs.writeFileSync(path.join(dir, "bin", target), text, { mode: 0o755 });
     };
     install("harness-lib.sh", "harness-lib.sh");
-    install("standin.sh", "standin");
+    fs.writeFileSync(path.join(dir, "bin", "standin"), standinScript(standinSettings(dir)), { mode: 0o755 });
     install("gnu-guard.sh", "gnu-guard");
     install("shell-log.sh", "shell-log");
     fs.symlinkSync("shell-log", path.join(dir, "bin", "ssh-command"));
