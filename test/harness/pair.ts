@@ -14,6 +14,7 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { healthyPair } from "../../src/sim/gateways.js";
 import { standinKey } from "../../src/sim/standin-key.js";
 import { standinScript, type StandinSettings } from "../../src/sim/standin.js";
 
@@ -361,17 +362,6 @@ async function writeAtomic(file: string, content: string | Buffer, mode = 0o644)
   const tmp = `${file}.tmp${process.pid}${Math.random().toString(36).slice(2)}`;
   await fsp.writeFile(tmp, content, { mode });
   await fsp.rename(tmp, file);
-}
-
-function fixturesDir(): string {
-  const local = path.join(REPO_ROOT, "test", "fixtures", "openbsd");
-  return fs.existsSync(local) ? local : "/work/shared/fixtures/openbsd";
-}
-
-/** A capture the demo ships too (src/sim/captures), or one of the test fixtures. */
-function readFixture(name: string): string {
-  const shipped = path.join(REPO_ROOT, "src", "sim", "captures", name);
-  return fs.readFileSync(fs.existsSync(shipped) ? shipped : path.join(fixturesDir(), name), "utf8");
 }
 
 // -- process-wide bookkeeping: live pairs, exit hooks, garbage of dead runs ----------------------
@@ -1178,46 +1168,16 @@ export function pfctlStatusText(f: { runtimeSeconds: number; currentEntries: num
   );
 }
 
-/** Split `ifconfig` output into its interface blocks, by name. */
-function ifconfigBlocks(text: string): Map<string, string> {
-  const blocks = new Map<string, string>();
-  for (const block of text.split(/\n(?=\S)/)) {
-    const name = block.slice(0, block.indexOf(":"));
-    blocks.set(name, block.endsWith("\n") ? block : `${block}\n`);
-  }
-  return blocks;
-}
-
 /**
- * Plausible outputs of a healthy pair on both hosts, from the real captures in the OpenBSD
- * fixtures: the primary is MASTER and the secondary BACKUP of carp203 (advskew 0 / 100),
- * pfsync0 up with a syncdev, demote counters 0, net.inet.carp.preempt=1 on both (the captured
- * sysctl output with preempt set as a CARP pair needs it), pf enabled with nearly equal state
- * counts (derived format), and an empty mail queue.
+ * What the stand-ins print on the healthy pair of the simulation model (src/sim/gateways.ts, the demo's
+ * too), from the real captures: the primary MASTER and the secondary BACKUP of carp203 (advskew 0 /
+ * 100), pfsync0 up with a syncdev, demote counters 0, net.inet.carp.preempt=1 on both, pf enabled with
+ * nearly equal state counts (derived format), the same pf tables, smtpd running with an empty queue,
+ * the carpentry rc.d service ok. Files, configs and daemons are the scenarios' (scenarios.ts).
  */
 export async function healthyDefaults(pair: Pair): Promise<void> {
-  const groups: Record<HostName, string> = {
-    primary: readFixture("ifconfig_carp_group_primary_master_vio.txt"),
-    secondary: readFixture("ifconfig_carp_group_secondary_backup_vio.txt"),
-  };
-  const demote = readFixture("ifconfig_g_carp_faq.txt");
-  const carpSysctl = readFixture("sysctl_net_inet_carp_bookofpf.txt").replace("net.inet.carp.preempt=0", "net.inet.carp.preempt=1");
-  const states: Record<HostName, number> = { primary: 1284, secondary: 1279 };
+  const healthy = healthyPair();
   for (const host of HOST_NAMES) {
-    await pair.setOutput(host, ["ifconfig", "carp"], groups[host]);
-    for (const [name, block] of ifconfigBlocks(groups[host])) await pair.setOutput(host, ["ifconfig", name], block);
-    await pair.setOutput(host, ["ifconfig", "-g", "carp"], demote);
-    await pair.setOutput(host, ["sysctl", "net.inet.carp"], carpSysctl);
-    for (const line of carpSysctl.trim().split("\n")) {
-      const [name = "", value = ""] = line.split("=");
-      await pair.setOutput(host, ["sysctl", name], `${line}\n`);
-      await pair.setOutput(host, ["sysctl", "-n", name], `${value}\n`);
-    }
-    await pair.setOutput(
-      host,
-      ["pfctl", "-si"],
-      pfctlStatusText({ runtimeSeconds: 1_047_845, currentEntries: states[host], searches: 98_765_432, inserts: 2_345_678, removals: 2_344_394, match: 2_401_234 }),
-    );
-    await pair.setOutput(host, ["smtpctl", "show", "queue"], "");
+    for (const { argv, stdout } of healthy.hosts[host].outputs.values()) await pair.setOutput(host, argv, stdout);
   }
 }
