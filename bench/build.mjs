@@ -50,6 +50,7 @@ await build({
   target: "node20",
   format: "esm",
   packages: "external",
+  loader: { ".sh": "text", ".txt": "text" }, // the harness loads the simulation model of src/sim, as the demo does
   logLevel: "warning",
   plugins: [
     {

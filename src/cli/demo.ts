@@ -14,9 +14,10 @@ import { findCheck } from "../checks/index.js";
 import { EXIT_CODE, type JsonResult, type Status } from "../lib/result.js";
 import { writeOut, type Outcome } from "../lib/runner.js";
 import { startResolver, type DemoResolver } from "../sim/dns.js";
-import { ADDRESS, DNS_RECORDS, FAULTS, OWN_DIRS, plantHealthyPair, type Fault } from "../sim/gateways.js";
+import { ADDRESS, DNS_RECORDS, FAULTS, pairState } from "../sim/gateways.js";
 import { findTools, makeDemoDir, probeSandbox, removeStaleDemoDirs, runInSandbox, type ToolPaths } from "../sim/namespace.js";
 import { HOST_NAMES, INSTALL_DIR, SimPair, type Layers } from "../sim/pair.js";
+import { OWN_DIRS, plantPair, TOUR, type TourStop } from "../sim/tour.js";
 import { renderRunTable } from "./run.js";
 
 /** The tour's own exit codes: it showed what it should, it showed something else, it could not run. */
@@ -142,16 +143,16 @@ async function tour(dir: string, layers: Layers): Promise<number> {
     const dist = buildDir();
     const installed = executables(dist);
     simPair.installBuild(dist, installed);
-    plantHealthyPair(simPair, resolver.port);
+    plantPair(simPair, pairState(), resolver);
     writeOut(intro(paint, seconds(performance.now() - started)));
 
     let unexpected = await showHealthyPair(simPair, paint);
-    const tourable = FAULTS.filter((fault) => fault.runs.every((run) => installed.includes(`check_${run.check}`)));
+    const tourable = TOUR.filter((stop) => stop.runs.every((run) => installed.includes(`check_${run.check}`)));
     writeOut(`\n${paint.heading(`2. A tour of faults, one at a time (${tourable.length})`)}\nEach fault is set on the healthy pair, the check that watches it runs, and the pair is healed again.\n`);
-    for (const [index, fault] of tourable.entries()) {
-      unexpected += await showFault(simPair, resolver, fault, `${index + 1}/${tourable.length}`, paint);
+    for (const [index, stop] of tourable.entries()) {
+      unexpected += await showFault(simPair, resolver, stop, `${index + 1}/${tourable.length}`, paint);
     }
-    const leftOut = FAULTS.filter((fault) => !tourable.includes(fault)).flatMap((fault) => fault.runs.map((run) => `check_${run.check}`));
+    const leftOut = TOUR.filter((stop) => !tourable.includes(stop)).flatMap((stop) => stop.runs.map((run) => `check_${run.check}`));
     if (leftOut.length > 0) writeOut(`\nLeft out: ${[...new Set(leftOut)].join(", ")} (not in this build).\n`);
     writeOut(
       unexpected === 0
@@ -205,11 +206,11 @@ async function showHealthyPair(pair: SimPair, paint: ReturnType<typeof painter>)
   return unexpected;
 }
 
-async function showFault(pair: SimPair, resolver: DemoResolver, fault: Fault, position: string, paint: ReturnType<typeof painter>): Promise<number> {
-  writeOut(`\n[${position}] ${fault.story}\n`);
-  fault.apply(pair, resolver);
+async function showFault(pair: SimPair, resolver: DemoResolver, stop: TourStop, position: string, paint: ReturnType<typeof painter>): Promise<number> {
+  writeOut(`\n[${position}] ${FAULTS[stop.fault].description}\n`);
+  plantPair(pair, pairState(stop.fault), resolver);
   let unexpected = 0;
-  for (const run of fault.runs) {
+  for (const run of stop.runs) {
     const executable = `${INSTALL_DIR}/check_${run.check}`;
     const answer = await pair.run(run.host, [executable]);
     const shown = showCheckOutput(answer.stdout, run.detailLines ?? DETAILS_SHOWN, paint);
@@ -219,7 +220,6 @@ async function showFault(pair: SimPair, resolver: DemoResolver, fault: Fault, po
       unexpected += 1;
     }
   }
-  plantHealthyPair(pair, resolver.port);
-  resolver.setFailing(false);
+  plantPair(pair, pairState(), resolver);
   return unexpected;
 }

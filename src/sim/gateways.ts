@@ -1,47 +1,118 @@
-// What the demo's two gateways hold: the admin's notes' pair in good health (files, configs, and what
-// ifconfig, pfctl, sysctl, smtpctl, rcctl, netstat and pgrep print, from real OpenBSD captures), and
-// the faults of the tour, each a change to that healthy state.
-import type { Status } from "../lib/result.js";
-import carpGroupPrimary from "../../test/fixtures/openbsd/ifconfig_carp_group_primary_master_vio.txt";
-import carpGroupSecondary from "../../test/fixtures/openbsd/ifconfig_carp_group_secondary_backup_vio.txt";
-import pfInfo from "../../test/fixtures/openbsd/derived_pfctl_si_openbsd7.txt";
-import netstatPfsync from "../../test/fixtures/openbsd/derived_netstat_sp_pfsync.txt";
-import demoteAfterMaintenance from "../../test/fixtures/openbsd/ifconfig_g_internal_after_carpdemote50_faq.txt";
-import demoteNone from "../../test/fixtures/openbsd/ifconfig_g_carp_faq.txt";
-import { HOST_NAMES, INSTALL_DIR, SSH_STANDIN_PATH, type HostName, type SimPair } from "./pair.js";
-import { DEMO_CARP_PASS } from "./secrets.js";
+// The simulated gateway pair, described once for `carpentry demo` and the e2e harness: the admin's
+// notes' pair in good health (files, configs, and what ifconfig, pfctl, sysctl, smtpctl, rcctl and
+// netstat print on each host, from real OpenBSD captures) and the catalogue of faults, each a change
+// to that healthy state. A state is plain data: the demo plants it on its user-namespace hosts
+// (tour.ts), the harness on its network-namespace hosts (test/harness/scenarios.ts).
+import carpGroupPrimary from "./captures/ifconfig_carp_group_primary_master_vio.txt";
+import carpGroupSecondary from "./captures/ifconfig_carp_group_secondary_backup_vio.txt";
+import pfInfo from "./captures/derived_pfctl_si_openbsd7.txt";
+import netstatPfsync from "./captures/derived_netstat_sp_pfsync.txt";
+import demoteAfterMaintenance from "./captures/ifconfig_g_internal_after_carpdemote50_faq.txt";
+import demoteNone from "./captures/ifconfig_g_carp_faq.txt";
+import { HOST_NAMES, type HostName } from "./pair.js";
+import { SECRETS } from "./secrets.js";
 
-/** The names the demo's resolver answers, and where they point. */
+// -- the state ----------------------------------------------------------------------------------------
+
+export interface PlantedFile {
+  readonly content: string;
+  readonly mode: number;
+}
+
+/** One command line of a stand-in (argv[0] the tool) and what it prints, exit 0. */
+export interface StandinOutput {
+  readonly argv: readonly string[];
+  readonly stdout: string;
+}
+
+export interface HostState {
+  /** Every file planted on the host (root's), by path; the rest of the file system is the machine's. */
+  readonly files: Map<string, PlantedFile>;
+  /** What the stand-ins print, by command line (outputKey). */
+  readonly outputs: Map<string, StandinOutput>;
+  /** running; stopped: the peer's connections are refused; hanging: it accepts and never answers. */
+  sshd: "running" | "stopped" | "hanging";
+  /** The notes' carpentry rc.d service runs entr(1) watchers here (check_installed asks pgrep). */
+  entrWatchers: boolean;
+}
+
+export interface PairState {
+  readonly hosts: Record<HostName, HostState>;
+  /** unbound on both hosts: answering from its local zone, or failing. */
+  resolvers: "answering" | "failing";
+}
+
+const outputKey = (argv: readonly string[]): string => JSON.stringify(argv);
+
+function setOutput(host: HostState, argv: readonly string[], stdout: string): void {
+  host.outputs.set(outputKey(argv), { argv, stdout });
+}
+
+function writeFile(host: HostState, path: string, content: string, mode = 0o644): void {
+  host.files.set(path, { content, mode });
+}
+
+function chmodFile(host: HostState, path: string, mode: number): void {
+  const file = host.files.get(path);
+  if (!file) throw new Error(`${path} is not planted`);
+  host.files.set(path, { ...file, mode });
+}
+
+// -- the healthy pair: files and configs ----------------------------------------------------------------
+
+/** The notes' management addresses: the files that name them differ between the hosts by design ([host_specific]). */
+export const ADDRESS: Readonly<Record<HostName, string>> = { primary: "192.168.110.101", secondary: "192.168.110.102" };
+const UPLINK: Readonly<Record<HostName, string>> = { primary: "re0", secondary: "em0" };
+export const peerOf = (host: HostName): HostName => (host === "primary" ? "secondary" : "primary");
+
+/** The names the gateways' unbound answers from its local zone, and where they point. */
 export const DNS_RECORDS: Readonly<Record<string, string>> = { "gw.carp.test": "10.112.203.254", "ns.carp.test": "10.112.203.1" };
 
-/** Directories that hold only what the demo plants (holder.sh covers those the machine has with an empty tmpfs). */
-export const OWN_DIRS = [
-  INSTALL_DIR, "/etc/carpentry", "/etc/carpentry.bin", "/etc/rc.d", "/etc/pf.tables", "/etc/mail", "/etc/openvpn", "/etc/openv-client-acme", "/var/unbound", "/var/db",
-];
+const pem = (label: string, body: string): string => `-----BEGIN ${label}-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC${body}\nBKcwggSjAgEAAoIBAQC7\n-----END ${label}-----\n`;
+const staticKey = (body: string): string => `#\n# 2048 bit OpenVPN static key\n#\n-----BEGIN OpenVPN Static key V1-----\n${body}e5f1c2d3a4b5\n-----END OpenVPN Static key V1-----\n`;
+
+/** hostname.carp203 behind the live carp203: the notes' one-line form on the primary, the secondary's copy with advskew 100. */
+function hostnameCarp203(host: HostName, pass: string): string {
+  return host === "primary"
+    ? `inet 10.112.203.254 255.255.255.0 NONE vhid 203 carpdev vio2 advskew 0 pass ${pass}\ndescription "INT_203"\nup\n`
+    : `# copied from the primary\ninet 10.112.203.254/24\nvhid 203 pass ${pass} carpdev vio2 advskew 100\ndescription "INT_203"\nup\n`;
+}
+
+/** The resolver both hosts run (one file, synced like the rest): a local zone, never a query outside. */
+const UNBOUND_CONF = [
+  "# carpentry: the gateways' resolver, the same file on both",
+  "server:",
+  "\tinterface: 127.0.0.1",
+  "\tport: 53",
+  "\tdo-ip6: no",
+  "\tdo-daemonize: no",
+  '\tchroot: ""',
+  '\tusername: ""',
+  '\tdirectory: "/var/unbound"',
+  '\tpidfile: ""',
+  "\tuse-syslog: no",
+  '\tlogfile: ""',
+  "\tverbosity: 1",
+  '\tlocal-zone: "carp.test." static',
+  ...Object.entries(DNS_RECORDS).map(([name, address]) => `\tlocal-data: "${name}. IN A ${address}"`),
+  "remote-control:",
+  "\tcontrol-enable: no",
+  "",
+].join("\n");
 
 const SYSCTL_CONF = (preempt: number): string => `# carpentry gateway\nnet.inet.ip.forwarding=1\nnet.inet.carp.preempt=${preempt}\n`;
 const PF_CONF = '# managed by carpentry\nset skip on lo\nblock return log\npass out\ntable <badhosts> persist file "/etc/pf.tables/badhosts.txt"\n';
 
-/** hostname.carp203 as the notes write it: the primary's one line, the secondary's copy with advskew 100. */
-function hostnameCarp203(host: HostName): string {
-  return host === "primary"
-    ? `inet 10.112.203.254 255.255.255.0 NONE vhid 203 carpdev vio2 advskew 0 pass ${DEMO_CARP_PASS}\ndescription "INT_203"\nup\n`
-    : `# copied from the primary\ninet 10.112.203.254/24\nvhid 203 pass ${DEMO_CARP_PASS} carpdev vio2 advskew 100\ndescription "INT_203"\nup\n`;
-}
-
-/** The notes' management addresses: the files that name them differ between the hosts by design ([host_specific]). */
-export const ADDRESS: Readonly<Record<HostName, string>> = { primary: "192.168.110.101", secondary: "192.168.110.102" };
-const UPLINK: Record<HostName, string> = { primary: "re0", secondary: "em0" };
-const peerOf = (host: HostName): HostName => (host === "primary" ? "secondary" : "primary");
-
 function ifstatedConf(host: HostName): string {
   return [
     `# ifstated.conf of ${ADDRESS[host]}: switches smtpd with the carp state`,
-    `uplink_up = "${UPLINK[host]}.link.up"`,
     "init-state auto",
+    'carp_up = "carp203.link.up"',
+    `uplink_up = "${UPLINK[host]}.link.up"`,
+    `peer_alive = '( "ping -q -c 1 -w 1 ${ADDRESS[peerOf(host)]} >/dev/null" every 10 )'`,
     "state auto {",
-    "\tif carp203.link.up set-state master",
-    "\tif ! carp203.link.up set-state backup",
+    "\tif $carp_up set-state master",
+    "\tif ! $carp_up set-state backup",
     "}",
     "state master {",
     "\tinit {",
@@ -53,77 +124,105 @@ function ifstatedConf(host: HostName): string {
     "\tinit {",
     `\t\trun "cp /etc/mail/smtpd.conf.carp-backup /etc/mail/smtpd.conf && rcctl restart smtpd"`,
     "\t}",
+    `\tif ! $peer_alive run "logger -t ifstated peer ${ADDRESS[peerOf(host)]} does not answer"`,
     "}",
     "",
   ].join("\n");
 }
 
-interface PlantedFile {
-  readonly content: string;
-  readonly mode?: number;
+/** Every file of the healthy pair, per host (root's); directories get their modes from DIRECTORY_MODES. */
+function plantHealthyFiles(state: HostState, host: HostName): void {
+  const plant = (path: string, content: string, mode?: number): void => writeFile(state, path, content, mode);
+  plant("/etc/hostname.carp203", hostnameCarp203(host, SECRETS.carpPass), 0o640);
+  plant("/etc/sysctl.conf", SYSCTL_CONF(1));
+  plant("/etc/pf.conf", PF_CONF, 0o600);
+  plant("/etc/pf.tables/badhosts.txt", "192.0.2.1\n192.0.2.2\n", 0o600);
+  plant("/etc/pf.tables/spamd.txt", "198.51.100.7\n", 0o600);
+  plant("/etc/dhcpd.conf", "# managed by carpentry\nsubnet 10.112.203.0 netmask 255.255.255.0 {\n\toption routers 10.112.203.254;\n\trange 10.112.203.10 10.112.203.200;\n}\n");
+  plant("/var/unbound/etc/unbound.conf", UNBOUND_CONF);
+  plant("/var/unbound/etc/unbound_control.key", pem("RSA PRIVATE KEY", SECRETS.unboundKey), 0o640);
+  plant("/var/unbound/etc/unbound_server.pem", "-----BEGIN CERTIFICATE-----\nMIIDpublic\n-----END CERTIFICATE-----\n");
+  plant("/etc/openvpn/server.conf", "# managed by carpentry\nport 1194\ndev tun0\ntls-auth /etc/openvpn/ta.key 0\n");
+  plant("/etc/openvpn/ta.key", staticKey(SECRETS.staticKey), 0o600);
+  plant("/etc/openv-client-acme/client.conf", "client\nremote vpn.acme.example 1194\n");
+  plant("/etc/ifstated.conf", ifstatedConf(host));
+  plant("/etc/mail/smtpd.conf.carp-backup", `listen on ${ADDRESS[host]}\naction "relay" relay host smtp://${ADDRESS[peerOf(host)]}\nmatch from local for any action "relay"\n`);
+  plant("/etc/mail/smtpd.conf.carp-master", 'listen on lo0\naction "out" relay\nmatch from local for any action "out"\n');
+  plant("/etc/ntpd.conf.carp-master", "servers pool.ntp.org\n");
+  plant("/etc/resolv.conf.carp-master", "nameserver 127.0.0.1\n");
+  plant("/etc/syslog.conf", "*.notice;auth,authpriv,cron,ftp,kern,lpr,mail,user.none\t/var/log/messages\n");
+  plant("/etc/newsyslog.conf", "/var/log/messages\t644  5     300  *     Z\n");
+  plant("/root/bin/pf-tables-update.sh", "#!/bin/ksh\n/sbin/pfctl -t badhosts -T replace -f /etc/pf.tables/badhosts.txt\n", 0o700);
+  plant("/etc/carpentry.bin/pf.sh", "#!/bin/ksh\nscp -p /etc/pf.conf root@secondary:/etc/\n", 0o700);
+  plant("/etc/carpentry.bin/pf-tables-memory.sh", "#!/bin/ksh\n# push the in-memory tables to the secondary\n", 0o700);
+  plant("/etc/rc.d/carpentry", '#!/bin/ksh\ndaemon="/etc/carpentry.bin/entr-all"\n. /etc/rc.d/rc.subr\nrc_cmd $1\n', 0o755);
+  // The notes: /etc/carpentry holds the primary's own settings; the secondary has none.
+  if (host === "primary") plant("/etc/carpentry/carpentry.conf", "peer=192.168.110.102\n", 0o600);
 }
 
-function plantedFiles(host: HostName): Record<string, PlantedFile> {
-  const files: Record<string, PlantedFile> = {
-    "/etc/hostname.carp203": { content: hostnameCarp203(host), mode: 0o640 },
-    "/etc/sysctl.conf": { content: SYSCTL_CONF(1) },
-    "/etc/pf.conf": { content: PF_CONF, mode: 0o600 },
-    "/etc/pf.tables/badhosts.txt": { content: "192.0.2.1\n192.0.2.2\n", mode: 0o600 },
-    "/etc/dhcpd.conf": { content: "# managed by carpentry\nsubnet 10.112.203.0 netmask 255.255.255.0 {\n\toption routers 10.112.203.254;\n\trange 10.112.203.10 10.112.203.200;\n}\n" },
-    "/var/unbound/etc/unbound.conf": { content: 'server:\n\tinterface: 127.0.0.1\n\tlocal-zone: "carp.test." static\n\tlocal-data: "gw.carp.test. IN A 10.112.203.254"\n' },
-    "/etc/openvpn/server.conf": { content: "# managed by carpentry\nport 1194\ndev tun0\n" },
-    "/etc/openv-client-acme/client.conf": { content: "client\nremote vpn.acme.example 1194\n" },
-    "/etc/ifstated.conf": { content: ifstatedConf(host) },
-    "/etc/mail/smtpd.conf.carp-backup": { content: `listen on ${ADDRESS[host]}\naction "relay" relay host smtp://${ADDRESS[peerOf(host)]}\nmatch from local for any action "relay"\n` },
-    "/etc/mail/smtpd.conf.carp-master": { content: 'listen on lo0\naction "out" relay\nmatch from local for any action "out"\n' },
-    "/etc/syslog.conf": { content: "*.notice;auth,authpriv,cron,ftp,kern,lpr,mail,user.none\t/var/log/messages\n" },
-    "/root/bin/pf-tables-update.sh": { content: "#!/bin/ksh\n/sbin/pfctl -t badhosts -T replace -f /etc/pf.tables/badhosts.txt\n", mode: 0o700 },
-    "/etc/carpentry.bin/pf.sh": { content: "#!/bin/ksh\nscp -p /etc/pf.conf root@secondary:/etc/\n", mode: 0o700 },
-    "/etc/rc.d/carpentry": { content: '#!/bin/ksh\ndaemon="/etc/carpentry.bin/entr-all"\n. /etc/rc.d/rc.subr\nrc_cmd $1\n', mode: 0o755 },
-  };
-  // The notes: /etc/carpentry holds the primary's own settings.
-  if (host === "primary") files["/etc/carpentry/carpentry.conf"] = { content: "peer=192.168.110.102\n", mode: 0o600 };
-  return files;
+/** Modes of the planted directories that have one of their own (the rest are made 0755). */
+export const DIRECTORY_MODES: Readonly<Record<string, number>> = {
+  "/etc/pf.tables": 0o700,
+  "/root/bin": 0o700,
+  "/etc/carpentry.bin": 0o700,
+  "/etc/carpentry": 0o700,
+  "/etc/openvpn": 0o755,
+};
+
+/** The roots of everything a state plants (files and directories): what a reset removes. */
+export const PLANTED_ROOTS = [
+  "/etc/hostname.carp203", "/etc/sysctl.conf", "/etc/pf.conf", "/etc/pf.tables", "/etc/dhcpd.conf", "/var/unbound/etc", "/etc/openvpn",
+  "/etc/openv-client-acme", "/etc/ifstated.conf", "/etc/mail", "/etc/ntpd.conf.carp-master", "/etc/resolv.conf.carp-master", "/etc/syslog.conf",
+  "/etc/newsyslog.conf", "/root/bin", "/etc/carpentry.bin", "/etc/rc.d", "/etc/carpentry",
+];
+
+/** How the checks of a host reach its peer and its resolver, where the two simulations differ. */
+export interface PeerLink {
+  /** What each host's [peer] host is: the other host's name or address. */
+  readonly peerHost: Readonly<Record<HostName, string>>;
+  /** [peer] ssh_path, where the link is not ssh itself (with the reason, as a comment in the config). */
+  readonly ssh?: { readonly path: string; readonly why: string };
+  /** [checks.dns] port, where the resolver does not listen on 53. */
+  readonly dnsPort?: number;
 }
 
-const PRIVATE_DIRS = ["/etc/pf.tables", "/root/bin", "/etc/carpentry.bin", "/etc/carpentry"];
-
-/** Each host's carpentry.toml: the two-line config, the demo's peer link and resolver, the notes' host-specific values. */
-export function configFor(host: HostName, resolverPort: number): string {
+/** Each host's carpentry.toml (in /etc/carpentry.monit, 0600): the two-line config, the link, the notes' host-specific values. */
+export function carpentryConfig(host: HostName, link: PeerLink): string {
   return [
     `role = "${host}"`,
     "",
     "[peer]",
-    `host = "${ADDRESS[peerOf(host)]}"`,
-    "# the demo has no sshd: this stands in for /usr/bin/ssh and enters the other simulated host",
-    `ssh_path = "${SSH_STANDIN_PATH}"`,
+    `host = "${link.peerHost[host]}"`,
+    ...(link.ssh ? [`# ${link.ssh.why}`, `ssh_path = "${link.ssh.path}"`] : []),
     "",
     "[host_specific]",
     `values = [{ primary = "${ADDRESS.primary}", secondary = "${ADDRESS.secondary}" }]`,
     `interfaces = { ${UPLINK.primary} = "${UPLINK.secondary}" }`,
     "",
     "[checks.dns]",
-    `port = ${resolverPort}`,
+    ...(link.dnsPort === undefined ? [] : [`port = ${link.dnsPort}`]),
     `names = [${Object.keys(DNS_RECORDS).map((name) => `"${name}"`).join(", ")}]`,
     "query_timeout = 2",
-    ...(host === "primary" ? ["", "[drift.syslog]", 'description = "syslogd"', 'paths = ["/etc/syslog.conf"]'] : []),
+    ...(host === "primary" ? ["", "[drift.syslog]", 'description = "syslogd and newsyslog"', 'paths = ["/etc/syslog.conf", "/etc/newsyslog.conf"]'] : []),
     "",
   ].join("\n");
 }
 
-// -- what the tools print ---------------------------------------------------------------------------
+// -- the healthy pair: what the tools print ---------------------------------------------------------------
 
-const CARP_GROUP: Record<HostName, string> = { primary: carpGroupPrimary, secondary: carpGroupSecondary };
-const primaryBackup = carpGroupPrimary.replace("carp: MASTER", "carp: BACKUP").replace("status: master", "status: backup");
-const secondaryMaster = carpGroupSecondary.replace("carp: BACKUP", "carp: MASTER").replace("status: backup", "status: master");
-const BADHOSTS = ["192.0.2.1", "192.0.2.2", "198.51.100.0/24", "2001:db8::/48"];
+const CARP_GROUP: Readonly<Record<HostName, string>> = { primary: carpGroupPrimary, secondary: carpGroupSecondary };
+const CARP_STATES = {
+  primaryBackup: carpGroupPrimary.replace("carp: MASTER", "carp: BACKUP").replace("status: master", "status: backup"),
+  secondaryMaster: carpGroupSecondary.replace("carp: BACKUP", "carp: MASTER").replace("status: backup", "status: master"),
+  // carp203's carpdev went down on the primary, as in the OpenBSD 5.1 INIT capture.
+  primaryInit: carpGroupPrimary.replace("carp: MASTER", "carp: INIT").replace("status: master", "status: invalid"),
+};
+const BADHOSTS = ["192.0.2.1", "192.0.2.2", "198.51.100.0/24", "!198.51.100.128/25", "2001:db8::/48"];
 const TRUSTED = ["192.0.2.10", "203.0.113.0/24"];
-const LIVE_SYSCTL = { "net.inet.carp.allow": "1", "net.inet.carp.preempt": "1", "net.inet.ip.forwarding": "1" };
-
-/** `pfctl -si` with this many states (the derived OpenBSD 7 capture, its columns kept). */
-function pfInfoWith(states: number): string {
-  return pfInfo.replace(/(current entries)(\s+)(\d+)/, (_, label: string, space: string, count: string) => `${label}${" ".repeat(Math.max(1, space.length + count.length - String(states).length))}${states}`);
-}
+const LIVE_SYSCTL: Readonly<Record<string, string>> = { "net.inet.carp.allow": "1", "net.inet.carp.preempt": "1", "net.inet.ip.forwarding": "1" };
+/** The names check_sysctl asks in one `sysctl NAME...`: both sysctl.conf's and the expected ones, sorted. */
+const SYSCTL_NAMES = ["net.inet.carp.allow", "net.inet.carp.preempt", "net.inet.ip.forwarding"];
+const STATE_COUNTS: Readonly<Record<HostName, number>> = { primary: 1284, secondary: 1279 };
 
 /** The interface blocks of an `ifconfig` listing, by name. */
 function ifconfigBlocks(text: string): Map<string, string> {
@@ -132,29 +231,38 @@ function ifconfigBlocks(text: string): Map<string, string> {
   return blocks;
 }
 
-function setCarp(pair: SimPair, host: HostName, listing: string): void {
-  pair.setOutput(host, ["ifconfig", "carp"], listing);
-  for (const [name, block] of ifconfigBlocks(listing)) pair.setOutput(host, ["ifconfig", name], block);
+/** `ifconfig carp` and each of its interfaces alone. */
+function setCarp(host: HostState, listing: string): void {
+  setOutput(host, ["ifconfig", "carp"], listing);
+  for (const [name, block] of ifconfigBlocks(listing)) setOutput(host, ["ifconfig", name], block);
 }
 
-function setTables(pair: SimPair, host: HostName, tables: Readonly<Record<string, readonly string[]>>): void {
-  pair.setOutput(host, ["pfctl", "-vsT"], Object.keys(tables).map((name) => `-pa-r--\t${name}\n`).join(""));
-  for (const [name, entries] of Object.entries(tables)) pair.setOutput(host, ["pfctl", "-t", name, "-T", "show"], entries.map((entry) => `   ${entry}\n`).join(""));
-}
-
-function setSysctl(pair: SimPair, host: HostName, values: Readonly<Record<string, string>>): void {
-  for (const [name, value] of Object.entries(values)) {
-    pair.setOutput(host, ["sysctl", name], `${name}=${value}\n`);
-    pair.setOutput(host, ["sysctl", "-n", name], `${value}\n`);
+/** `pfctl -vsT` and each table's `pfctl -t NAME -T show`, as print_addrx() writes entries ("!" for a negated one). */
+function setTables(host: HostState, tables: Readonly<Record<string, readonly string[]>>): void {
+  setOutput(host, ["pfctl", "-vsT"], Object.keys(tables).map((name) => `-pa-r--\t${name}\n`).join(""));
+  for (const [name, entries] of Object.entries(tables)) {
+    setOutput(host, ["pfctl", "-t", name, "-T", "show"], entries.map((entry) => (entry.startsWith("!") ? `  ${entry}\n` : `   ${entry}\n`)).join(""));
   }
-  const carp = Object.entries(values).filter(([name]) => name.startsWith("net.inet.carp."));
-  pair.setOutput(host, ["sysctl", "net.inet.carp"], [...carp, ["net.inet.carp.log", "2"]].map(([name, value]) => `${name}=${value}\n`).join(""));
-  // check_sysctl asks every name at once, sorted.
-  const names = Object.keys(values).sort();
-  pair.setOutput(host, ["sysctl", ...names], names.map((name) => `${name}=${values[name] ?? ""}\n`).join(""));
 }
 
-/** A queue of `count` messages to a dead relay, the oldest `oldestSeconds` old (smtpctl show queue's fields). */
+/** Live values: `sysctl NAME`, `sysctl -n NAME`, the net.inet.carp subtree and check_sysctl's one call for all names. */
+function setSysctl(host: HostState, values: Readonly<Record<string, string>>): void {
+  const carp = [...Object.entries(values).filter(([name]) => name.startsWith("net.inet.carp.")), ["net.inet.carp.log", "2"] as const];
+  for (const [name, value] of [...Object.entries(values), ["net.inet.carp.log", "2"] as const]) {
+    setOutput(host, ["sysctl", name], `${name}=${value}\n`);
+    setOutput(host, ["sysctl", "-n", name], `${value}\n`);
+  }
+  setOutput(host, ["sysctl", "net.inet.carp"], carp.map(([name, value]) => `${name}=${value}\n`).join(""));
+  setOutput(host, ["sysctl", ...SYSCTL_NAMES], SYSCTL_NAMES.map((name) => `${name}=${values[name] ?? "?"}\n`).join(""));
+}
+
+/** `pfctl -si` with this many states (the derived OpenBSD 7 capture, its columns kept). */
+function setStateCount(host: HostState, states: number): void {
+  const text = pfInfo.replace(/(current entries)(\s+)(\d+)/, (_, label: string, space: string, count: string) => `${label}${" ".repeat(Math.max(1, space.length + count.length - String(states).length))}${states}`);
+  setOutput(host, ["pfctl", "-si"], text);
+}
+
+/** A queue of `count` messages to a dead relay, created evenly over the last `oldestSeconds` (smtpctl show queue's fields). */
 function queueText(count: number, oldestSeconds: number, nowSeconds: number): string {
   const lines: string[] = [];
   for (let i = 0; i < count; i++) {
@@ -165,106 +273,187 @@ function queueText(count: number, oldestSeconds: number, nowSeconds: number): st
   return lines.join("");
 }
 
-/** Everything back to the healthy pair: files, configs, tool outputs, the peer link. */
-export function plantHealthyPair(pair: SimPair, resolverPort: number): void {
-  for (const host of HOST_NAMES) {
-    for (const dir of [...OWN_DIRS.filter((dir) => dir !== INSTALL_DIR), "/root"]) pair.emptyDir(host, dir);
-    for (const [path, file] of Object.entries(plantedFiles(host))) pair.writeFile(host, path, file.content, file.mode);
-    for (const dir of PRIVATE_DIRS) if (dir !== "/etc/carpentry" || host === "primary") pair.chmod(host, dir, 0o700);
-    pair.writeFile(host, `${INSTALL_DIR}/carpentry.toml`, configFor(host, resolverPort), 0o600);
-    pair.setPeerReachable(host, true);
-
-    pair.clearOutputs(host);
-    setCarp(pair, host, CARP_GROUP[host]);
-    pair.setOutput(host, ["ifconfig", "-g", "carp"], demoteNone);
-    setSysctl(pair, host, LIVE_SYSCTL);
-    pair.setOutput(host, ["pfctl", "-si"], pfInfoWith(host === "primary" ? 1284 : 1279));
-    pair.setOutput(host, ["netstat", "-sp", "pfsync"], netstatPfsync);
-    setTables(pair, host, { badhosts: BADHOSTS, trusted: TRUSTED });
-    pair.setOutput(host, ["smtpctl", "show", "status"], "MDA running\nMTA running\nSMTP running\n");
-    pair.setOutput(host, ["smtpctl", "show", "queue"], "");
-    pair.setOutput(host, ["rcctl", "check", "carpentry"], "carpentry(ok)\n");
-  }
-  // The notes' carpentry rc.d service runs entr(1) watchers on the primary.
-  pair.setOutput("primary", ["pgrep", "-lx", "entr"], "48213 entr\n48217 entr\n");
+function healthyHost(host: HostName): HostState {
+  const state: HostState = { files: new Map(), outputs: new Map(), sshd: "running", entrWatchers: host === "primary" };
+  plantHealthyFiles(state, host);
+  setCarp(state, CARP_GROUP[host]);
+  setOutput(state, ["ifconfig", "-g", "carp"], demoteNone);
+  setSysctl(state, LIVE_SYSCTL);
+  setStateCount(state, STATE_COUNTS[host]);
+  setOutput(state, ["netstat", "-sp", "pfsync"], netstatPfsync);
+  setTables(state, { badhosts: BADHOSTS, trusted: TRUSTED });
+  setOutput(state, ["smtpctl", "show", "status"], "MDA running\nMTA running\nSMTP running\n");
+  setOutput(state, ["smtpctl", "show", "queue"], "");
+  setOutput(state, ["rcctl", "check", "carpentry"], "carpentry(ok)\n");
+  return state;
 }
 
-// -- the tour ---------------------------------------------------------------------------------------
-
-export interface FaultRun {
-  readonly host: HostName;
-  readonly check: string;
-  readonly expected: Status;
-  /** Detail lines worth showing after the first line (default 2): a diff needs more. */
-  readonly detailLines?: number;
+/** The pair in good health: primary MASTER, secondary BACKUP, everything synced, queues empty, resolvers answering. */
+export function healthyPair(): PairState {
+  return { hosts: { primary: healthyHost("primary"), secondary: healthyHost("secondary") }, resolvers: "answering" };
 }
+
+// -- the faults ---------------------------------------------------------------------------------------------
+
+export const FAULT_NAMES = [
+  "failed_over",
+  "split_brain",
+  "vhid_init",
+  "primary_demoted",
+  "pfsync_down",
+  "states_diverged",
+  "pf_table_drift",
+  "file_changed",
+  "file_added",
+  "file_removed",
+  "file_mode",
+  "file_secret",
+  "preempt_zero",
+  "mail_piling",
+  "dns_failing",
+  "peer_sshd_down",
+  "peer_hanging",
+  "garbled",
+] as const;
+export type FaultName = (typeof FAULT_NAMES)[number];
 
 export interface Fault {
   /** What happened, in the words of the pair's admin. */
-  readonly story: string;
-  readonly runs: readonly FaultRun[];
-  apply(pair: SimPair, resolver: { setFailing(failing: boolean): void }): void;
+  readonly description: string;
+  /** The change to the healthy pair. */
+  apply(pair: PairState): void;
 }
 
-export const FAULTS: readonly Fault[] = [
-  {
-    story: "The secondary took over: the primary is BACKUP of carp203, the secondary MASTER.",
-    runs: [{ host: "primary", check: "carp", expected: "WARNING", detailLines: 1 }],
-    apply: (pair) => {
-      setCarp(pair, "primary", primaryBackup);
-      setCarp(pair, "secondary", secondaryMaster);
+export const FAULTS: Readonly<Record<FaultName, Fault>> = {
+  failed_over: {
+    description: "The secondary took over: the primary is BACKUP of carp203, the secondary MASTER.",
+    apply: ({ hosts }) => {
+      setCarp(hosts.primary, CARP_STATES.primaryBackup);
+      setCarp(hosts.secondary, CARP_STATES.secondaryMaster);
     },
   },
-  {
-    story: "Split brain: the hosts lost sight of each other's advertisements and both are MASTER.",
-    runs: [{ host: "primary", check: "carp", expected: "CRITICAL", detailLines: 1 }],
-    apply: (pair) => setCarp(pair, "secondary", secondaryMaster),
+  split_brain: {
+    description: "Split brain: the hosts lost sight of each other's advertisements and both are MASTER of carp203.",
+    apply: ({ hosts }) => setCarp(hosts.secondary, CARP_STATES.secondaryMaster),
   },
-  {
-    story: "Maintenance: `ifconfig -g carp carpdemote 50` on the primary; the secondary took over.",
-    runs: [{ host: "primary", check: "carp", expected: "WARNING" }],
-    apply: (pair) => {
-      pair.setOutput("primary", ["ifconfig", "-g", "carp"], demoteAfterMaintenance.replace("internal:", "carp:"));
-      setCarp(pair, "primary", primaryBackup);
-      setCarp(pair, "secondary", secondaryMaster);
+  vhid_init: {
+    description: "carp203 is INIT on the primary (its carpdev went down), the secondary MASTER.",
+    apply: ({ hosts }) => {
+      setCarp(hosts.primary, CARP_STATES.primaryInit);
+      setCarp(hosts.secondary, CARP_STATES.secondaryMaster);
     },
   },
-  {
-    story: "After the upgrade net.inet.carp.preempt was left at 0 on the primary, live and in sysctl.conf.",
-    runs: [{ host: "primary", check: "sysctl", expected: "CRITICAL", detailLines: 1 }],
-    apply: (pair) => {
-      setSysctl(pair, "primary", { ...LIVE_SYSCTL, "net.inet.carp.preempt": "0" });
-      pair.writeFile("primary", "/etc/sysctl.conf", SYSCTL_CONF(0));
+  primary_demoted: {
+    description: "Maintenance: `ifconfig -g carp carpdemote 50` on the primary; the secondary took over.",
+    apply: ({ hosts }) => {
+      // The FAQ's capture is of group "internal".
+      setOutput(hosts.primary, ["ifconfig", "-g", "carp"], demoteAfterMaintenance.replace("internal:", "carp:"));
+      setCarp(hosts.primary, CARP_STATES.primaryBackup);
+      setCarp(hosts.secondary, CARP_STATES.secondaryMaster);
     },
   },
-  {
-    story: "The in-memory table badhosts drifted: the sync missed one entry each way.",
-    runs: [{ host: "primary", check: "pf_tables", expected: "CRITICAL", detailLines: 3 }],
-    apply: (pair) => setTables(pair, "secondary", { badhosts: [...BADHOSTS.slice(1), "203.0.113.66"], trusted: TRUSTED }),
+  pfsync_down: {
+    description: "pfsync0 is down on the secondary: states no longer follow a failover.",
+    apply: ({ hosts }) => setCarp(hosts.secondary, CARP_GROUP.secondary.replace("pfsync0: flags=41<UP,RUNNING>", "pfsync0: flags=0<>")),
   },
-  {
-    story: "Someone edited /etc/pf.conf on the primary and the sync to the secondary did not run.",
-    runs: [{ host: "primary", check: "drift_pf", expected: "CRITICAL", detailLines: 9 }],
-    apply: (pair) => pair.writeFile("primary", "/etc/pf.conf", PF_CONF.replace("pass out\n", "pass out\npass in on vio2 proto tcp to port 22\n"), 0o600),
+  states_diverged: {
+    description: "The state tables are far apart: 1000 states on the primary, 800 on the secondary.",
+    apply: ({ hosts }) => {
+      setStateCount(hosts.primary, 1000);
+      setStateCount(hosts.secondary, 800);
+    },
   },
-  {
-    story: "Mail piles up on the secondary: its relay through the primary fails, 600 messages, 2 days old.",
-    runs: [{ host: "secondary", check: "mailq", expected: "CRITICAL" }],
-    apply: (pair) => pair.setOutput("secondary", ["smtpctl", "show", "queue"], queueText(600, 2 * 86400, Math.floor(Date.now() / 1000))),
+  pf_table_drift: {
+    description: "The in-memory table badhosts drifted: the sync missed one entry each way.",
+    apply: ({ hosts }) => setTables(hosts.secondary, { badhosts: [...BADHOSTS.slice(1), "203.0.113.66"], trusted: TRUSTED }),
   },
-  {
-    story: "pfsync0 is down on the secondary: states no longer follow a failover.",
-    runs: [{ host: "primary", check: "pfsync", expected: "CRITICAL", detailLines: 1 }],
-    apply: (pair) => setCarp(pair, "secondary", carpGroupSecondary.replace("pfsync0: flags=41<UP,RUNNING>", "pfsync0: flags=0<>")),
+  file_changed: {
+    description: "Someone edited pf.conf, ifstated.conf and syslog.conf on the primary and the sync to the secondary did not run.",
+    apply: ({ hosts }) => {
+      writeFile(hosts.primary, "/etc/pf.conf", PF_CONF.replace("pass out\n", "pass out\npass in on vio2 proto tcp to port 22\n"), 0o600);
+      writeFile(hosts.primary, "/etc/ifstated.conf", ifstatedConf("primary").replace("every 10", "every 60"));
+      writeFile(hosts.primary, "/etc/syslog.conf", "*.notice;mail.none\t/var/log/messages\n");
+    },
   },
-  {
-    story: "unbound fails on both hosts: every query gets SERVFAIL.",
-    runs: [{ host: "primary", check: "dns", expected: "CRITICAL" }],
-    apply: (_pair, resolver) => resolver.setFailing(true),
+  file_added: {
+    description: "A script and an OpenVPN client config were added on the primary only (entr misses new files).",
+    apply: ({ hosts }) => {
+      writeFile(hosts.primary, "/root/bin/unbound-update.sh", "#!/bin/ksh\nrcctl reload unbound\n", 0o700);
+      writeFile(hosts.primary, "/etc/openvpn/ccd/laptop", "ifconfig-push 10.8.0.9 255.255.255.0\n");
+    },
   },
-  {
-    story: "The secondary's sshd is down: the primary's connections are refused.",
-    runs: [{ host: "primary", check: "peer", expected: "CRITICAL" }],
-    apply: (pair) => pair.setPeerReachable("primary", false),
+  file_removed: {
+    description: "A pf table file and a sync script were removed from the secondary.",
+    apply: ({ hosts }) => {
+      hosts.secondary.files.delete("/etc/pf.tables/spamd.txt");
+      hosts.secondary.files.delete("/etc/carpentry.bin/pf-tables-memory.sh");
+    },
   },
-];
+  file_mode: {
+    description: "On the secondary dhcpd.conf became 0600 and the OpenVPN ta.key 0644.",
+    apply: ({ hosts }) => {
+      chmodFile(hosts.secondary, "/etc/dhcpd.conf", 0o600);
+      chmodFile(hosts.secondary, "/etc/openvpn/ta.key", 0o644);
+    },
+  },
+  file_secret: {
+    description: "Secret-bearing files differ on the secondary: the carp pass, the unbound control key, the OpenVPN static key.",
+    apply: ({ hosts }) => {
+      writeFile(hosts.secondary, "/etc/hostname.carp203", hostnameCarp203("secondary", SECRETS.carpPassOld), 0o640);
+      writeFile(hosts.secondary, "/var/unbound/etc/unbound_control.key", pem("RSA PRIVATE KEY", SECRETS.unboundKeyOld), 0o640);
+      writeFile(hosts.secondary, "/etc/openvpn/ta.key", staticKey(SECRETS.staticKeyOld), 0o600);
+    },
+  },
+  preempt_zero: {
+    description: "After maintenance net.inet.carp.preempt was left at 0 on the primary, live and in sysctl.conf.",
+    apply: ({ hosts }) => {
+      setSysctl(hosts.primary, { ...LIVE_SYSCTL, "net.inet.carp.preempt": "0" });
+      writeFile(hosts.primary, "/etc/sysctl.conf", SYSCTL_CONF(0));
+    },
+  },
+  mail_piling: {
+    description: "Mail piles up on the secondary: its relay through the primary fails, 600 messages, the oldest 2 days old.",
+    apply: ({ hosts }) => setOutput(hosts.secondary, ["smtpctl", "show", "queue"], queueText(600, 2 * 86400, Math.floor(Date.now() / 1000))),
+  },
+  dns_failing: {
+    description: "unbound fails on both hosts: no name resolves.",
+    apply: (pair) => {
+      pair.resolvers = "failing";
+    },
+  },
+  peer_sshd_down: {
+    description: "sshd is stopped on both hosts: each host's connections to its peer are refused.",
+    apply: ({ hosts }) => {
+      for (const host of HOST_NAMES) hosts[host].sshd = "stopped";
+    },
+  },
+  peer_hanging: {
+    description: "Port 22 of each host accepts connections and never answers.",
+    apply: ({ hosts }) => {
+      for (const host of HOST_NAMES) hosts[host].sshd = "hanging";
+    },
+  },
+  garbled: {
+    description: "Every OpenBSD command on the primary prints what no parser understands.",
+    apply: ({ hosts: { primary } }) => {
+      setCarp(primary, CARP_GROUP.primary.replace("\tcarp: MASTER carpdev vio2", "\tcarp: MASTR carpdev vio2").replace("flags=41<UP,RUNNING>", "flags=41<UP,RUNNING"));
+      setOutput(primary, ["ifconfig", "-g", "carp"], "carp: carp demote count fifty\n");
+      setOutput(primary, ["pfctl", "-si"], "Status: Enabled for 1 days 00:00:01             Debug: err\n\nState Table                          Total             Rate\n  current entries        twelve\n");
+      setOutput(primary, ["netstat", "-sp", "pfsync"], "pfsync:\n\tmany packets received (IPv4)\n");
+      setOutput(primary, ["pfctl", "-vsT"], "-pa-r--\tbadhosts\n?? table listing cut\n");
+      setOutput(primary, ["pfctl", "-t", "badhosts", "-T", "show"], "   192.0.2.1\n   not-an-address\n");
+      setOutput(primary, ["sysctl", ...SYSCTL_NAMES], "net.inet.carp.allow: 1\n");
+      setOutput(primary, ["sysctl", "net.inet.carp.preempt"], "net.inet.carp.preempt: 1\n");
+      setOutput(primary, ["smtpctl", "show", "status"], "MDA up\n");
+      setOutput(primary, ["smtpctl", "show", "queue"], "20e9202c5e70252a|inet4|mta\n");
+      setOutput(primary, ["rcctl", "check", "carpentry"], "carpentry: ok?\n");
+    },
+  },
+};
+
+/** The healthy pair with a fault, or without one. */
+export function pairState(fault?: FaultName): PairState {
+  const pair = healthyPair();
+  if (fault !== undefined) FAULTS[fault].apply(pair);
+  return pair;
+}

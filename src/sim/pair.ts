@@ -9,8 +9,8 @@ import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import holderScript from "./holder.sh";
 import sshScript from "./ssh.sh";
-import standinScript from "./standin.sh";
 import { standinKey } from "./standin-key.js";
+import { DEMO_STANDIN_SETTINGS, standinScript } from "./standin.js";
 
 export type HostName = "primary" | "secondary";
 export const HOST_NAMES: readonly HostName[] = ["primary", "secondary"];
@@ -78,7 +78,7 @@ export class SimPair {
   static async start(options: SimPairOptions): Promise<SimPair> {
     const bin = join(options.dir, "bin");
     mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, "standin"), standinScript, { mode: 0o755 });
+    writeFileSync(join(bin, "standin"), standinScript(DEMO_STANDIN_SETTINGS), { mode: 0o755 });
     writeFileSync(join(bin, "ssh"), sshScript, { mode: 0o755 });
     mkdirSync(join(options.dir, "link"));
     for (const host of HOST_NAMES) {

@@ -1,4 +1,12 @@
-// The secret the demo plants (the carp pass in both hosts' hostname.carp203): the checks read those
-// files, and it must never appear in anything the demo prints. Its own module, so the demo's test
-// can hold the output against it without loading the rest of the demo.
-export const DEMO_CARP_PASS = "d3mo-Carp-s3cret";
+// The secret values the simulated gateways hold (the carp pass in hostname.carp203, unbound's control
+// key, the OpenVPN static key, and the older ones a fault plants): the checks read those files, and
+// none may ever appear in what a check or the demo prints. Their own module, so a test can hold output
+// against them without loading the rest of the simulation.
+export const SECRETS = {
+  carpPass: "w4n-Carp-s3cret",
+  carpPassOld: "w4n-Carp-0ld-s3cret",
+  unboundKey: "CANARYunboundKEYz9",
+  unboundKeyOld: "CANARYunboundOLDz9",
+  staticKey: "CANARYstaticKEYz9",
+  staticKeyOld: "CANARYstaticOLDz9",
+} as const;

@@ -1,5 +1,5 @@
 // Files bundled as strings by esbuild's text loader (build.mjs): the demo's shell scripts and the
-// real OpenBSD captures of test/fixtures that its simulated gateways print.
+// real OpenBSD captures (captures/) that its simulated gateways print.
 declare module "*.sh" {
   const text: string;
   export default text;

@@ -345,7 +345,7 @@ describe("a running pair", { timeout: 60_000 }, () => {
 
 // -- helpers ---------------------------------------------------------------------------------------
 
-/** Run a TypeScript module in its own process (vite-node); resolves once it printed "started ROOT". */
+/** Run a TypeScript module in its own process (vite-node, with the tests' text modules); resolves once it printed "started ROOT". */
 /** A process that starts a pair, says where, and waits to be killed. */
 const PAIR_THAT_WAITS = `
   import { startPair } from ${JSON.stringify(pairModule)};
@@ -357,7 +357,7 @@ const PAIR_THAT_WAITS = `
 async function runScript(source: string): Promise<{ process: ReturnType<typeof spawn>; started: Promise<string>; exited: Promise<void> }> {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "carpentry-script-")), "script.mts");
   fs.writeFileSync(file, source);
-  const child = spawn(path.join(repoRoot, "node_modules", ".bin", "vite-node"), [file], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(path.join(repoRoot, "node_modules", ".bin", "vite-node"), ["--config", "vitest.config.ts", file], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const started = new Promise<string>((resolve, reject) => {
     child.stdout?.on("data", (chunk: Buffer) => {

@@ -42,7 +42,7 @@ describe("state-changing commands", () => {
   it.each(STATE_CHANGING.map((argv) => [argv.join(" "), argv]))("%s is refused and logged as refused, run locally", async (line, argv) => {
     const run = await pair.run("primary", argv);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain("refused by the carpentry test harness");
+    expect(run.stderr).toContain("refused by the simulated gateway");
     expect(await pair.refusedCommands("primary")).toEqual([line]);
   });
 

@@ -1,4 +1,4 @@
-# Sourced by the in-host scripts of the simulated gateway pair (standin.sh, gnu-guard.sh,
+# Sourced by the in-host scripts of the simulated gateway pair (the stand-in, gnu-guard.sh,
 # shell-log.sh). pair.ts replaces @HARNESS_DIR@ with the host's directory when it installs a host;
 # that directory is visible at the same path inside the host. See README.md.
 HARNESS_DIR=@HARNESS_DIR@

@@ -14,13 +14,16 @@ import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { healthyPair } from "../../src/sim/gateways.js";
+import { standinKey } from "../../src/sim/standin-key.js";
+import { standinScript, type StandinSettings } from "../../src/sim/standin.js";
 
 const execFileAsync = promisify(execFile);
 
 export type HostName = "primary" | "secondary";
 export const HOST_NAMES: readonly HostName[] = ["primary", "secondary"];
 
-/** The OpenBSD-only commands replaced by the generic stand-in (standin.sh). */
+/** The OpenBSD-only commands replaced by the stand-in (src/sim/standin.sh). */
 export type StandinTool = "ifconfig" | "pfctl" | "sysctl" | "smtpctl" | "rcctl" | "netstat";
 export const STANDIN_TOOLS: readonly StandinTool[] = ["ifconfig", "pfctl", "sysctl", "smtpctl", "rcctl", "netstat"];
 
@@ -259,23 +262,17 @@ const HANG_SCRIPT = [
   'process.on("SIGTERM", () => process.exit(0));',
 ].join("\n");
 
-// -- stand-in keys (the same mapping as standin.sh) --------------------------------------------
+// -- stand-ins (src/sim/standin.sh, the demo's too) --------------------------------------------
 
-const SAFE_BYTE = /^[A-Za-z0-9._=+,:@-]$/;
+export { standinKey };
 
-/** The key a stand-in looks up for these arguments (argv without the tool), see standin.sh. */
-export function standinKey(args: readonly string[]): string {
-  if (args.length === 0) return "(none)";
-  return args
-    .map((arg) => {
-      let out = "";
-      for (const byte of Buffer.from(arg, "utf8")) {
-        const ch = String.fromCharCode(byte);
-        out += byte < 0x80 && SAFE_BYTE.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-      }
-      return out;
-    })
-    .join("_");
+/** The stand-in in a host: mksh (the host's /bin/sh would log each call as a shell), its outputs in
+ * the host's state directory, every call in the host's command log. */
+function standinSettings(hostDir: string): StandinSettings {
+  return {
+    shell: "/usr/bin/mksh",
+    setup: [`. ${hostDir}/bin/harness-lib.sh`, "STATE=$HARNESS_DIR/state", 'standin_log() { harness_log "$@"; }'].join("\n"),
+  };
 }
 
 /** [tool, args] for an argv given to setOutput/clearOutput. */
@@ -365,15 +362,6 @@ async function writeAtomic(file: string, content: string | Buffer, mode = 0o644)
   const tmp = `${file}.tmp${process.pid}${Math.random().toString(36).slice(2)}`;
   await fsp.writeFile(tmp, content, { mode });
   await fsp.rename(tmp, file);
-}
-
-function fixturesDir(): string {
-  const local = path.join(REPO_ROOT, "test", "fixtures", "openbsd");
-  return fs.existsSync(local) ? local : "/work/shared/fixtures/openbsd";
-}
-
-function readFixture(name: string): string {
-  return fs.readFileSync(path.join(fixturesDir(), name), "utf8");
 }
 
 // -- process-wide bookkeeping: live pairs, exit hooks, garbage of dead runs ----------------------
@@ -748,7 +736,7 @@ class PairImpl implements Pair {
       fs.writeFileSync(path.join(dir, "bin", target), text, { mode: 0o755 });
     };
     install("harness-lib.sh", "harness-lib.sh");
-    install("standin.sh", "standin");
+    fs.writeFileSync(path.join(dir, "bin", "standin"), standinScript(standinSettings(dir)), { mode: 0o755 });
     install("gnu-guard.sh", "gnu-guard");
     install("shell-log.sh", "shell-log");
     fs.symlinkSync("shell-log", path.join(dir, "bin", "ssh-command"));
@@ -1180,46 +1168,16 @@ export function pfctlStatusText(f: { runtimeSeconds: number; currentEntries: num
   );
 }
 
-/** Split `ifconfig` output into its interface blocks, by name. */
-function ifconfigBlocks(text: string): Map<string, string> {
-  const blocks = new Map<string, string>();
-  for (const block of text.split(/\n(?=\S)/)) {
-    const name = block.slice(0, block.indexOf(":"));
-    blocks.set(name, block.endsWith("\n") ? block : `${block}\n`);
-  }
-  return blocks;
-}
-
 /**
- * Plausible outputs of a healthy pair on both hosts, from the real captures in the OpenBSD
- * fixtures: the primary is MASTER and the secondary BACKUP of carp203 (advskew 0 / 100),
- * pfsync0 up with a syncdev, demote counters 0, net.inet.carp.preempt=1 on both (the captured
- * sysctl output with preempt set as a CARP pair needs it), pf enabled with nearly equal state
- * counts (derived format), and an empty mail queue.
+ * What the stand-ins print on the healthy pair of the simulation model (src/sim/gateways.ts, the demo's
+ * too), from the real captures: the primary MASTER and the secondary BACKUP of carp203 (advskew 0 /
+ * 100), pfsync0 up with a syncdev, demote counters 0, net.inet.carp.preempt=1 on both, pf enabled with
+ * nearly equal state counts (derived format), the same pf tables, smtpd running with an empty queue,
+ * the carpentry rc.d service ok. Files, configs and daemons are the scenarios' (scenarios.ts).
  */
 export async function healthyDefaults(pair: Pair): Promise<void> {
-  const groups: Record<HostName, string> = {
-    primary: readFixture("ifconfig_carp_group_primary_master_vio.txt"),
-    secondary: readFixture("ifconfig_carp_group_secondary_backup_vio.txt"),
-  };
-  const demote = readFixture("ifconfig_g_carp_faq.txt");
-  const carpSysctl = readFixture("sysctl_net_inet_carp_bookofpf.txt").replace("net.inet.carp.preempt=0", "net.inet.carp.preempt=1");
-  const states: Record<HostName, number> = { primary: 1284, secondary: 1279 };
+  const healthy = healthyPair();
   for (const host of HOST_NAMES) {
-    await pair.setOutput(host, ["ifconfig", "carp"], groups[host]);
-    for (const [name, block] of ifconfigBlocks(groups[host])) await pair.setOutput(host, ["ifconfig", name], block);
-    await pair.setOutput(host, ["ifconfig", "-g", "carp"], demote);
-    await pair.setOutput(host, ["sysctl", "net.inet.carp"], carpSysctl);
-    for (const line of carpSysctl.trim().split("\n")) {
-      const [name = "", value = ""] = line.split("=");
-      await pair.setOutput(host, ["sysctl", name], `${line}\n`);
-      await pair.setOutput(host, ["sysctl", "-n", name], `${value}\n`);
-    }
-    await pair.setOutput(
-      host,
-      ["pfctl", "-si"],
-      pfctlStatusText({ runtimeSeconds: 1_047_845, currentEntries: states[host], searches: 98_765_432, inserts: 2_345_678, removals: 2_344_394, match: 2_401_234 }),
-    );
-    await pair.setOutput(host, ["smtpctl", "show", "queue"], "");
+    for (const { argv, stdout } of healthy.hosts[host].outputs.values()) await pair.setOutput(host, argv, stdout);
   }
 }
