@@ -559,6 +559,19 @@ interface HostState {
   readonly daemons: DaemonImpl[];
 }
 
+/**
+ * Ends a host: SIGKILL to its init, which takes every process of the host's PID namespace with it;
+ * unshare, waiting for the init, reaps it and exits with the same signal. (Killing unshare first
+ * would kill the init too, through --kill-child, but leave it a zombie for the machine's init to
+ * reap, seconds later on some machines.) unshare alone if there is no init to kill.
+ */
+function endHost(h: HostState): void {
+  const holder = h.holder;
+  if (!holder || holder.exitCode !== null || holder.signalCode !== null) return;
+  if (h.init !== undefined) killQuietly(h.init, "SIGKILL");
+  else holder.kill("SIGKILL");
+}
+
 /** every process in a host's network or PID namespace (all of them started by the pair) */
 function hostPids(h: HostState): number[] {
   const pids = new Set<number>();
@@ -1172,8 +1185,11 @@ class PairImpl implements Pair {
     await Promise.all(
       hosts.map(async (h) => {
         if (!h.holder) return;
-        h.holder.kill("SIGKILL");
-        await waitExit(h.holder);
+        endHost(h);
+        const holder = h.holder;
+        const fallback = setTimeout(() => holder.kill("SIGKILL"), 3000);
+        await waitExit(holder);
+        clearTimeout(fallback);
       }),
     );
     // The init's end took the host's PID namespace down; what may be left are the nsenters of
@@ -1197,7 +1213,7 @@ class PairImpl implements Pair {
     const hosts = [...HOST_NAMES].reverse().map((name) => this.hosts[name]);
     for (const h of hosts) {
       for (const daemon of [...h.daemons].reverse()) daemon.signal("SIGKILL");
-      if (h.holder?.pid !== undefined) killQuietly(h.holder.pid, "SIGKILL");
+      endHost(h);
     }
     const deadline = Date.now() + 2000;
     for (const h of hosts) {
