@@ -61,7 +61,12 @@ export async function teardown(): Promise<void> {
     return !Number.isInteger(owner) || isOursOrDead(owner);
   });
   const problems = [
-    ...(killed.length > 0 ? [`the test run ended processes it did not start (guards outside the pairs): ${killed.join(", ")}`] : []),
+    ...(killed.length > 0
+      ? [
+          `processes outside the pairs did not survive the test run (guards started before it: ${killed.join(", ")}): a test killed by name outside its simulated host, ` +
+            "or something else on this machine did (a copy of this suite from before the hosts had PID namespaces of their own kills every sleep and ssh master it sees)",
+        ]
+      : []),
     ...(left.length > 0 ? [`the test run left behind (test/harness/pair.ts leftovers()):\n${left.join("\n")}`] : []),
   ];
   if (problems.length > 0) throw new Error(problems.join("\n"));
