@@ -171,12 +171,13 @@ async function tour(dir: string, layers: Layers): Promise<number> {
 function intro(paint: ReturnType<typeof painter>, setUpIn: string): string {
   return [
     paint.heading("carpentry demo: a simulated OpenBSD CARP gateway pair on this machine"),
-    `Two hosts, primary and secondary, set up in ${setUpIn}: each has its own /etc, /var, /root and /tmp`,
-    "(mount namespaces in a user namespace of yours: no root needed, nothing changed outside them).",
+    `Two hosts, primary and secondary, set up in ${setUpIn}: each has its own /etc, /var, /root, /tmp`,
+    "and processes (mount and PID namespaces in a user namespace of yours: no root needed, nothing",
+    "changed outside them; ps in a host sees that host's processes alone).",
     `Real: this build's checks and carpentry in ${INSTALL_DIR} on both hosts, run by their paths as`,
     "monit runs them; node; /bin/sh; `carpentry facts` answering on the peer.",
     "Simulated: ifconfig, pfctl, sysctl, smtpctl, rcctl, netstat and pgrep print real OpenBSD captures;",
-    "the peer link is simulated without sshd ([peer] ssh_path is a stand-in that enters the other host);",
+    "the peer link is simulated without sshd ([peer] ssh_path is a stand-in: the other host runs the command);",
     "unbound is a small DNS responder on 127.0.0.1, on a port of its own ([checks.dns] port).",
     "",
     paint.heading("1. A healthy pair"),

@@ -1,7 +1,9 @@
 #!/bin/sh
-# carpentry demo: one simulated gateway. Run by `unshare --mount --uts` inside the demo's user
-# namespace: gives this host its own view of the file system, says "ready", then holds the host's
-# namespaces until the demo closes its stdin (or the demo's PID namespace ends).
+# carpentry demo: one simulated gateway. Run by `unshare --mount --uts --pid --fork --mount-proc`
+# inside the demo's user namespace, as pid 1 of the host's own PID namespace (ps in the host sees the
+# host's processes alone, through its own /proc): gives this host its own view of the file system,
+# serves the peer link (ssh.sh), says "ready", then holds the host's namespaces until the demo closes
+# its stdin (or the demo's PID namespace ends). When it exits, the kernel ends every process of the host.
 #
 #   holder.sh NAME DEMO_DIR NODE LAYERS
 #   NAME      primary or secondary (the host name)
@@ -73,5 +75,31 @@ mount -t tmpfs -o mode=755 tmpfs /usr/local/bin
 mount --bind /proc/self/fd/8 /usr/local/bin/node
 exec 8<&-
 
+# The peer link: ssh.sh on the other host cannot start a process in this host's PID namespace (a
+# sibling of its own), so it asks this one. It makes a call directory with FIFOs in, out, err and rc
+# and the command line in cmd, and writes the directory's path to this host's calls FIFO; the command
+# runs here, as OpenBSD's sshd runs it for root, its stdin, stdout and stderr the call's FIFOs, and
+# its exit status goes to rc.
+calls=$run/hosts/$name/calls
+mkfifo -m 600 "$calls"
+serve() {
+	while read -r call; do
+		(
+			status=0
+			command=$(cat -- "$call/cmd")
+			cd /root
+			env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/sh \
+				PATH=/usr/bin:/bin:/usr/sbin:/sbin:/usr/X11R6/bin:/usr/local/bin:/usr/local/sbin \
+				/bin/sh -c "$command" <"$call/in" >"$call/out" 2>"$call/err" || status=$?
+			echo "$status" >"$call/rc"
+		) &
+	done
+}
+
+# As pid 1, this shell also reaps the host's orphans while it waits (wait(2) takes any child).
+exec 3<&0 0</dev/null
+{ while read -r _ <&3; do :; done; } &
+stdin_open=$!
+serve <>"$calls" 3<&- &
 echo ready
-while read -r _; do :; done
+wait "$stdin_open"

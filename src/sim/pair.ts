@@ -1,10 +1,11 @@
 // The demo's simulated gateway pair. Runs inside the demo's user namespace (src/sim/namespace.ts),
-// where we are root: each host is one holder process (holder.sh) owning a mount and a UTS namespace,
-// and everything else enters it with nsenter. Unlike the test harness (test/harness/pair.ts), it needs
-// no real root, no network namespace and no sshd: the peer link is ssh.sh, which enters the other
-// host's namespaces. The checks and `carpentry` run unchanged inside the hosts, by their real paths.
+// where we are root: each host is one holder process (holder.sh) owning a mount, a UTS and a PID
+// namespace (pid 1 of it, with its own /proc: ps in a host sees that host's processes alone), and
+// everything else enters it with nsenter. Unlike the test harness (test/harness/pair.ts), it needs no
+// real root, no network namespace and no sshd: the peer link is ssh.sh, which has the other host's
+// holder run the command. The checks and `carpentry` run unchanged inside the hosts, by their real paths.
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import holderScript from "./holder.sh";
@@ -69,10 +70,30 @@ function collect(child: ChildProcess): Promise<RunResult> {
   });
 }
 
+/**
+ * A process's first child. unshare --pid --fork starts the holder as its child, pid 1 of the host's
+ * PID namespace; this is its pid in ours.
+ */
+function firstChild(pid: number | undefined): number | undefined {
+  try {
+    const [child] = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    return child;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A simulated host: unshare (waits for the holder; ending it ends the holder, --kill-child) and the holder. */
+interface Host {
+  readonly unshare: ChildProcess;
+  /** pid 1 of the host's PID namespace, as the demo's namespace numbers it */
+  readonly init: number;
+}
+
 export class SimPair {
   private constructor(
     private readonly options: SimPairOptions,
-    private readonly holders: Readonly<Record<HostName, ChildProcess>>,
+    private readonly hosts: Readonly<Record<HostName, Host>>,
   ) {}
 
   static async start(options: SimPairOptions): Promise<SimPair> {
@@ -95,20 +116,20 @@ export class SimPair {
     const settled = await Promise.allSettled(started);
     const failure = settled.find((outcome) => outcome.status === "rejected");
     if (failure) {
-      for (const outcome of settled) if (outcome.status === "fulfilled") outcome.value.kill("SIGKILL");
+      for (const outcome of settled) if (outcome.status === "fulfilled") outcome.value.unshare.kill("SIGKILL");
       throw failure.reason;
     }
-    const [primary, secondary] = settled.map((outcome) => (outcome as PromiseFulfilledResult<ChildProcess>).value);
+    const [primary, secondary] = settled.map((outcome) => (outcome as PromiseFulfilledResult<Host>).value);
     if (!primary || !secondary) throw new Error("a simulated host did not start");
     return new SimPair(options, { primary, secondary });
   }
 
-  private static startHolder(name: HostName, options: SimPairOptions, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  private static startHolder(name: HostName, options: SimPairOptions, env: NodeJS.ProcessEnv): Promise<Host> {
     const hostDir = join(options.dir, "hosts", name);
     mkdirSync(join(hostDir, "layers"));
     const holder = spawn(
       options.unshare,
-      ["--mount", "--uts", "--propagation", "private", "/bin/sh", "-c", holderScript, "holder", name, options.dir, options.node, options.layers],
+      ["--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private", "/bin/sh", "-c", holderScript, "holder", name, options.dir, options.node, options.layers],
       { env, stdio: ["pipe", "pipe", "pipe"] },
     );
     return new Promise((resolve, reject) => {
@@ -117,9 +138,10 @@ export class SimPair {
       holder.stderr?.on("data", (chunk: Buffer) => (complaint += chunk.toString("utf8")));
       holder.stdout?.on("data", (chunk: Buffer) => {
         said += chunk.toString("utf8");
-        if (said.includes("ready\n") && holder.pid !== undefined) {
-          writeFileSync(join(hostDir, "pid"), `${holder.pid}\n`);
-          resolve(holder);
+        if (said.includes("ready\n")) {
+          const init = firstChild(holder.pid);
+          if (init === undefined) reject(new Error(`the simulated ${name} said ready, but its holder is gone`));
+          else resolve({ unshare: holder, init });
         }
       });
       holder.once("error", reject);
@@ -129,7 +151,7 @@ export class SimPair {
 
   /** A path of the host's file system, as this process can reach it. */
   hostPath(host: HostName, path: string): string {
-    return `/proc/${this.holders[host].pid}/root${path}`;
+    return `/proc/${this.hosts[host].init}/root${path}`;
   }
 
   private stateDir(host: HostName): string {
@@ -194,8 +216,8 @@ export class SimPair {
 
   /** Runs a command in the host as monit runs a check: root, cwd /, rc's sparse environment, no TTY. */
   run(host: HostName, argv: readonly string[]): Promise<RunResult> {
-    const pid = String(this.holders[host].pid);
-    const child = spawn(this.options.nsenter, ["-m", "-u", "-t", pid, "--", ...argv], { env: MONIT_ENV, stdio: ["pipe", "pipe", "pipe"] });
+    // nsenter -p forks the command into the host's PID namespace and passes on how it ended.
+    const child = spawn(this.options.nsenter, ["-m", "-u", "-p", "-t", String(this.hosts[host].init), "--", ...argv], { env: MONIT_ENV, stdio: ["pipe", "pipe", "pipe"] });
     child.stdin?.end();
     return collect(child);
   }
@@ -204,7 +226,7 @@ export class SimPair {
   async stop(): Promise<void> {
     await Promise.all(
       HOST_NAMES.map((host) => {
-        const holder = this.holders[host];
+        const holder = this.hosts[host].unshare;
         if (holder.exitCode !== null || holder.signalCode !== null) return Promise.resolve();
         return new Promise<void>((resolve) => {
           holder.once("exit", () => resolve());

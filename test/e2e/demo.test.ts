@@ -4,10 +4,11 @@
 // change nothing on the machine, and leave nothing behind: no process, no directory, also when it is
 // interrupted. And where user namespaces are off, it must say so and which sysctl to set.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALL_CHECKS } from "../../src/checks/index.js";
 import { SECRETS } from "../../src/sim/secrets.js";
@@ -208,5 +209,64 @@ describe("carpentry demo", () => {
     expect(run.stdout).toMatch(/^carpentry demo: cannot create the demo's user namespace\n/);
     expect(run.stdout).toContain("cause: user namespaces are switched off (user.max_user_namespaces = 0)");
     expect(run.stdout).toContain("fix: sysctl -w user.max_user_namespaces=15000");
+  });
+});
+
+/**
+ * Runs inside a sandbox like the demo's (user, mount and PID namespace): starts the demo's pair
+ * (src/sim/pair.ts), looks at each host's processes from inside, and prints what it saw as JSON.
+ */
+const HOSTS_PROBE = `
+import { spawnSync } from "node:child_process";
+import { SimPair } from ${JSON.stringify(join(REPO, "src", "sim", "pair.ts"))};
+const dir = process.argv[2];
+spawnSync("mount", ["-t", "tmpfs", "-o", "mode=700", "carpentry-demo", dir]);
+const pair = await SimPair.start({ dir, node: process.execPath, nsenter: "/usr/bin/nsenter", unshare: "/usr/bin/unshare", layers: "overlay", ownDirs: [], addresses: { primary: "192.168.110.101", secondary: "192.168.110.102" } });
+const sh = async (host, script) => (await pair.run(host, ["/bin/sh", "-c", script])).stdout;
+const ps = "ps -e -o pid= -o comm=";
+const seen = {};
+try {
+  // a long-running process in the secondary, named as nothing else is
+  await sh("secondary", "cp /usr/bin/sleep /tmp/carpsleeper && /tmp/carpsleeper 60 </dev/null >/dev/null 2>&1 &");
+  seen.primary = await sh("primary", ps);
+  seen.secondary = await sh("secondary", ps);
+  seen.overTheLink = await sh("primary", "/run/carpentry-demo/bin/ssh -T -- secondary '" + ps + "'");
+  seen.link = await sh("primary", "echo hello | /run/carpentry-demo/bin/ssh -T -- secondary 'read -r x; echo \\"$x from $(cat /etc/myname)\\"; echo oops >&2; exit 3' 2>/tmp/err; echo \\"exit $?\\"; cat /tmp/err");
+} finally {
+  await pair.stop();
+}
+console.log(JSON.stringify(seen));
+`;
+
+describe("the demo's simulated hosts", () => {
+  it("each have a PID namespace of their own: ps sees the host's processes alone, and the peer link runs a command in the peer's", async () => {
+    const probe = join(work, "hosts-probe.mjs");
+    const source = join(work, "hosts-probe.ts");
+    writeFileSync(source, HOSTS_PROBE);
+    await build({ entryPoints: [source], outfile: probe, bundle: true, platform: "node", format: "esm", loader: { ".sh": "text", ".txt": "text" }, logLevel: "silent" });
+    const dir = mkdtempSync("/tmp/carpentry-demo-hosts-");
+    try {
+      const run = spawnSync("unshare", ["--user", "--map-root-user", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--mount-proc", process.execPath, probe, dir], {
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      expect(run.stderr).toBe("");
+      expect(run.status).toBe(0);
+      const seen = JSON.parse(run.stdout) as Record<"primary" | "secondary" | "overTheLink" | "link", string>;
+      const names = (ps: string): string[] => ps.trim().split("\n").map((line) => line.trim().split(/\s+/)[1] ?? "");
+      const pids = (ps: string): number[] => ps.trim().split("\n").map((line) => Number(line.trim().split(/\s+/)[0]));
+      // pid 1 is the host's holder; neither the other host's processes nor the demo's node are there
+      for (const host of ["primary", "secondary"] as const) {
+        expect(pids(seen[host])[0], host).toBe(1);
+        expect(names(seen[host]), host).not.toContain("node");
+      }
+      expect(names(seen.primary)).not.toContain("carpsleeper");
+      expect(names(seen.secondary)).toContain("carpsleeper");
+      expect(names(seen.overTheLink)).toContain("carpsleeper");
+      expect(seen.link).toBe("hello from secondary\nexit 3\noops\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(processesNaming(dir)).toEqual([]);
   });
 });

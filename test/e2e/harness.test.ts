@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { healthyDefaults, leftovers, standinKey, startPair, type HostName, type Pair } from "../harness/pair.js";
+import { startGuards } from "../support/guards.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const pairModule = path.join(repoRoot, "test", "harness", "pair.ts");
@@ -270,9 +271,56 @@ describe("a running pair", { timeout: 60_000 }, () => {
     expect(result.durationMs).toBeLessThan(2000);
     const strays = await pair.strayProcesses("primary", { settleMs: 0 });
     expect(strays.filter((s) => s.includes("sleep 30"))).toHaveLength(2);
-    await sh("primary", "/usr/bin/pkill -x sleep");
-    expect(await pair.strayProcesses("primary")).toEqual([]);
+    // pkill by name inside the host: a sleep outside the pair is not the host's to see
+    const guards = await startGuards();
+    try {
+      await sh("primary", "/usr/bin/pkill -x sleep");
+      expect(await pair.strayProcesses("primary")).toEqual([]);
+      expect(guards.dead(), "processes outside the pair").toEqual([]);
+    } finally {
+      await guards.stop();
+    }
     expect(await pair.strayProcesses("secondary")).toEqual([]);
+  });
+
+  it("gives each host its own PID namespace: ps, pgrep and pkill see the host's processes alone", async () => {
+    const guards = await startGuards();
+    // a process of the secondary's that the primary could mistake for its own
+    await pair.writeFile("secondary", "/usr/sbin/entr", fs.readFileSync("/usr/bin/sleep"), { mode: 0o755 });
+    const secondaryWatcher = await pair.startDaemon("secondary", "entr", ["/usr/sbin/entr", "infinity"]);
+    try {
+      const ps = await sh("primary", "/bin/ps -e -o pid= -o comm=");
+      expect(ps.code).toBe(0);
+      const seen = ps.stdout.trim().split("\n").map((line) => line.trim().split(/\s+/));
+      // pid 1 is the host's init; the primary's sshd runs; nothing of the secondary or the machine
+      expect(seen[0]).toEqual(["1", "dash"]);
+      expect(seen.map(([, comm]) => comm)).toContain("sshd");
+      expect(seen.length).toBeLessThan(10);
+      expect(seen.map(([, comm]) => comm)).not.toContain("entr");
+      expect(seen.map(([, comm]) => comm)).not.toContain("node");
+      expect((await sh("primary", "/usr/bin/pgrep -lx entr")).code).toBe(1);
+      expect((await sh("secondary", "/usr/bin/pgrep -lx entr")).stdout).toMatch(/^\d+ entr\n$/);
+      expect((await sh("primary", "/usr/bin/pgrep -f '\\[mux\\]'; /usr/bin/pgrep -x ssh; /usr/bin/pgrep -x sleep")).stdout).toBe("");
+      // the same names killed in the primary: the secondary's watcher and the guards live on
+      expect((await sh("primary", "/usr/bin/pkill -9 -x entr; /usr/bin/pkill -9 -x sleep; /usr/bin/pkill -9 -f '\\[mux\\]'; /usr/bin/pkill -9 -x ssh")).code).toBe(1);
+      expect(guards.dead(), "processes outside the pair").toEqual([]);
+      expect((await sh("secondary", "/usr/bin/pgrep -x entr")).code).toBe(0);
+      // the daemon's pid is the machine's number for it; in the host it has its own, the same process
+      const status = fs.readFileSync(`/proc/${secondaryWatcher.pid}/status`, "utf8");
+      const [outer, inner] = /^NSpid:\s+(\d+)\s+(\d+)$/m.exec(status)?.slice(1).map(Number) ?? [];
+      expect(outer).toBe(secondaryWatcher.pid);
+      expect((await sh("secondary", "/usr/bin/pgrep -x entr")).stdout).toBe(`${inner}\n`);
+      expect(fs.readFileSync(`/proc/${pair.pid("secondary")}/status`, "utf8")).toMatch(/^NSpid:\s+\d+\s+1$/m);
+    } finally {
+      await secondaryWatcher.stop();
+      await guards.stop();
+    }
+  });
+
+  it("reaps the host's orphans: no zombie stays behind in ps or pgrep", async () => {
+    const result = await sh("primary", "/bin/sh -c '/usr/bin/sleep 0.1 & /usr/bin/sleep 0.1 & exit 0'; /usr/bin/sleep 0.5; /bin/ps -e -o stat= -o comm=");
+    expect(result.stdout).not.toMatch(/^Z/m);
+    expect(result.stdout).not.toContain("sleep\n");
   });
 
   it("installs the build into /etc/carpentry.monit and the config next to it", async () => {

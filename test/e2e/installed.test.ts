@@ -1,7 +1,7 @@
 // check_installed against the simulated pair, run as monit runs it on each gateway: the carpentry
 // files as the notes set them up (chmod -R 700, rc.d script chmod u+x), the rc.d service through the
 // rcctl stand-in, and the entr watchers as real processes in the primary.
-import { chmodSync, chownSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { HOST_NAMES, startPair, type Daemon, type HostName, type Pair } from "../harness/pair.js";
 
@@ -10,10 +10,9 @@ const CONFIG: Record<HostName, string> = {
   primary: 'role = "primary"\n[peer]\nhost = "secondary"\n',
   secondary: 'role = "secondary"\n[peer]\nhost = "primary"\n',
 };
-// The hosts share the machine's process table: another test's pair may run a process named entr too.
-// A watcher name of this run's own (at most 15 characters, Linux's process name length) keeps
-// "no watcher runs" true while other pairs run theirs.
-const WATCHER = `entr${process.pid}`.slice(0, 15);
+// A watcher named in the config ([checks.installed] watcher), besides the default entr. Each host
+// has its own PID namespace, so pgrep in a host counts that host's processes alone.
+const WATCHER = "carpwatch";
 const WITH_OWN_WATCHER = `${CONFIG.primary}[checks.installed]\nwatcher = "${WATCHER}"\n`;
 
 /** What the notes install: /etc/carpentry on the primary only; scripts 0700; the rc.d script 0755. */
@@ -32,9 +31,10 @@ let watcher: Daemon | undefined;
 let defaultWatcher: Daemon | undefined;
 
 /** A process of that name that waits, as entr(1) does: a copy of sleep(1) in the host's /usr/sbin. */
-async function startWatcher(name: string): Promise<Daemon> {
-  await pair.writeFile("primary", `/usr/sbin/${name}`, readFileSync("/usr/bin/sleep"), { mode: 0o755 });
-  return pair.startDaemon("primary", name, [`/usr/sbin/${name}`, "infinity"]);
+async function startWatcher(name: string, host: HostName = "primary"): Promise<Daemon> {
+  // written once: a copy that runs cannot be written again (ETXTBSY)
+  if (!existsSync(pair.hostPath(host, `/usr/sbin/${name}`))) await pair.writeFile(host, `/usr/sbin/${name}`, readFileSync("/usr/bin/sleep"), { mode: 0o755 });
+  return pair.startDaemon(host, name, [`/usr/sbin/${name}`, "infinity"]);
 }
 
 async function check(host: HostName): Promise<{ code: number | null; firstLine: string; stdout: string }> {
@@ -81,8 +81,26 @@ describe("check_installed", () => {
   it("finds the default watcher, entr, by its exact process name", async () => {
     await pair.writeConfig("primary", CONFIG.primary);
     const run = await check("primary");
-    expect(run.firstLine).toMatch(/^OK: 4 paths in place, root-only \(\d+ entries\); carpentry\(ok\), \d+ entr watchers? \| /);
+    expect(run.firstLine).toMatch(/^OK: 4 paths in place, root-only \(\d+ entries\); carpentry\(ok\), 1 entr watcher \| .* watchers=1;;;0$/);
     expect(run.code).toBe(0);
+  });
+
+  it("counts only its own host's watchers: entr processes on the secondary are not the primary's", async () => {
+    const onSecondary = [await startWatcher("entr", "secondary"), await startWatcher("entr", "secondary")];
+    try {
+      expect((await pair.run("secondary", ["/usr/bin/pgrep", "-x", "entr"])).stdout.trim().split("\n")).toHaveLength(2);
+      expect((await pair.run("primary", ["/usr/bin/pgrep", "-lx", "entr"])).stdout).toMatch(/^\d+ entr\n$/);
+      await pair.writeConfig("primary", CONFIG.primary);
+      expect((await check("primary")).firstLine).toMatch(/, 1 entr watcher \| .* watchers=1;;;0$/);
+      await defaultWatcher?.stop();
+      defaultWatcher = undefined;
+      const none = await check("primary");
+      expect(none.firstLine).toMatch(/^CRITICAL: no entr watchers running \| entries=\d+;;;0 watchers=0;;;0$/);
+      expect(none.code).toBe(2);
+    } finally {
+      for (const daemon of onSecondary) await daemon.stop();
+      defaultWatcher ??= await startWatcher("entr");
+    }
   });
 
   it("is OK on the secondary without /etc/carpentry, and asks no rc.d service there", async () => {

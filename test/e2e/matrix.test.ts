@@ -139,8 +139,8 @@ const EXPECTED: Readonly<Record<string, Row>> = {
   "drift_ifstated@primary": driftRow("ifstated", "5 paths", { file_changed: CRITICAL(/^\/etc\/ifstated\.conf content differs$/) }),
   // check_drift without --set: the admin's own [drift.syslog] set.
   "drift@primary": driftRow("syslog", "2 paths", { file_changed: CRITICAL(/^\/etc\/syslog\.conf content differs$/) }),
-  // pgrep sees the whole test machine (the hosts share its pid namespace): any number of watchers.
-  "installed@primary": row(OK(/^4 paths in place, root-only \(\d+ entries\); carpentry\(ok\), \d+ entr watchers?$/), {
+  // pgrep sees the primary's own processes (its own PID namespace): the lab's one watcher.
+  "installed@primary": row(OK(/^4 paths in place, root-only \(\d+ entries\); carpentry\(ok\), 1 entr watcher$/), {
     garbled: UNKNOWN(/^cannot parse rcctl check output line 1$/),
   }),
   "installed@secondary": row(OK(/^3 paths in place, root-only \(\d+ entries\)$/), {}),

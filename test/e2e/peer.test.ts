@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { ALL_CHECKS } from "../../src/checks/index.js";
 import type { HostName, Pair } from "../harness/pair.js";
+import { startGuards } from "../support/guards.js";
 import { PAIR_CONFIG, useSimulatedPair } from "../support/sim.js";
 
 const DIR = "/etc/carpentry.monit";
@@ -95,7 +96,17 @@ describe("the shared connection", () => {
 
   it("survives a stale control socket left by a dead master", async () => {
     await pair.run("primary", [`${DIR}/check_carp`]);
-    await pair.run("primary", ["/bin/sh", "-c", "pkill -9 -f '\\[mux\\]'; true"]);
+    // The master is killed by name inside the primary, whose PID namespace holds its processes
+    // alone: ssh connection masters outside the pair (the guard is one) are not the test's.
+    const guards = await startGuards();
+    try {
+      const killed = await pair.run("primary", ["/bin/sh", "-c", "pkill -9 -f '\\[mux\\]'"]);
+      expect(killed.code, "a master to kill in the primary").toBe(0);
+      expect(guards.dead(), "processes outside the pair").toEqual([]);
+    } finally {
+      await guards.stop();
+    }
+    expect((await pair.run("primary", ["/bin/sh", "-c", "pgrep -f '\\[mux\\]'"])).code, "no master left in the primary").toBe(1);
     const sockets = (await pair.run("primary", ["/bin/sh", "-c", "ls /var/run/carpentry"])).stdout;
     expect(sockets).toMatch(/cm-[0-9a-f]{16}/);
     const run = await pair.run("primary", [`${DIR}/check_carp`]);

@@ -3,9 +3,10 @@
  * executables against. How it works, what is real and what is simulated: test/harness/README.md.
  *
  * Each host is one long-running holder process that owns a network namespace (veth pair,
- * primary 10.231.0.1/30, secondary 10.231.0.2/30) and a private mount + UTS namespace with
- * overlays on /etc, /usr and /var, and private /root, /run, /tmp, /var/spool and /usr/local/bin.
- * Everything else runs inside with `nsenter -t HOLDER -m -n -u`.
+ * primary 10.231.0.1/30, secondary 10.231.0.2/30), a PID namespace of its own (ps, pgrep and pkill
+ * inside a host see that host's processes alone, as on a real gateway) and a private mount + UTS
+ * namespace with overlays on /etc, /usr and /var, and private /proc, /root, /run, /tmp, /var/spool and
+ * /usr/local/bin. Everything else runs inside with `nsenter -t INIT -m -n -u -p`.
  * Root only (namespaces, mounts, sshd on port 22 inside the namespace).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -100,6 +101,7 @@ export interface DaemonOptions {
 
 export interface Daemon {
   readonly host: HostName;
+  /** the program's pid as the machine numbers it (inside the host it has another) */
   readonly pid: number;
   readonly logFile: string;
   /** settles when the process has exited */
@@ -136,7 +138,7 @@ export interface Pair {
   readonly peerAddress: Record<HostName, string>;
   /** the name each host has for its peer in its /etc/hosts: peerName.primary is "secondary" */
   readonly peerName: Record<HostName, string>;
-  /** the holder process of a host (its namespaces: /proc/PID/ns/...) */
+  /** pid 1 of a host's PID namespace, as the machine numbers it (its namespaces: /proc/PID/ns/...) */
   pid(host: HostName): number;
   /** a host's view of an absolute path, through /proc/PID/root (absolute symlinks inside the host
    * resolve in the caller's view, not the host's) */
@@ -176,8 +178,9 @@ export interface Pair {
   /** state-changing stand-in calls that were refused (the suite asserts there are none) */
   refusedCommands(host: HostName): Promise<string[]>;
   clearCommandLog(host: HostName): Promise<void>;
-  /** "PID cmdline" of every process inside the host except the holder and the daemons the harness
-   * started. Waits up to settleMs (default 1000) for processes that are still exiting. */
+  /** "PID cmdline" of every process in the host's PID namespace except its init and the daemons the
+   * harness started (PID as the machine numbers it). Waits up to settleMs (default 1000) for
+   * processes that are still exiting. */
   strayProcesses(host: HostName, opts?: { settleMs?: number }): Promise<string[]>;
   /** kill everything (daemons in reverse start order, holders, then every process left in the
    * namespaces), delete the namespaces and the temporary directory. Idempotent. */
@@ -213,8 +216,9 @@ const STANDIN_DIR: Record<StandinTool, "usr/sbin" | "usr/bin"> = {
 const OVERLAYS = ["etc", "usr", "var"] as const;
 
 /**
- * The holder: runs in the new network namespace (ip netns exec) and a new mount + UTS namespace
- * (unshare), sets up the host's view, prints "ready" and waits for EOF on stdin (or SIGKILL).
+ * The holder: runs in the new network namespace (ip netns exec) and a new mount + UTS + PID
+ * namespace (unshare --pid --fork: this script is pid 1 of the host, with the host's own /proc),
+ * sets up the host's view, prints "ready" and waits for EOF on stdin (or SIGKILL).
  * Positional parameters: host dir, host name, address, veth, node binary, whiteout names...
  * Inside the host, the host dir is visible at its own path (scripts, state, log, sshd files) with
  * the real /usr/bin read-only at real-bin; the overlay upper/work dirs are hidden there, so nothing
@@ -246,8 +250,14 @@ const HOLDER_SCRIPT = [
   '/usr/bin/mkdir -p "$H"',
   '/usr/bin/mount --move /run/.harness "$H"',
   "/usr/bin/rmdir /run/.harness",
+  // pid 1 of the host's PID namespace: it waits for a job that ends at EOF on its stdin, and while
+  // it waits it also reaps the host's orphans (wait(2) takes any child), so no zombie stays in
+  // ps or pgrep. When it exits, the kernel kills every process left in the host. The job is its
+  // only child when it says ready: the harness tells it from the host's own processes that way.
+  "exec 3<&0",
+  "{ read -r _ <&3 || true; } &",
   "echo ready",
-  "read -r _ || true",
+  'wait "$!"',
 ].join("\n");
 
 /** Listener that accepts TCP on port 22 and never answers (node -e; argv: log file, address). */
@@ -323,16 +333,42 @@ function allPids(): number[] {
     .map(Number);
 }
 
-/** pids whose network namespace is the one with this inode (zombies have none: not listed) */
-function pidsInNetns(inode: number): number[] {
-  const link = `net:[${inode}]`;
+/** pids whose namespace of this kind is the one with this inode (zombies have none: not listed) */
+function pidsInNamespace(kind: "net" | "pid", inode: number): number[] {
+  const link = `${kind}:[${inode}]`;
   return allPids().filter((pid) => {
     try {
-      return fs.readlinkSync(`/proc/${pid}/ns/net`) === link;
+      return fs.readlinkSync(`/proc/${pid}/ns/${kind}`) === link;
     } catch {
       return false;
     }
   });
+}
+
+function pidsInNetns(inode: number): number[] {
+  return pidsInNamespace("net", inode);
+}
+
+/** the inode of a process's namespace of this kind, or undefined once it is gone */
+function namespaceInode(pid: number, kind: "net" | "pid"): number | undefined {
+  try {
+    return fs.statSync(`/proc/${pid}/ns/${kind}`).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The children of a process, as the machine numbers them. nsenter -p and unshare --pid --fork fork
+ * the program into the host's PID namespace and wait for it: the child is the process to signal.
+ */
+function childPids(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 function netnsInode(name: string): number | undefined {
@@ -500,13 +536,42 @@ interface HostState {
   readonly ns: string;
   readonly veth: string;
   readonly dir: string;
+  /** unshare, which waits for the host's init; killing it kills the init (--kill-child) */
   holder?: ChildProcess;
+  /** pid 1 of the host's PID namespace, as the machine numbers it */
+  init?: number | undefined;
+  /** the init's child that waits for EOF on its stdin */
+  initJob?: number | undefined;
   netnsInode?: number | undefined;
+  pidnsInode?: number | undefined;
   readonly daemons: DaemonImpl[];
+}
+
+/**
+ * Ends a host: SIGKILL to its init, which takes every process of the host's PID namespace with it;
+ * unshare, waiting for the init, reaps it and exits with the same signal. (Killing unshare first
+ * would kill the init too, through --kill-child, but leave it a zombie for the machine's init to
+ * reap, seconds later on some machines.) unshare alone if there is no init to kill.
+ */
+function endHost(h: HostState): void {
+  const holder = h.holder;
+  if (!holder || holder.exitCode !== null || holder.signalCode !== null) return;
+  if (h.init !== undefined) killQuietly(h.init, "SIGKILL");
+  else holder.kill("SIGKILL");
+}
+
+/** every process in a host's network or PID namespace (all of them started by the pair) */
+function hostPids(h: HostState): number[] {
+  const pids = new Set<number>();
+  if (h.netnsInode !== undefined) for (const pid of pidsInNamespace("net", h.netnsInode)) pids.add(pid);
+  if (h.pidnsInode !== undefined) for (const pid of pidsInNamespace("pid", h.pidnsInode)) pids.add(pid);
+  return [...pids];
 }
 
 class DaemonImpl implements Daemon {
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  /** the program nsenter forked into the host (the child is nsenter, which only waits for it) */
+  program?: number;
   constructor(
     readonly host: HostName,
     readonly name: string,
@@ -516,15 +581,22 @@ class DaemonImpl implements Daemon {
     this.exited = waitExit(child);
   }
   get pid(): number {
-    return this.child.pid ?? -1;
+    return this.program ?? this.child.pid ?? -1;
   }
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
+  /** the program itself (nsenter does not pass signals on); nsenter if it has not forked yet */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.running) return;
+    const program = this.program ?? childPids(this.child.pid)[0];
+    if (program === undefined) this.child.kill(signal);
+    else killQuietly(program, signal);
+  }
   async stop(timeoutMs = 3000): Promise<void> {
     if (!this.running) return;
-    this.child.kill("SIGTERM");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    this.signal("SIGTERM");
+    const timer = setTimeout(() => this.signal("SIGKILL"), timeoutMs);
     await this.exited;
     clearTimeout(timer);
   }
@@ -682,7 +754,7 @@ class PairImpl implements Pair {
   }
 
   pid(host: HostName): number {
-    const pid = this.hosts[host].holder?.pid;
+    const pid = this.hosts[host].init;
     if (pid === undefined) throw new Error(`${host} is not running`);
     return pid;
   }
@@ -778,7 +850,7 @@ class PairImpl implements Pair {
       [
         "--pdeathsig", "KILL",
         "/usr/sbin/ip", "netns", "exec", h.ns,
-        "/usr/bin/unshare", "--mount", "--uts", "--propagation", "private",
+        "/usr/bin/unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private",
         "/usr/bin/dash", "-c", HOLDER_SCRIPT, "carpentry-holder",
         h.dir, name, ADDRESS[name], h.veth, this.nodeBinary, ...this.whiteouts(),
       ],
@@ -796,7 +868,13 @@ class PairImpl implements Pair {
         stdout += chunk.toString();
         if (stdout.includes("ready\n")) {
           clearTimeout(timer);
-          resolve();
+          // unshare forked the script, which printed "ready": it is unshare's one child
+          const [init] = childPids(child.pid);
+          h.init = init;
+          h.initJob = childPids(init)[0];
+          h.pidnsInode = init === undefined ? undefined : namespaceInode(init, "pid");
+          if (h.pidnsInode === undefined || h.pidnsInode === namespaceInode(process.pid, "pid")) reject(new Error(`${name}: the holder has no PID namespace of its own`));
+          else resolve();
         }
       });
       child.once("exit", (code, signal) => {
@@ -835,7 +913,7 @@ class PairImpl implements Pair {
     const logFile = opts.logFile ?? path.join(h.dir, "daemons", `${name}.log`);
     const offset = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
     const fd = fs.openSync(logFile, "a", 0o644);
-    const namespaces = opts.mountNamespace === false ? ["-n"] : ["-m", "-n", "-u"];
+    const namespaces = opts.mountNamespace === false ? ["-n", "-p"] : ["-m", "-n", "-u", "-p"];
     let child: ChildProcess;
     try {
       child = spawn("/usr/bin/setpriv", ["--pdeathsig", "KILL", "/usr/bin/nsenter", "-t", String(this.pid(host)), ...namespaces, "--", ...argv], {
@@ -850,10 +928,17 @@ class PairImpl implements Pair {
     const daemon = new DaemonImpl(host, name, child, logFile);
     h.daemons.push(daemon);
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
-    // Started means the pid is the program asked for: until setpriv and nsenter have exec'd their
-    // way to it, pgrep inside the host does not find it and /proc shows their environ, or none.
+    // Started means nsenter's child in the host is the program asked for: until nsenter has forked
+    // and the child has exec'd, pgrep inside the host does not find it and /proc shows nsenter's
+    // environ, or none. Its pid is read as the machine numbers it (nsenter, our child, runs in the
+    // machine's PID namespace, so /proc/<nsenter>/task/*/children and /proc/<child> are ours to read).
     const program = path.basename(argv[0] ?? "").slice(0, 15);
-    while (readComm(child.pid) !== program) {
+    for (;;) {
+      const [forked] = childPids(child.pid);
+      if (forked !== undefined && readComm(forked) === program) {
+        daemon.program = forked;
+        break;
+      }
       if (!daemon.running || Date.now() > deadline) {
         await daemon.stop();
         throw new Error(`${host}: ${name} did not start ${argv[0]}:\n${fs.readFileSync(logFile).subarray(offset).toString().slice(-2000)}`);
@@ -984,7 +1069,7 @@ class PairImpl implements Pair {
   async run(host: HostName, argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
     if (argv.length === 0) throw new Error("run: empty argv");
     const started = performance.now();
-    const child = spawn("/usr/bin/nsenter", ["-t", String(this.pid(host)), "-m", "-n", "-u", "--", ...argv], {
+    const child = spawn("/usr/bin/nsenter", ["-t", String(this.pid(host)), "-m", "-n", "-u", "-p", "--", ...argv], {
       cwd: "/",
       env: { PATH: MONIT_PATH, HOME: "/root", ...opts.env },
       stdio: ["pipe", "pipe", "pipe"],
@@ -1001,7 +1086,12 @@ class PairImpl implements Pair {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill("SIGKILL");
+      // nsenter forked the program into the host and waits for it, passing on how it ended (a
+      // program killed by SIGKILL makes nsenter kill itself with SIGKILL): the program is the one
+      // to kill. Before the fork there is only nsenter.
+      const [program] = childPids(child.pid);
+      if (program === undefined) child.kill("SIGKILL");
+      else killQuietly(program, "SIGKILL");
     }, opts.timeoutMs ?? 30_000);
     const spawnError = new Promise<never>((_, reject) => child.once("error", reject));
     const { code, signal } = await Promise.race([waitExit(child), spawnError]);
@@ -1043,17 +1133,17 @@ class PairImpl implements Pair {
   private harnessPids(host: HostName): Set<number> {
     const h = this.hosts[host];
     const pids = new Set<number>(h.daemons.filter((d) => d.running).map((d) => d.pid));
-    if (h.holder?.pid !== undefined) pids.add(h.holder.pid);
+    for (const pid of [h.init, h.initJob]) if (pid !== undefined) pids.add(pid);
     return pids;
   }
 
   async strayProcesses(host: HostName, opts: { settleMs?: number } = {}): Promise<string[]> {
-    const inode = this.hosts[host].netnsInode;
+    const inode = this.hosts[host].pidnsInode;
     if (inode === undefined) return [];
     const deadline = Date.now() + (opts.settleMs ?? 1000);
     for (;;) {
       const ours = this.harnessPids(host);
-      const strays = pidsInNetns(inode).filter((pid) => !ours.has(pid));
+      const strays = pidsInNamespace("pid", inode).filter((pid) => !ours.has(pid));
       if (strays.length === 0 || Date.now() >= deadline) return strays.map((pid) => `${pid} ${readCmdline(pid) ?? "?"}`);
       await sleep(20);
     }
@@ -1083,14 +1173,18 @@ class PairImpl implements Pair {
     await Promise.all(
       hosts.map(async (h) => {
         if (!h.holder) return;
-        h.holder.kill("SIGKILL");
-        await waitExit(h.holder);
+        endHost(h);
+        const holder = h.holder;
+        const fallback = setTimeout(() => holder.kill("SIGKILL"), 3000);
+        await waitExit(holder);
+        clearTimeout(fallback);
       }),
     );
+    // The init's end took the host's PID namespace down; what may be left are the nsenters of
+    // run() and startDaemon() (in the host's network namespace, outside its PID namespace).
     const deadline = Date.now() + 5000;
     for (const h of hosts) {
-      if (h.netnsInode === undefined) continue;
-      for (let pids = pidsInNetns(h.netnsInode); pids.length > 0 && Date.now() < deadline; pids = pidsInNetns(h.netnsInode)) {
+      for (let pids = hostPids(h); pids.length > 0 && Date.now() < deadline; pids = hostPids(h)) {
         for (const pid of pids) killQuietly(pid, "SIGKILL");
         await sleep(10);
       }
@@ -1106,13 +1200,12 @@ class PairImpl implements Pair {
     this.stoppedSync = true;
     const hosts = [...HOST_NAMES].reverse().map((name) => this.hosts[name]);
     for (const h of hosts) {
-      for (const daemon of [...h.daemons].reverse()) if (daemon.running) killQuietly(daemon.pid, "SIGKILL");
-      if (h.holder?.pid !== undefined) killQuietly(h.holder.pid, "SIGKILL");
+      for (const daemon of [...h.daemons].reverse()) daemon.signal("SIGKILL");
+      endHost(h);
     }
     const deadline = Date.now() + 2000;
     for (const h of hosts) {
-      if (h.netnsInode === undefined) continue;
-      for (let pids = pidsInNetns(h.netnsInode); pids.length > 0 && Date.now() < deadline; pids = pidsInNetns(h.netnsInode)) {
+      for (let pids = hostPids(h); pids.length > 0 && Date.now() < deadline; pids = hostPids(h)) {
         for (const pid of pids) killQuietly(pid, "SIGKILL");
         sleepSync(10);
       }
