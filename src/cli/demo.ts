@@ -5,7 +5,7 @@
 //
 // The command runs twice: `carpentry demo` makes the sandbox and runs `carpentry demo --inside DIR`
 // in it, which does the tour; the outer one cleans up whatever way the inner one ends.
-import { spawnSync } from "node:child_process";
+import { execaSync } from "execa";
 import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -131,8 +131,8 @@ async function tour(dir: string, layers: Layers): Promise<number> {
   if (typeof tools === "string") return cannotRun([tools]);
   // The first process of the PID namespace ignores signals it has no handler for.
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => process.exit(128 + constants.signals[signal]));
-  const mounted = spawnSync(tools.mount, ["-t", "tmpfs", "-o", "mode=700", "carpentry-demo", dir], { encoding: "utf8" });
-  if (mounted.status !== 0) return cannotRun([`cannot mount a tmpfs on ${dir}: ${mounted.stderr.trim()}`]);
+  const mounted = execaSync(tools.mount, ["-t", "tmpfs", "-o", "mode=700", "carpentry-demo", dir], { reject: false });
+  if (mounted.exitCode !== 0) return cannotRun([`cannot mount a tmpfs on ${dir}: ${(mounted.stderr || mounted.shortMessage || "").trim()}`]);
 
   let resolver: DemoResolver | undefined;
   let pair: SimPair | undefined;

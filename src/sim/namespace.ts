@@ -3,7 +3,8 @@
 // it: when the demo's process in it ends, the kernel kills every process of its PID namespace and
 // drops its mounts. Ctrl-C, a crash of this process (PR_SET_PDEATHSIG through setpriv) or an error
 // all end it the same way, and the demo's directory is removed after.
-import { spawn, spawnSync } from "node:child_process";
+import { execaSync } from "execa";
+import { loadExeca } from "../lib/proc.js";
 import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { delimiter, join } from "node:path";
@@ -90,9 +91,9 @@ export function describeSandboxFailure(unshareSaid: string, settings: NamespaceS
 
 /** Makes and drops a sandbox like the demo's; undefined when that works, else the lines saying why not. */
 export function probeSandbox(tools: ToolPaths): string[] | undefined {
-  const probe = spawnSync(tools.unshare, [...SANDBOX_ARGS, "/bin/true"], { encoding: "utf8", timeout: 10_000 });
-  if (probe.status === 0) return undefined;
-  return describeSandboxFailure(probe.stderr || probe.error?.message || "", readNamespaceSettings(), process.geteuid?.() === 0);
+  const probe = execaSync(tools.unshare, [...SANDBOX_ARGS, "/bin/true"], { timeout: 10_000, reject: false });
+  if (probe.exitCode === 0) return undefined;
+  return describeSandboxFailure(probe.stderr || probe.shortMessage || "", readNamespaceSettings(), process.geteuid?.() === 0);
 }
 
 /** Processes whose command line names the directory: the demo's, if any were left. */
@@ -149,7 +150,8 @@ export interface SandboxEnd {
  */
 export async function runInSandbox(tools: ToolPaths, argv: readonly string[], dir: string): Promise<SandboxEnd> {
   // setpriv --pdeathsig: unshare, and through --kill-child everything in the sandbox, dies with us.
-  const child = spawn(tools.setpriv, ["--pdeathsig", "KILL", "--", tools.unshare, ...SANDBOX_ARGS, "--", ...argv], { stdio: "inherit" });
+  const execa = await loadExeca();
+  const child = execa(tools.setpriv, ["--pdeathsig", "KILL", "--", tools.unshare, ...SANDBOX_ARGS, "--", ...argv], { stdio: "inherit", reject: false });
   let interruptedBy: NodeJS.Signals | undefined;
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -157,10 +159,8 @@ export async function runInSandbox(tools: ToolPaths, argv: readonly string[], di
     child.kill("SIGKILL");
   };
   for (const signal of signals) process.on(signal, onSignal);
-  const exitCode = await new Promise<number>((resolve) => {
-    child.once("error", () => resolve(3));
-    child.once("exit", (code, signal) => resolve(code ?? (signal === "SIGKILL" ? 137 : 3)));
-  });
+  const ended = await child;
+  const exitCode = ended.exitCode ?? (ended.signal === "SIGKILL" ? 137 : 3);
   // The kernel ends a PID namespace's processes when its first one dies; give it a moment to finish.
   let leftProcesses = processesNaming(dir);
   for (let waitedMs = 0; leftProcesses.length > 0 && waitedMs < 5000; waitedMs += 50) {

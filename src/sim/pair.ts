@@ -4,7 +4,8 @@
 // everything else enters it with nsenter. Unlike the test harness (test/harness/pair.ts), it needs no
 // real root, no network namespace and no sshd: the peer link is ssh.sh, which has the other host's
 // holder run the command. The checks and `carpentry` run unchanged inside the hosts, by their real paths.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ResultPromise } from "execa";
+import { loadExeca } from "../lib/proc.js";
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
@@ -53,22 +54,6 @@ function standinDirs(): string[] {
   return [...new Set(STANDIN_PATHS.map((path) => realpathSync(dirname(path))))];
 }
 
-function collect(child: ChildProcess): Promise<RunResult> {
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
-  child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code, signal) =>
-      resolve({
-        code: code ?? 128 + (signal ? constants.signals[signal] : 0),
-        stdout: Buffer.concat(stdout).toString("utf8"),
-        stderr: Buffer.concat(stderr).toString("utf8"),
-      }),
-    );
-  });
-}
 
 /**
  * A process's first child. unshare --pid --fork starts the holder as its child, pid 1 of the host's
@@ -85,7 +70,7 @@ function firstChild(pid: number | undefined): number | undefined {
 
 /** A simulated host: unshare (waits for the holder; ending it ends the holder, --kill-child) and the holder. */
 interface Host {
-  readonly unshare: ChildProcess;
+  readonly unshare: ResultPromise;
   /** pid 1 of the host's PID namespace, as the demo's namespace numbers it */
   readonly init: number;
 }
@@ -127,11 +112,11 @@ export class SimPair {
   private static startHolder(name: HostName, options: SimPairOptions, env: NodeJS.ProcessEnv): Promise<Host> {
     const hostDir = join(options.dir, "hosts", name);
     mkdirSync(join(hostDir, "layers"));
-    const holder = spawn(
-      options.unshare,
-      ["--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private", "/bin/sh", "-c", holderScript, "holder", name, options.dir, options.node, options.layers],
-      { env, stdio: ["pipe", "pipe", "pipe"] },
-    );
+    return loadExeca().then((execa) => SimPair.holderStarted(name, execa(options.unshare, ["--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private", "/bin/sh", "-c", holderScript, "holder", name, options.dir, options.node, options.layers], { env, extendEnv: false, stdin: "pipe", buffer: false, reject: false })));
+  }
+
+  /** Resolves once the holder says it is ready, with its init's pid; rejects with its complaint if it ends first. */
+  private static holderStarted(name: HostName, holder: ResultPromise): Promise<Host> {
     return new Promise((resolve, reject) => {
       let said = "";
       let complaint = "";
@@ -144,8 +129,7 @@ export class SimPair {
           else resolve({ unshare: holder, init });
         }
       });
-      holder.once("error", reject);
-      holder.once("exit", (code, signal) => reject(new Error(`the simulated ${name} did not start (${signal ?? `exit ${code}`}): ${complaint.trim().split("\n").pop() ?? ""}`)));
+      void holder.then((ended) => reject(new Error(`the simulated ${name} did not start (${ended.signal ?? `exit ${ended.exitCode}`}): ${complaint.trim().split("\n").pop() ?? ""}`)));
     });
   }
 
@@ -215,11 +199,12 @@ export class SimPair {
   }
 
   /** Runs a command in the host as monit runs a check: root, cwd /, rc's sparse environment, no TTY. */
-  run(host: HostName, argv: readonly string[]): Promise<RunResult> {
+  async run(host: HostName, argv: readonly string[]): Promise<RunResult> {
+    const execa = await loadExeca();
     // nsenter -p forks the command into the host's PID namespace and passes on how it ended.
-    const child = spawn(this.options.nsenter, ["-m", "-u", "-p", "-t", String(this.hosts[host].init), "--", ...argv], { env: MONIT_ENV, stdio: ["pipe", "pipe", "pipe"] });
-    child.stdin?.end();
-    return collect(child);
+    const ran = await execa(this.options.nsenter, ["-m", "-u", "-p", "-t", String(this.hosts[host].init), "--", ...argv], { env: MONIT_ENV, extendEnv: false, input: "", reject: false, stripFinalNewline: false });
+    if (ran.exitCode === undefined && ran.signal === undefined) throw ran;
+    return { code: ran.exitCode ?? 128 + (ran.signal ? constants.signals[ran.signal] : 0), stdout: ran.stdout, stderr: ran.stderr };
   }
 
   /** Ends both hosts: closing a holder's stdin lets it exit, and its namespaces go with it. */
@@ -227,11 +212,8 @@ export class SimPair {
     await Promise.all(
       HOST_NAMES.map((host) => {
         const holder = this.hosts[host].unshare;
-        if (holder.exitCode !== null || holder.signalCode !== null) return Promise.resolve();
-        return new Promise<void>((resolve) => {
-          holder.once("exit", () => resolve());
-          holder.stdin?.end();
-        });
+        holder.stdin?.end();
+        return holder.then(() => undefined);
       }),
     );
   }
