@@ -1,5 +1,6 @@
+import * as v from "valibot";
 import type { CheckDefinition } from "../lib/check.js";
-import type { Role } from "../lib/config.js";
+import { checkSettings, interfaceName, type Role } from "../lib/config.js";
 import { HostError, ParseError } from "../lib/errors.js";
 import { peerViewMissing, resultFromFindings, type Finding, type PeerViewMissing } from "../lib/findings.js";
 import type { Host } from "../lib/host.js";
@@ -23,6 +24,11 @@ export interface CarpFacts {
   /** [checks.carp] interfaces: only these are checked, and each must exist; undefined: every carp interface. */
   readonly interfaces?: readonly string[];
 }
+
+/** [checks.carp] */
+const settingsSchema = v.strictObject({
+  interfaces: v.optional(v.array(interfaceName)),
+});
 
 export const IFCONFIG_CARP: HostCommand = { argv: ["/sbin/ifconfig", "carp"] };
 // All carp interfaces are in group carp; the notes demote the whole group for maintenance.
@@ -281,10 +287,11 @@ export const check: CheckDefinition = {
       "When the peer cannot be asked (check_peer alerts for that), this host's own view decides: its faults (INIT, preempt disagreement, demote, this host's role holding the wrong state) " +
       "give their status with a detail line 'pair view missing: <reason>'; with no fault here the result is UNKNOWN 'pair view missing: <reason>'",
   },
+  settings: settingsSchema,
   async run(ctx) {
     const [local, peer] = await Promise.allSettled([readCarpHost(ctx.local), readCarpHost(ctx.peer)]);
     if (local.status === "rejected") throw local.reason;
     const peerView = peer.status === "fulfilled" ? peer.value : peerViewMissing(ctx.peerRole, peer.reason);
-    return decideCarp({ local: local.value, peer: peerView, interfaces: ctx.config.checks.carp.interfaces });
+    return decideCarp({ local: local.value, peer: peerView, interfaces: checkSettings(ctx.config, check.name, settingsSchema).interfaces });
   },
 };

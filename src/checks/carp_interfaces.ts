@@ -1,5 +1,6 @@
+import * as v from "valibot";
 import type { CheckDefinition } from "../lib/check.js";
-import type { Config, Role } from "../lib/config.js";
+import { checkSettings, interfaceName, type Config, type Role } from "../lib/config.js";
 import { HostError, ParseError } from "../lib/errors.js";
 import { factsCommand, factsRequest, readFactsResult } from "../lib/facts.js";
 import { readFilesOn, type FileFacts, type ReadFilesArgs } from "../lib/files.js";
@@ -27,6 +28,11 @@ export interface CarpInterfacesFacts {
   /** [checks.carp_interfaces] ignore: carp interfaces left out entirely. */
   readonly ignore: readonly string[];
 }
+
+/** [checks.carp_interfaces] */
+const settingsSchema = v.strictObject({
+  ignore: v.optional(v.array(interfaceName), []),
+});
 
 const FILES_GLOB = "/etc/hostname.carp*";
 // netstart configures hostname.carpN only; backups such as hostname.carp0.orig are not looked at.
@@ -197,10 +203,11 @@ export const check: CheckDefinition = {
       "or a file has no live interface on its host. advskew and carppeer differ by design and are not compared",
     UNKNOWN: "bad config, the secondary cannot be reached or runs another carpentry version, a file cannot be read or parsed (file and line are named, never its text), or the deadline expired",
   },
+  settings: settingsSchema,
   async run(ctx) {
     const deadlineMs = ctx.remainingMs();
     const [primary, secondary] = await Promise.all([readHost(ctx.primary, ctx.config, deadlineMs), readHost(ctx.secondary, ctx.config, deadlineMs)]);
-    const settings = ctx.config.checks.carp_interfaces;
+    const settings = checkSettings(ctx.config, check.name, settingsSchema);
     return decideCarpInterfaces({ primary, secondary, hostSpecificInterfaces: ctx.config.host_specific.interfaces, ignore: settings.ignore });
   },
 };

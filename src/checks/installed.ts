@@ -1,5 +1,6 @@
+import * as v from "valibot";
 import type { CheckDefinition } from "../lib/check.js";
-import type { Role } from "../lib/config.js";
+import { absolutePath, checkSettings, type Role } from "../lib/config.js";
 import { buildManifest, type ManifestEntry } from "../lib/compare-files.js";
 import { HostError } from "../lib/errors.js";
 import { globToRegExp } from "../lib/files.js";
@@ -18,6 +19,14 @@ export const DEFAULT_PATHS: Readonly<Record<Role, readonly string[]>> = {
   primary: ["/etc/carpentry", "/etc/carpentry.bin", "/etc/carpentry.monit", "/etc/rc.d/carpentry"],
   secondary: ["/etc/carpentry.bin", "/etc/carpentry.monit", "/etc/rc.d/carpentry"],
 };
+
+/** [checks.installed] */
+const settingsSchema = v.strictObject({
+  // Default by role: DEFAULT_PATHS.
+  paths: v.optional(v.array(absolutePath)),
+  service: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_]+$/, "an rc.d service name")), "carpentry"),
+  watcher: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]+$/, "a program name")), "entr"),
+});
 
 // rc.d scripts are run by rcctl and rc(8), and OpenBSD ships its own 0555: readable is fine there.
 const RC_D = "/etc/rc.d/";
@@ -164,8 +173,9 @@ export const check: CheckDefinition = {
       "on the primary: rcctl check says SERVICE(failed) or the service does not exist, or no WATCHER process runs",
     UNKNOWN: "an entry cannot be read, rcctl or pgrep fail or print what the parser cannot read, bad config, or the deadline expired",
   },
+  settings: settingsSchema,
   async run(ctx) {
-    const settings = ctx.config.checks.installed;
+    const settings = checkSettings(ctx.config, check.name, settingsSchema);
     const paths = (settings.paths ?? DEFAULT_PATHS[ctx.role]).map(withoutTrailingSlash);
     const spec = { name: "installed", paths, exclude: [], compareOwner: true, compareMode: true, redaction: { patterns: [], secretFiles: [] } };
     const walk = ctx.scope.waitFor(`reading ${paths.join(", ")}`, buildManifest(spec, { signal: AbortSignal.timeout(Math.max(1, Math.floor(ctx.remainingMs()))) }));

@@ -80,7 +80,7 @@ export async function executeCheck(def: CheckDefinition, invocation: Invocation)
     }, invocation.timeoutMs);
   });
   const work = (async (): Promise<Result> => {
-    const config = invocation.config ?? loadConfig(invocation.configPath);
+    const config = invocation.config ?? loadConfig(invocation.configPath, { only: def });
     if (!def.roles.includes(config.role)) {
       return result("UNKNOWN", `check_${def.name} does not apply to the ${config.role}`, [`it runs on: ${def.roles.join(", ")}; see carpentry list`]);
     }

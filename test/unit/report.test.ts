@@ -7,6 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { SMTPServer } from "smtp-server";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildReport, describeCounts, formatLocalTime, reportSubject, sortForReport, type ReportInput } from "../../src/cli/report.js";
+import { ALL_CHECKS } from "../../src/checks/index.js";
 import { parseConfig } from "../../src/lib/config.js";
 import { composeMessage, sendThroughSpool, spooledMessages, spoolMessage, type MailSettings } from "../../src/lib/mail.js";
 import { result, type Result, type Status } from "../../src/lib/result.js";
@@ -116,8 +117,7 @@ describe("the mail spool", () => {
     sink = await startSmtpSink(join(dir, "mailbox"));
     settings = parseConfig(
       [`role = "primary"`, "[peer]", `host = "secondary"`, "[mail]", `to = ["admin@example.net", "ops@example.net"]`, `from = "fw1 <carpentry@fw1.example.net>"`, `smtp_port = ${sink.port}`, `spool_dir = "${join(dir, "spool")}"`, "timeout = 3"].join("\n"),
-      "test.toml",
-    ).mail;
+      "test.toml", { all: ALL_CHECKS }).mail;
   });
 
   afterEach(async () => {

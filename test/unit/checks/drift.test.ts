@@ -120,7 +120,7 @@ describe("driftResult", () => {
 });
 
 describe("host-specific values on the notes' ifstated pair", () => {
-  const config = parseConfig(`${BASE_CONFIG}[host_specific]\nvalues = [{ primary = "192.168.110.101", secondary = "192.168.110.102" }]\ninterfaces = { re0 = "em0" }\n`, "/c.toml");
+  const config = parseConfig(`${BASE_CONFIG}[host_specific]\nvalues = [{ primary = "192.168.110.101", secondary = "192.168.110.102" }]\ninterfaces = { re0 = "em0" }\n`, "/c.toml", { only: check });
   const set = localSet(config, "/c.toml", "ifstated", BUILTIN_DRIFT_SETS.ifstated);
 
   it("maps a correct pair onto each other: ifstated.conf and smtpd.conf.carp-backup", () => {
@@ -140,11 +140,11 @@ describe("host-specific values on the notes' ifstated pair", () => {
 
   it("maps nothing for a set without host_specific, or without declared values", () => {
     expect(localSet(config, "/c.toml", "pf", BUILTIN_DRIFT_SETS.pf).transformText).toBeUndefined();
-    expect(localSet(parseConfig(BASE_CONFIG, "/c.toml"), "/c.toml", "ifstated", BUILTIN_DRIFT_SETS.ifstated).transformText).toBeUndefined();
+    expect(localSet(parseConfig(BASE_CONFIG, "/c.toml", { only: check }), "/c.toml", "ifstated", BUILTIN_DRIFT_SETS.ifstated).transformText).toBeUndefined();
   });
 
   it("hands the admin's [redact] patterns and the set's secret_files to both hosts", () => {
-    const withRedact = parseConfig(`${BASE_CONFIG}[redact]\npatterns = ["secret \\\\S+"]\n[drift.custom]\npaths = ["/etc/custom/"]\nsecret_files = ["*.pw"]\n`, "/c.toml");
+    const withRedact = parseConfig(`${BASE_CONFIG}[redact]\npatterns = ["secret \\\\S+"]\n[drift.custom]\npaths = ["/etc/custom/"]\nsecret_files = ["*.pw"]\n`, "/c.toml", { only: check });
     const custom = resolveDriftSet(withRedact, "custom");
     if (!custom) throw new Error("expected the custom set");
     expect(localSet(withRedact, "/c.toml", "custom", custom).spec.redaction).toEqual({ patterns: ["secret \\S+"], secretFiles: ["*.pw"] });
@@ -170,12 +170,12 @@ describe("the sets", () => {
   });
 
   it("refuses a wildcard before the last path component, which would silently match nothing", () => {
-    expect(() => parseConfig(`${BASE_CONFIG}[drift.vpn]\npaths = ["/etc/openv-client-*/keys/"]\n`, "/c.toml")).toThrow(/last component only/);
-    expect(parseConfig(`${BASE_CONFIG}[drift.vpn]\npaths = ["/etc/openv-client-*/"]\n`, "/c.toml").drift["vpn"]?.paths).toEqual(["/etc/openv-client-*/"]);
+    expect(() => parseConfig(`${BASE_CONFIG}[drift.vpn]\npaths = ["/etc/openv-client-*/keys/"]\n`, "/c.toml", { only: check })).toThrow(/last component only/);
+    expect(parseConfig(`${BASE_CONFIG}[drift.vpn]\npaths = ["/etc/openv-client-*/"]\n`, "/c.toml", { only: check }).drift["vpn"]?.paths).toEqual(["/etc/openv-client-*/"]);
   });
 
   it("lets a [drift.NAME] table replace a built-in set, and tells the admin's own sets apart", () => {
-    const config = parseConfig(`${BASE_CONFIG}[drift.pf]\npaths = ["/etc/pf.conf", "/etc/pf.if"]\n[drift.custom]\npaths = ["/etc/hostname.carp0"]\n`, "/c.toml");
+    const config = parseConfig(`${BASE_CONFIG}[drift.pf]\npaths = ["/etc/pf.conf", "/etc/pf.if"]\n[drift.custom]\npaths = ["/etc/hostname.carp0"]\n`, "/c.toml", { only: check });
     expect(resolveDriftSet(config, "pf")?.paths).toEqual(["/etc/pf.conf", "/etc/pf.if"]);
     expect(resolveDriftSet(config, "dhcp")?.paths).toEqual(["/etc/dhcpd.conf"]);
     expect(resolveDriftSet(config, "nope")).toBeUndefined();
@@ -185,7 +185,7 @@ describe("the sets", () => {
 });
 
 describe("check_drift without a peer to ask", () => {
-  const run = async (toml: string, set: string | undefined) => (await executeCheck(check, { configPath: "/c.toml", timeoutMs: 5000, verbose: false, config: parseConfig(toml, "/c.toml"), extra: { set } })).result;
+  const run = async (toml: string, set: string | undefined) => (await executeCheck(check, { configPath: "/c.toml", timeoutMs: 5000, verbose: false, config: parseConfig(toml, "/c.toml", { only: check }), extra: { set } })).result;
 
   it("UNKNOWN naming an unknown --set, with the known sets", async () => {
     const res = await run(`${BASE_CONFIG}[drift.custom]\npaths = ["/etc/x"]\n`, "nosuchset");

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { decideMailq, formatAge, readMailQueue, thresholdsFrom, type MailqThresholds } from "../../../src/checks/mailq.js";
-import { parseConfig } from "../../../src/lib/config.js";
+import { check, decideMailq, formatAge, readMailQueue, settingsSchema, thresholdsFrom, type MailqThresholds } from "../../../src/checks/mailq.js";
+import { checkSettings, parseConfig } from "../../../src/lib/config.js";
 import { HostError, ParseError } from "../../../src/lib/errors.js";
 import { errorResult } from "../../../src/lib/runner.js";
 import { firstLine, formatPerfdata, SUMMARY_MAX_CHARS, type Result } from "../../../src/lib/result.js";
@@ -33,7 +33,7 @@ const RUNNING = answer("MDA running\nMTA running\nSMTP running\n", 0, "", "/usr/
 const NOT_RUNNING = answer("", 1, "smtpctl: smtpd doesn't seem to be running\n", "/usr/sbin/smtpctl show status");
 const NEED_ROOT = answer("", 1, "smtpctl: need root privileges\n", "/usr/sbin/smtpctl show status");
 
-const settings = (toml = ""): ReturnType<typeof parseConfig>["checks"]["mailq"] => parseConfig(`role = "secondary"\n[peer]\nhost = "primary"\n${toml}`, "t.toml").checks.mailq;
+const settings = (toml = "") => checkSettings(parseConfig(`role = "secondary"\n[peer]\nhost = "primary"\n${toml}`, "t.toml", { only: check }), "mailq", settingsSchema);
 const DEFAULTS: MailqThresholds = thresholdsFrom(settings(), undefined, undefined);
 
 function decide(status: CommandResult, queue: string, now = CAPTURED_AT, thresholds = DEFAULTS): Result {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  check,
   counterGrowth,
   countsWithinTolerance,
   decidePfsync,
@@ -31,7 +32,7 @@ const PRIMARY_ID = "5e1f0a3c";
 const SECONDARY_ID = "7b2e91d4";
 
 function config(pfsyncToml = "", extra = ""): ReturnType<typeof parseConfig> {
-  return parseConfig(`role = "primary"\n[peer]\nhost = "10.231.0.2"\n${extra}\n[checks.pfsync]\n${pfsyncToml}\n`, "carpentry.toml");
+  return parseConfig(`role = "primary"\n[peer]\nhost = "10.231.0.2"\n${extra}\n[checks.pfsync]\n${pfsyncToml}\n`, "carpentry.toml", { only: check });
 }
 
 const DEFAULTS = pfsyncSettings(config());

@@ -1,12 +1,13 @@
 // The facts exchange: versioning, and several checks' peer requests merged into one peer process.
 import { afterEach, describe, expect, it } from "vitest";
+import { ALL_CHECKS } from "../../../src/checks/index.js";
 import { parseConfig } from "../../../src/lib/config.js";
 import { HostError } from "../../../src/lib/errors.js";
 import { answerFacts, askFacts, converseFacts, mergePeerFacts, PROTOCOL, registerFacts, type TaggedReply } from "../../../src/lib/facts.js";
 import type { Host } from "../../../src/lib/host.js";
 import type { CommandResult, HostCommand } from "../../../src/lib/shell.js";
 
-const config = parseConfig('role = "primary"\n[peer]\nhost = "secondary"\n', "c.toml");
+const config = parseConfig('role = "primary"\n[peer]\nhost = "secondary"\n', "c.toml", { all: ALL_CHECKS });
 registerFacts("echo", async (args) => args);
 registerFacts("fail", async () => {
   throw new Error("no such table");
