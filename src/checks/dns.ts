@@ -37,7 +37,7 @@ const ERROR_WORDS: Readonly<Record<string, string>> = {
   EBADRESP: "bad response",
 };
 
-export function describeDnsError(code: string, settings: DnsSettings): string {
+function describeDnsError(code: string, settings: DnsSettings): string {
   if (code === NO_ANSWER) return `no answer within ${settings.query_timeout}s`;
   if (code === "ENODATA") return `no ${settings.type} record`;
   return ERROR_WORDS[code] ?? code;

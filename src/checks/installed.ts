@@ -46,7 +46,7 @@ export interface InstalledFacts {
   readonly watchers?: { readonly program: string; readonly running: readonly ProcessMatch[] };
 }
 
-export function rcctlCheckCommand(service: string): HostCommand {
+function rcctlCheckCommand(service: string): HostCommand {
   return { argv: ["/usr/sbin/rcctl", "check", service] };
 }
 

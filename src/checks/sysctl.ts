@@ -24,7 +24,7 @@ export const SYSCTL_CONF = "/etc/sysctl.conf";
 const SYSCTL_CONF_MAX_BYTES = 256 * 1024;
 
 /** The admin's notes: a CARP gateway forwards, accepts carp, and preempts, on both hosts. */
-export const DEFAULT_EXPECTATIONS: Readonly<Record<string, string>> = {
+const DEFAULT_EXPECTATIONS: Readonly<Record<string, string>> = {
   "net.inet.carp.allow": "1",
   "net.inet.carp.preempt": "1",
   "net.inet.ip.forwarding": "1",
@@ -84,7 +84,7 @@ export function namesToAsk(confs: readonly (ReadonlyMap<string, SysctlConfEntry>
   return [...names].sort();
 }
 
-export function sysctlCommand(names: readonly string[]): HostCommand {
+function sysctlCommand(names: readonly string[]): HostCommand {
   return { argv: ["/sbin/sysctl", ...names] };
 }
 

@@ -661,7 +661,7 @@ const NEXT_STATE = (() => {
  * which catches an error message or another format in the output: the count is then undefined, and
  * the full parse names the line.
  */
-export class EntryLineCounter {
+class EntryLineCounter {
   private count = 0;
   private state = OUTSIDE;
 
@@ -809,7 +809,7 @@ export function validateReply(reply: unknown): RawReply {
  * differing table waits for the asker's own parse, and both hosts parse at once that way) and stops
  * for the tables the reply names the same: an identical table costs the time of one round trip.
  */
-export async function answerTables(selection: TableSelection, signal: AbortSignal, askAsker: (question: { tables: RawListing[] }) => Promise<unknown>): Promise<TableAnswer[]> {
+async function answerTables(selection: TableSelection, signal: AbortSignal, askAsker: (question: { tables: RawListing[] }) => Promise<unknown>): Promise<TableAnswer[]> {
   const read = await readTables(selection, signal, async (listing) => ({ listing, raw: await readRawTable(listing.key, signal, false) }));
   const question = read.map((item): RawListing => ("listing" in item ? { ...item.listing, bytes: item.raw.bytes, sha: item.raw.sha } : item));
   const parsing = new Map<string, { readonly parse: Promise<TableCapture>; readonly stop: AbortController }>();

@@ -6,7 +6,7 @@ import * as v from "valibot";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError } from "./errors.js";
 
-export const DEFAULT_CONFIG_PATH = "/etc/carpentry.monit/carpentry.toml";
+const DEFAULT_CONFIG_PATH = "/etc/carpentry.monit/carpentry.toml";
 
 // Building blocks of the schemas here and of the checks' own [checks.NAME] schemas.
 export const absolutePath = v.pipe(
@@ -107,7 +107,7 @@ export type DriftSetConfig = v.InferOutput<typeof driftSetSchema>;
 export type SettingsSchema = v.GenericSchema<Record<string, unknown>, Record<string, unknown>>;
 
 /** A check as the config sees it: its name and, if it has settings, the schema of its [checks.NAME] table. */
-export interface SettingsOwner {
+interface SettingsOwner {
   readonly name: string;
   readonly settings?: SettingsSchema;
 }
@@ -213,7 +213,7 @@ function unwrap(schema: v.GenericSchema): v.GenericSchema {
  * smol-toml gives positions only for syntax errors; for a schema error we find the key's line by
  * following [table] headers and `key =` lines. Good enough to point an admin at the right line.
  */
-export function findKeyLine(text: string, keyPath: readonly string[]): number | undefined {
+function findKeyLine(text: string, keyPath: readonly string[]): number | undefined {
   const lines = text.split("\n");
   let table: string[] = [];
   let tableLine: number | undefined;

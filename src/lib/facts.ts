@@ -13,7 +13,7 @@ import { VERSION } from "./version.js";
 
 // 2: a request is one line, and an op may ask the asker questions before it answers (converseFacts).
 export const PROTOCOL = 2;
-export const MIN_PROTOCOL = 1;
+const MIN_PROTOCOL = 1;
 
 export interface FactsRequest {
   readonly protocol: number;

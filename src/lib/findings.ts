@@ -15,7 +15,7 @@ export interface Finding {
 const ORDER: Readonly<Record<Finding["status"], number>> = { CRITICAL: 0, UNKNOWN: 1, WARNING: 2 };
 
 /** Worst first, then in the order found, so the summary names the most urgent problem. */
-export function sortFindings(findings: readonly Finding[]): Finding[] {
+function sortFindings(findings: readonly Finding[]): Finding[] {
   return findings.map((finding, index) => ({ finding, index })).sort((a, b) => ORDER[a.finding.status] - ORDER[b.finding.status] || a.index - b.index).map(({ finding }) => finding);
 }
 

@@ -13,7 +13,7 @@ import { defaultControlDir } from "./ssh.js";
 import { parseRange, type Range } from "./thresholds.js";
 import { VERSION } from "./version.js";
 
-export const DEFAULT_TIMEOUT_SECONDS = 10;
+const DEFAULT_TIMEOUT_SECONDS = 10;
 
 export interface Invocation {
   readonly configPath: string;
@@ -39,7 +39,7 @@ export function errorResult(error: unknown): Result {
   return result("UNKNOWN", `internal error: ${message.split("\n")[0] ?? ""}`, ["this is a bug in carpentry-checks; please report it with the output of -v"]);
 }
 
-export function createContext(config: Config, invocation: Invocation, scope: ProcessScope, deadlineAt: number): CheckContext {
+function createContext(config: Config, invocation: Invocation, scope: ProcessScope, deadlineAt: number): CheckContext {
   const role = config.role;
   const peerRole = otherRole(role);
   const local = new LocalHost(role, scope);
@@ -150,7 +150,7 @@ export interface ParsedCheckArgs {
   readonly invocation: Invocation;
 }
 
-export function parseCheckArgs(def: CheckDefinition, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ParsedCheckArgs {
+function parseCheckArgs(def: CheckDefinition, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ParsedCheckArgs {
   const extraOptions: Record<string, { type: "string"; short?: string }> = {};
   for (const option of def.options ?? []) extraOptions[option.name] = { type: "string", ...(option.short ? { short: option.short } : {}) };
   let parsed;
@@ -224,6 +224,7 @@ export function installCrashHandlers(name: string): void {
   process.on("unhandledRejection", crash);
 }
 
+/** @public the entry of each check executable (build-executables.mjs) calls it */
 export async function runStandalone(def: CheckDefinition, argv: readonly string[] = process.argv.slice(2)): Promise<never> {
   installCrashHandlers(`check_${def.name}`);
   let json = argv.includes("--json");

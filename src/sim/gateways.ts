@@ -89,7 +89,7 @@ function plantedFiles(host: HostName): Record<string, PlantedFile> {
 const PRIVATE_DIRS = ["/etc/pf.tables", "/root/bin", "/etc/carpentry.bin", "/etc/carpentry"];
 
 /** Each host's carpentry.toml: the two-line config, the demo's peer link and resolver, the notes' host-specific values. */
-export function configFor(host: HostName, resolverPort: number): string {
+function configFor(host: HostName, resolverPort: number): string {
   return [
     `role = "${host}"`,
     "",

@@ -173,7 +173,7 @@ query_timeout = 2
 `;
 
 /** Each host's carpentry.toml: the two-line config plus what the notes' pair needs. */
-export const CONFIGS: Readonly<Record<HostName, string>> = {
+const CONFIGS: Readonly<Record<HostName, string>> = {
   primary: `role = "primary"\n\n[peer]\nhost = "secondary"\n\n${CONFIG_COMMON}\n[drift.syslog]\ndescription = "syslogd and newsyslog"\npaths = ["/etc/syslog.conf", "/etc/newsyslog.conf"]\n`,
   secondary: `role = "secondary"\n\n[peer]\nhost = "primary"\n\n${CONFIG_COMMON}`,
 };
@@ -339,7 +339,7 @@ export class ScenarioLab {
 
 const writeOn = (lab: ScenarioLab, host: HostName, path: string, content: string, mode = 0o644): Promise<void> => lab.pair.writeFile(host, path, content, { mode });
 
-export const SCENARIOS: Readonly<Record<ScenarioName, (lab: ScenarioLab) => Promise<void>>> = {
+const SCENARIOS: Readonly<Record<ScenarioName, (lab: ScenarioLab) => Promise<void>>> = {
   healthy: async () => {},
 
   failed_over: async (lab) => {

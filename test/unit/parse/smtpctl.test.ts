@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ParseError } from "../../../src/lib/errors.js";
 import { parseMailQueue, parseSmtpdStatus, summarizeQueue } from "../../../src/lib/parse/smtpctl.js";
 import { expectParseError } from "../../support/fixtures.js";
 
