@@ -1,11 +1,10 @@
 // check_carp against the simulated pair, run as monit runs it on either gateway.
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { type HostName, type Pair } from "../harness/pair.js";
 import { PAIR_CONFIG, useSimulatedPair } from "../support/sim.js";
+import { fixture } from "../support/fixtures.js";
 
 const CHECK = "/etc/carpentry.monit/check_carp";
-const fixture = (name: string): string => readFileSync(new URL(`../fixtures/openbsd/${name}`, import.meta.url), "utf8");
 
 const PRIMARY_MASTER = fixture("ifconfig_carp_group_primary_master_vio.txt");
 const SECONDARY_BACKUP = fixture("ifconfig_carp_group_secondary_backup_vio.txt");

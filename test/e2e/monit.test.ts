@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { healthyDefaults, MONIT_PATH, startPair, type Daemon, type Pair } from "../harness/pair.js";
 import { examplePath, readExample, REPO_ROOT, type ExampleRole, type MonitStanza } from "../support/monitrc.js";
 import { startSmtpSink, startSmtpSinkIn, type HostSmtpSink, type ReceivedMail, type SmtpSink } from "../support/smtp-sink.js";
+import { fixture } from "../support/fixtures.js";
 
 const execFileAsync = promisify(execFile);
 const MONIT = "/usr/bin/monit";
@@ -105,7 +106,6 @@ describe("monit in the simulated primary, with the example's check stanzas", () 
     return `${globals}\n${wanted.join("\n")}`;
   }
 
-  const fixture = (name: string): string => readFileSync(join(REPO_ROOT, "test", "fixtures", "openbsd", name), "utf8");
   const SECONDARY_MASTER = fixture("ifconfig_carp_group_secondary_backup_vio.txt").replace("carp: BACKUP", "carp: MASTER").replace("status: backup", "status: master");
 
   const monitMails = (service: string, event: "Status failed" | "Status succeeded") => (mail: ReceivedMail): boolean => mail.subject.endsWith(` ${service}: ${event}`);

@@ -1,9 +1,7 @@
 // Large `pfctl -vvss` and `pfctl -si` outputs for tests, made by repeating and varying the derived
 // OpenBSD 7.x fixtures (test/fixtures/openbsd/derived_pfctl_vvss_openbsd7.txt, derived_pfctl_si_openbsd7.txt):
 // no real capture of either exists, so a generated table is only ever that format with other numbers.
-import { readFileSync } from "node:fs";
-
-export const fixture = (name: string): string => readFileSync(new URL(`../fixtures/openbsd/${name}`, import.meta.url), "utf8");
+import { fixture } from "./fixtures.js";
 
 export interface GeneratedState {
   readonly id: bigint;

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BUILTIN_DRIFT_SETS, check, driftCheck, driftResult, localSet, resolveDriftSet, userDriftSets } from "../../../src/checks/drift.js";
 import { hostValueMapping, hostValueMapper, type FileDifference, type ManifestEntry, type SetComparison } from "../../../src/lib/compare-files.js";
@@ -6,8 +5,8 @@ import { parseConfig } from "../../../src/lib/config.js";
 import { unifiedDiff } from "../../../src/lib/diff.js";
 import { formatText, SUMMARY_MAX_CHARS, firstLine } from "../../../src/lib/result.js";
 import { executeCheck } from "../../../src/lib/runner.js";
+import { fixture } from "../../support/fixtures.js";
 
-const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/drift/${name}`, import.meta.url), "utf8");
 const LABELS = { local: "primary", peer: "secondary" } as const;
 const BASE_CONFIG = 'role = "primary"\n[peer]\nhost = "secondary"\n';
 
@@ -124,13 +123,13 @@ describe("host-specific values on the notes' ifstated pair", () => {
   const set = localSet(config, "/c.toml", "ifstated", BUILTIN_DRIFT_SETS.ifstated);
 
   it("maps a correct pair onto each other: ifstated.conf and smtpd.conf.carp-backup", () => {
-    expect(set.transformText?.(fixture("ifstated.conf.primary"))).toBe(fixture("ifstated.conf.secondary"));
-    expect(set.transformText?.(fixture("smtpd.conf.carp-backup.primary"))).toBe(fixture("smtpd.conf.carp-backup.secondary"));
+    expect(set.transformText?.(fixture("ifstated.conf.primary", "drift"))).toBe(fixture("ifstated.conf.secondary", "drift"));
+    expect(set.transformText?.(fixture("smtpd.conf.carp-backup.primary", "drift"))).toBe(fixture("smtpd.conf.carp-backup.secondary", "drift"));
   });
 
   it("does not hide a real change: the diff shows the mapped primary line against the secondary's", () => {
-    const changed = fixture("ifstated.conf.secondary").replace("every 10", "every 60");
-    const diff = unifiedDiff("primary:/etc/ifstated.conf", "secondary:/etc/ifstated.conf", set.transformText?.(fixture("ifstated.conf.primary")) ?? "", changed);
+    const changed = fixture("ifstated.conf.secondary", "drift").replace("every 10", "every 60");
+    const diff = unifiedDiff("primary:/etc/ifstated.conf", "secondary:/etc/ifstated.conf", set.transformText?.(fixture("ifstated.conf.primary", "drift")) ?? "", changed);
     expect(diff.kind).toBe("diff");
     if (diff.kind === "diff") {
       expect(diff.lines).toContain(`-peer_alive = '( "ping -q -c 1 -w 1 192.168.110.101 >/dev/null" every 10 )'`);

@@ -1,12 +1,11 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { check, decidePfTables } from "../../../src/checks/pf_tables.js";
 import { diffEntries, TableCapture, type TableComparison } from "../../../src/lib/compare-tables.js";
 import { parseConfig } from "../../../src/lib/config.js";
 import { ConfigError, ParseError } from "../../../src/lib/errors.js";
 import { firstLine, formatText } from "../../../src/lib/result.js";
+import { fixture } from "../../support/fixtures.js";
 
-const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/openbsd/${name}`, import.meta.url), "utf8");
 
 /** The normalized entries of `-T show` output, as a host reads them (all of them: one bucket). */
 function entriesOf(text: string, key = "t"): string[] {

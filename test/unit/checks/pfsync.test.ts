@@ -26,7 +26,8 @@ import { firstLine, formatText } from "../../../src/lib/result.js";
 import { errorResult } from "../../../src/lib/runner.js";
 import { parseRange } from "../../../src/lib/thresholds.js";
 import type { CommandResult } from "../../../src/lib/shell.js";
-import { fixture, generateStates, pfctlInfoText, stateTableText, type GeneratedState } from "../../support/pf-state-table.js";
+import { fixture } from "../../support/fixtures.js";
+import { generateStates, pfctlInfoText, stateTableText, type GeneratedState } from "../../support/pf-state-table.js";
 
 const PRIMARY_ID = "5e1f0a3c";
 const SECONDARY_ID = "7b2e91d4";
