@@ -199,7 +199,7 @@ export const check: CheckDefinition = {
     OK: "every hostname.carpN exists on both hosts with the same vhid (or carpnodes vhids), addresses and netmasks, pass, advbase, balancing and carpdev (through [host_specific] interfaces), and each has a live carp interface",
     WARNING: "a live carp interface has no hostname.carpN on its host (it would be gone after a reboot)",
     CRITICAL:
-      "a hostname.carpN exists on one host only; a file differs in vhid, address, netmask, pass (said, never shown: the notes' 'carp incorrect hash'), advbase, balancing or carpdev; " +
+      "a hostname.carpN exists on one host only; a file differs in vhid, address, netmask, pass (said, never shown; a differing pass makes the hosts drop each other's advertisements: 'carp incorrect hash'), advbase, balancing or carpdev; " +
       "or a file has no live interface on its host. advskew and carppeer differ by design and are not compared",
     UNKNOWN: "bad config, the secondary cannot be reached or runs another carpentry version, a file cannot be read or parsed (file and line are named, never its text), or the deadline expired",
   },

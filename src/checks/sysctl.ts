@@ -23,7 +23,7 @@ type SysctlSettings = v.InferOutput<typeof settingsSchema>;
 export const SYSCTL_CONF = "/etc/sysctl.conf";
 const SYSCTL_CONF_MAX_BYTES = 256 * 1024;
 
-/** The admin's notes: a CARP gateway forwards, accepts carp, and preempts, on both hosts. */
+/** What a CARP gateway needs on both hosts: it forwards, accepts carp, and preempts (the primary takes MASTER back when it returns). */
 const DEFAULT_EXPECTATIONS: Readonly<Record<string, string>> = {
   "net.inet.carp.allow": "1",
   "net.inet.carp.preempt": "1",
@@ -51,7 +51,7 @@ export interface SysctlFacts {
   readonly ignore: readonly string[];
 }
 
-/** The role's expectations: the notes' defaults, with [checks.sysctl] primary/secondary added on top. */
+/** The role's expectations: DEFAULT_EXPECTATIONS, with [checks.sysctl] primary/secondary added on top. */
 export function expectationsFrom(settings: SysctlSettings): Expectations {
   const forRole = (configured: Readonly<Record<string, string | number>> | undefined): Record<string, string> => {
     const merged: Record<string, string> = { ...DEFAULT_EXPECTATIONS };

@@ -45,7 +45,7 @@ const peerSchema = v.strictObject({
   ssh_options: v.optional(v.array(sshOption), []),
   connect_timeout: v.optional(v.pipe(v.number(), v.integer("a whole number"), v.minValue(1, "1 to 60 seconds"), v.maxValue(60, "1 to 60 seconds")), 5),
   control_dir: v.optional(absolutePath),
-  // Longer than the slowest monit cycle the notes suggest (5 minutes), so the table and drift checks
+  // Longer than the slowest check interval of the example monitrc files (5 minutes), so the table and drift checks
   // find the shared connection up instead of paying a handshake every time.
   control_persist: v.optional(v.pipe(v.number(), v.integer("a whole number"), v.minValue(0, "0 to 3600 seconds"), v.maxValue(3600, "0 to 3600 seconds")), 600),
   // The peer sshd's MaxSessions (OpenSSH's default is 10): checks started together share out the

@@ -1,4 +1,4 @@
-// The output contract in one place: statuses and exit codes, the first line (<= 80 characters before
+// What every check prints and exits with, in one place: statuses and exit codes, the first line (<= 80 characters before
 // any perfdata), details bounded to what monit keeps (500 bytes by default), --json, and escaping of
 // control characters that come from files or command output.
 

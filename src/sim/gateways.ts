@@ -1,4 +1,4 @@
-// What the demo's two gateways hold: the admin's notes' pair in good health (files, configs, and what
+// What the demo's two gateways hold: a pair set up as this README describes, in good health (files, configs, and what
 // ifconfig, pfctl, sysctl, smtpctl, rcctl, netstat and pgrep print, from real OpenBSD captures), and
 // the faults of the tour, each a change to that healthy state.
 import type { Status } from "../lib/result.js";
@@ -22,14 +22,14 @@ export const OWN_DIRS = [
 const SYSCTL_CONF = (preempt: number): string => `# carpentry gateway\nnet.inet.ip.forwarding=1\nnet.inet.carp.preempt=${preempt}\n`;
 const PF_CONF = '# managed by carpentry\nset skip on lo\nblock return log\npass out\ntable <badhosts> persist file "/etc/pf.tables/badhosts.txt"\n';
 
-/** hostname.carp203 as the notes write it: the primary's one line, the secondary's copy with advskew 100. */
+/** hostname.carp203 in its one-line form: the primary's line, the secondary's copy with advskew 100. */
 function hostnameCarp203(host: HostName): string {
   return host === "primary"
     ? `inet 10.112.203.254 255.255.255.0 NONE vhid 203 carpdev vio2 advskew 0 pass ${DEMO_CARP_PASS}\ndescription "INT_203"\nup\n`
     : `# copied from the primary\ninet 10.112.203.254/24\nvhid 203 pass ${DEMO_CARP_PASS} carpdev vio2 advskew 100\ndescription "INT_203"\nup\n`;
 }
 
-/** The notes' management addresses: the files that name them differ between the hosts by design ([host_specific]). */
+/** The hosts' management addresses: the files that name them differ between the hosts by design ([host_specific]). */
 export const ADDRESS: Readonly<Record<HostName, string>> = { primary: "192.168.110.101", secondary: "192.168.110.102" };
 const UPLINK: Record<HostName, string> = { primary: "re0", secondary: "em0" };
 const peerOf = (host: HostName): HostName => (host === "primary" ? "secondary" : "primary");
@@ -81,14 +81,14 @@ function plantedFiles(host: HostName): Record<string, PlantedFile> {
     "/etc/carpentry.bin/pf.sh": { content: "#!/bin/ksh\nscp -p /etc/pf.conf root@secondary:/etc/\n", mode: 0o700 },
     "/etc/rc.d/carpentry": { content: '#!/bin/ksh\ndaemon="/etc/carpentry.bin/entr-all"\n. /etc/rc.d/rc.subr\nrc_cmd $1\n', mode: 0o755 },
   };
-  // The notes: /etc/carpentry holds the primary's own settings.
+  // /etc/carpentry holds the primary's own settings.
   if (host === "primary") files["/etc/carpentry/carpentry.conf"] = { content: "peer=192.168.110.102\n", mode: 0o600 };
   return files;
 }
 
 const PRIVATE_DIRS = ["/etc/pf.tables", "/root/bin", "/etc/carpentry.bin", "/etc/carpentry"];
 
-/** Each host's carpentry.toml: the two-line config, the demo's peer link and resolver, the notes' host-specific values. */
+/** Each host's carpentry.toml: the two-line config, the demo's peer link and resolver, the pair's host-specific values. */
 function configFor(host: HostName, resolverPort: number): string {
   return [
     `role = "${host}"`,
@@ -185,7 +185,7 @@ export function plantHealthyPair(pair: SimPair, resolverPort: number): void {
     pair.setOutput(host, ["smtpctl", "show", "queue"], "");
     pair.setOutput(host, ["rcctl", "check", "carpentry"], "carpentry(ok)\n");
   }
-  // The notes' carpentry rc.d service runs entr(1) watchers on the primary.
+  // carpentry's rc.d service runs entr(1) watchers on the primary.
   pair.setOutput("primary", ["pgrep", "-lx", "entr"], "48213 entr\n48217 entr\n");
 }
 

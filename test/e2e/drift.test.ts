@@ -104,7 +104,7 @@ beforeEach(async () => {
   for (const host of HOSTS) {
     for (const path of PLANTED) rmSync(pair.hostPath(host, path), { recursive: true, force: true });
     await plant(host, baseline(host));
-    // The directories' modes: /etc/openvpn must be 755 (the notes), /etc/pf.tables 700.
+    // The directories' modes: /etc/openvpn must be 755 (a wrong mode breaks the VPN after a failover), /etc/pf.tables 700.
     chmodSync(pair.hostPath(host, "/etc/pf.tables"), 0o700);
     chmodSync(pair.hostPath(host, "/etc/openvpn"), 0o755);
     await pair.clearCommandLog(host);

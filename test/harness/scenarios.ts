@@ -1,6 +1,6 @@
 /**
  * Named states of the simulated gateway pair, built on the harness API (pair.ts): a healthy pair as
- * the admin's notes set it up, and each fault the checks must tell (issue 5's list). The e2e matrix
+ * carpentry's README sets it up, and each fault the checks must tell apart. The e2e matrix
  * (test/e2e/matrix.test.ts) runs every check in every scenario; other tests may use them too.
  *
  *   const lab = new ScenarioLab(pair);
@@ -77,7 +77,7 @@ export const SECRETS = {
 const pem = (label: string, body: string): string => `-----BEGIN ${label}-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC${body}\nBKcwggSjAgEAAoIBAQC7\n-----END ${label}-----\n`;
 const staticKey = (body: string): string => `#\n# 2048 bit OpenVPN static key\n#\n-----BEGIN OpenVPN Static key V1-----\n${body}e5f1c2d3a4b5\n-----END OpenVPN Static key V1-----\n`;
 
-/** The hostname.carp203 behind the live carp203: the notes' one-line form on the primary, the secondary's copy with advskew 100. */
+/** The hostname.carp203 behind the live carp203: the one-line form on the primary, the secondary's copy with advskew 100. */
 function hostnameCarp203(host: HostName, pass: string): string {
   return host === "primary"
     ? `inet 10.112.203.254 255.255.255.0 NONE vhid 203 carpdev vio2 advskew 0 pass ${pass}\ndescription "INT_203"\nup\n`
@@ -143,7 +143,7 @@ function plantedFiles(host: HostName): Record<string, PlantedFile> {
     "/etc/carpentry.bin/pf-tables-memory.sh": { content: "#!/bin/ksh\n# push the in-memory tables to the secondary\n", mode: 0o700 },
     "/etc/rc.d/carpentry": { content: '#!/bin/ksh\ndaemon="/etc/carpentry.bin/entr-all"\n. /etc/rc.d/rc.subr\nrc_cmd $1\n', mode: 0o755 },
   };
-  // The notes: /etc/carpentry holds the primary's own settings; the secondary has none.
+  // /etc/carpentry holds the primary's own settings; the secondary has none.
   if (host === "primary") files["/etc/carpentry/carpentry.conf"] = { content: "peer=192.168.110.102\n", mode: 0o600 };
   return files;
 }
@@ -172,7 +172,7 @@ names = [${DNS_NAMES.map((name) => `"${name}"`).join(", ")}]
 query_timeout = 2
 `;
 
-/** Each host's carpentry.toml: the two-line config plus what the notes' pair needs. */
+/** Each host's carpentry.toml: the two-line config plus what this pair needs. */
 const CONFIGS: Readonly<Record<HostName, string>> = {
   primary: `role = "primary"\n\n[peer]\nhost = "secondary"\n\n${CONFIG_COMMON}\n[drift.syslog]\ndescription = "syslogd and newsyslog"\npaths = ["/etc/syslog.conf", "/etc/newsyslog.conf"]\n`,
   secondary: `role = "secondary"\n\n[peer]\nhost = "primary"\n\n${CONFIG_COMMON}`,
@@ -228,8 +228,8 @@ export class ScenarioLab {
   constructor(readonly pair: Pair) {}
 
   /**
-   * Once per pair: the build in /etc/carpentry.monit on both hosts, unbound on both (the notes run it
-   * on both), the primary's entr watcher, then the healthy state.
+   * Once per pair: the build in /etc/carpentry.monit on both hosts, unbound on both (each gateway
+   * resolves for its own clients), the primary's entr watcher, then the healthy state.
    */
   async setUp(): Promise<void> {
     await this.pair.installBuild();
@@ -325,7 +325,7 @@ export class ScenarioLab {
   }
 
   /**
-   * The notes' carpentry rc.d service runs entr(1) watchers on the primary; check_installed asks
+   * carpentry's rc.d service runs entr(1) watchers on the primary; check_installed asks
    * `pgrep -lx entr`. Debian has no entr here, so the watcher is a process of that name that waits:
    * a copy of sleep(1) in the host's own /usr/sbin (an overlay: nothing outside the host changes).
    */
@@ -357,7 +357,7 @@ const SCENARIOS: Readonly<Record<ScenarioName, (lab: ScenarioLab) => Promise<voi
   },
 
   primary_demoted: async (lab) => {
-    // The notes: `ifconfig -g carp carpdemote 50`; the FAQ's capture is of group "internal".
+    // Maintenance demotes with `ifconfig -g carp carpdemote 50`; the FAQ's capture is of group "internal".
     await lab.pair.setOutput("primary", ["ifconfig", "-g", "carp"], fixture("openbsd/ifconfig_g_internal_after_carpdemote50_faq.txt").replace("internal:", "carp:"));
     await lab.setCarp("primary", CARP_STATES.primaryBackup);
     await lab.setCarp("secondary", CARP_STATES.secondaryMaster);

@@ -118,7 +118,7 @@ describe("driftResult", () => {
   });
 });
 
-describe("host-specific values on the notes' ifstated pair", () => {
+describe("host-specific values on a pair's ifstated files", () => {
   const config = parseConfig(`${BASE_CONFIG}[host_specific]\nvalues = [{ primary = "192.168.110.101", secondary = "192.168.110.102" }]\ninterfaces = { re0 = "em0" }\n`, "/c.toml", { only: check });
   const set = localSet(config, "/c.toml", "ifstated", BUILTIN_DRIFT_SETS.ifstated);
 
@@ -156,7 +156,7 @@ describe("host-specific values on the notes' ifstated pair", () => {
 });
 
 describe("the sets", () => {
-  it("has the contract's default paths, the role-specific carpentry.toml left out", () => {
+  it("has the built-in default paths, the role-specific carpentry.toml left out", () => {
     expect(BUILTIN_DRIFT_SETS.scripts.paths).toEqual(["/root/bin/", "/etc/carpentry.bin/", "/etc/carpentry.monit/", "/etc/rc.d/carpentry"]);
     expect(BUILTIN_DRIFT_SETS.scripts.exclude).toEqual(["/etc/carpentry.monit/carpentry.toml"]);
     expect(BUILTIN_DRIFT_SETS.pf.paths).toEqual(["/etc/pf.conf", "/etc/pf.tables/"]);

@@ -41,7 +41,7 @@ describe("decidePfTables", () => {
     expect(decidePfTables([], options)).toMatchObject({ status: "OK", summary: "no pf tables to compare" });
   });
 
-  it("says the contract's line for one differing table, with IPv4, IPv6, networks and negations named", () => {
+  it("says one line for one differing table, with IPv4, IPv6, networks and negations named", () => {
     // 3 entries only on the primary, 1 only on the secondary.
     const secondary = [...SHOW.filter((entry) => !["!10.0.0.0/8", "2001:db8::/32", "fe80::1"].includes(entry)), "!192.0.2.128/25"];
     const res = decidePfTables([compared("badhosts", SHOW, secondary), compared("bruteforce", BRUTEFORCE, BRUTEFORCE)], options);

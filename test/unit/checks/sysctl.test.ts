@@ -111,7 +111,7 @@ describe("reading sysctl.conf and sysctl output", () => {
     );
   });
 
-  it("merges [checks.sysctl] primary/secondary over the notes' defaults, numbers as text", () => {
+  it("merges [checks.sysctl] primary/secondary over the built-in defaults, numbers as text", () => {
     const config = parseConfig('role = "primary"\n[peer]\nhost = "s"\n[checks.sysctl]\nsecondary = { "net.inet.ip.forwarding" = 0, "kern.somaxconn" = "1024" }\n', "t.toml", { only: check });
     const expected = expectationsFrom(checkSettings(config, "sysctl", settingsSchema));
     expect(expected.primary).toEqual({ "net.inet.carp.allow": "1", "net.inet.carp.preempt": "1", "net.inet.ip.forwarding": "1" });
