@@ -60,7 +60,7 @@ function recordText(record: unknown): string {
   if (typeof record === "object" && record !== null) {
     const r = record as Record<string, unknown>;
     if (typeof r["exchange"] === "string") return `${String(r["priority"])} ${r["exchange"]}`;
-    if (typeof r["nsname"] === "string") return `${r["nsname"]} ${r["hostmaster"]} ${String(r["serial"])}`;
+    if (typeof r["nsname"] === "string") return `${r["nsname"]} ${String(r["hostmaster"])} ${String(r["serial"])}`;
   }
   return JSON.stringify(record);
 }

@@ -113,7 +113,7 @@ export const check: CheckDefinition = {
       peer: ctx.peer,
       config: ctx.config,
       selection: { tables: settings.tables ?? null, ignore: settings.ignore },
-      remainingMs: ctx.remainingMs,
+      remainingMs: () => ctx.remainingMs(),
       waitFor: (description, work) => ctx.scope.waitFor(description, work),
     });
     return decidePfTables(tables, { maxListed: settings.max_listed, verbose: ctx.verbose });

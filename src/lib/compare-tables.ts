@@ -717,7 +717,7 @@ async function readTables<T>(selection: TableSelection, signal: AbortSignal, rea
   const wanted = selection.tables === null ? null : new Set(selection.tables);
   const selected = (listing: TableListing): boolean => !ignored.has(listing.key) && (wanted === null ? !listing.const : wanted.has(listing.key));
   const limit = pLimit(TABLES_AT_ONCE);
-  return Promise.all(listings.map((listing) => (selected(listing) ? limit(() => read(listing)) : listing)));
+  return Promise.all(listings.map((listing) => (selected(listing) ? limit(() => read(listing)) : Promise.resolve(listing))));
 }
 
 /** What the asking host sends of each of its tables: its digest and its bucket sums. */
@@ -781,7 +781,7 @@ function validateSelection(args: unknown): TableSelection {
   const ignore = selection["ignore"];
   if (tables !== null && !(Array.isArray(tables) && tables.every(validTableKey))) return fail("selection.tables must be null or table names");
   if (!Array.isArray(ignore) || !ignore.every(validTableKey)) return fail("selection.ignore must be table names");
-  return { tables: tables as string[] | null, ignore: ignore as string[] };
+  return { tables, ignore };
 }
 
 export function validateReply(reply: unknown): RawReply {
@@ -799,7 +799,7 @@ export function validateReply(reply: unknown): RawReply {
     if (typeof bits !== "number" || !Number.isInteger(bits) || bits < 0 || bits > MAX_BUCKET_BITS) return fail(`offers[].bucketBits must be 0 to ${MAX_BUCKET_BITS}`);
     if (typeof offer["sums"] !== "string") return fail("offers[].sums must be a string");
   }
-  return { same: same as string[], skip: skip as string[], offers: offers as TableOffer[] };
+  return { same, skip, offers: offers as TableOffer[] };
 }
 
 /**

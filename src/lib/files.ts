@@ -46,7 +46,7 @@ export async function expandPaths(paths: readonly string[]): Promise<string[]> {
       continue;
     }
     const dir = dirname(path);
-    let entries: string[] = [];
+    let entries: string[];
     try {
       entries = await readdir(dir);
     } catch {

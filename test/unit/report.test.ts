@@ -86,6 +86,7 @@ describe("the report", () => {
     ]);
     expect(sections[1]).toBe("---- check_pf_tables: CRITICAL (0.1 s) ----\nCRITICAL: table badhosts differs: 2 only on primary\n  only on primary: 192.0.2.7\n  only on primary: 192.0.2.8");
     // Control characters from command output never reach the mail as such.
+    // eslint-disable-next-line no-control-regex -- no terminal escape (ESC) may reach a mail
     expect(report.text).not.toMatch(/\x1b/);
     expect(sections[2]).toContain('  unexpected field count: "garbage\\x1b[2J"');
   });
