@@ -4,7 +4,7 @@
 // file as JavaScript (the second line is a string and a comment to it).
 import { build } from "esbuild";
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { EXECUTABLES } from "./build-executables.mjs";
+import { checkExecutables } from "./build-executables.mjs";
 
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 // On Node 22 and later the header also points node's compile cache into the suite's state directory
@@ -60,11 +60,12 @@ mkdirSync("dist/checks", { recursive: true });
 // alone, so say so for runs in place too.
 writeFileSync("dist/package.json", '{ "type": "commonjs" }\n');
 
-const jobs = EXECUTABLES.map(({ executable, module, expression }) =>
+const executables = await checkExecutables();
+const jobs = executables.map(({ executable, entry }) =>
   build({
     ...common,
     stdin: {
-      contents: `import * as m from "./src/checks/${module}.ts";\nimport { runStandalone } from "./src/lib/runner.ts";\nrunStandalone(m.${expression});\n`,
+      contents: entry,
       resolveDir: ".",
       sourcefile: `${executable}.ts`,
       loader: "ts",
@@ -97,6 +98,6 @@ const embedMainCli = {
 };
 jobs.push(build({ ...common, entryPoints: ["src/cli/carpentry.ts"], outfile: "dist/carpentry", plugins: [execaOnPosix, embedMainCli] }));
 await Promise.all(jobs);
-for (const { executable } of EXECUTABLES) chmodSync(`dist/checks/${executable}`, 0o755);
+for (const { executable } of executables) chmodSync(`dist/checks/${executable}`, 0o755);
 chmodSync("dist/carpentry", 0o755);
-console.log(`built ${EXECUTABLES.length} checks and the CLI into dist/`);
+console.log(`built ${executables.length} checks and the CLI into dist/`);

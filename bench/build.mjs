@@ -10,7 +10,7 @@ import { build } from "esbuild";
 import { cpSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { EXECUTABLES } from "../build-executables.mjs";
+import { checkExecutables } from "../build-executables.mjs";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 rmSync(`${repo}/.bench/dist`, { recursive: true, force: true });
@@ -27,11 +27,11 @@ const unminified = {
   loader: { ".sh": "text", ".txt": "text" }, // as build.mjs: carpentry demo bundles its scripts
   logLevel: "warning",
 };
-const profiled = EXECUTABLES.filter(({ executable }) => PROFILED.includes(executable)).map(({ executable, module, expression }) =>
+const profiled = (await checkExecutables()).filter(({ executable }) => PROFILED.includes(executable)).map(({ executable, entry }) =>
   build({
     ...unminified,
     stdin: {
-      contents: `import * as m from "./src/checks/${module}.ts";\nimport { runStandalone } from "./src/lib/runner.ts";\nrunStandalone(m.${expression});\n`,
+      contents: entry,
       resolveDir: repo,
       sourcefile: `${executable}.ts`,
       loader: "ts",

@@ -11,7 +11,7 @@ const MASK24 = 0xffffff;
  * hosts, 10% IPv6 /48 networks of which a fifth negated. Multiplying by an odd constant permutes
  * 24 bits, so the addresses are scattered yet unique. Written in the canonical form pfctl prints.
  */
-export function tableEntry(i: number): string {
+function tableEntry(i: number): string {
   const kind = i % 10;
   const j = Math.floor(i / 10);
   if (kind < 7) {
@@ -27,12 +27,12 @@ export function tableEntry(i: number): string {
 }
 
 /** Entries only the secondary holds in the "differences" variant: the benchmarking range 198.18/15. */
-export function extraEntry(k: number): string {
+function extraEntry(k: number): string {
   return `198.${18 + (k >>> 16)}.${(k >>> 8) & 255}.${k & 255}`;
 }
 
 /** `pfctl -t T -T show`: print_addrx() puts a feedback character, then ' ' or '!', then the address. */
-export function showLine(entry: string): string {
+function showLine(entry: string): string {
   return entry.startsWith("!") ? `  ${entry}\n` : `   ${entry}\n`;
 }
 

@@ -47,7 +47,7 @@ function statusField(text: string, field: string): number {
 }
 
 /** One reading of a live process; undefined once it is gone (or a zombie: no memory fields). */
-export function readSample(pid: number): Omit<Sampled, "samples"> | undefined {
+function readSample(pid: number): Omit<Sampled, "samples"> | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
@@ -251,7 +251,7 @@ export async function sshCommands(pair: Pair): Promise<number> {
 
 // -- statistics -------------------------------------------------------------------------------------
 
-export function median(values: readonly number[]): number {
+function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);

@@ -50,7 +50,7 @@ function origin(frame: ProfileNode["callFrame"]): string {
 }
 
 /** Self time per function from the samples (each sample's time delta goes to the function on top of the stack). */
-export function summarizeProfile(label: string, file: string, profile: CpuProfile, topCount = 12): ProfileSummary {
+function summarizeProfile(label: string, file: string, profile: CpuProfile, topCount = 12): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfUs = new Map<string, number>();
   const byOrigin: Record<string, number> = {};

@@ -1,4 +1,4 @@
-// The benchmark's figures: their shape in .bench/results.json, the targets of the issue judged against
+// The benchmark's figures: their shape in .bench/results.json, the performance targets judged against
 // them (PASS/MISS with the margin), and the tables printed at the end of a run.
 import type { Spread } from "./probe.js";
 import type { ProfiledRun } from "./profile.js";

@@ -1,5 +1,6 @@
+import * as v from "valibot";
 import type { CheckDefinition } from "../lib/check.js";
-import type { Role } from "../lib/config.js";
+import { checkSettings, interfaceName, type Role } from "../lib/config.js";
 import { commandFailed, HostError, ParseError } from "../lib/errors.js";
 import { peerViewMissing, resultFromFindings, withoutPeerView, type Finding, type PeerViewMissing } from "../lib/findings.js";
 import type { Host } from "../lib/host.js";
@@ -24,8 +25,13 @@ export interface CarpFacts {
   readonly interfaces?: readonly string[];
 }
 
+/** [checks.carp] */
+const settingsSchema = v.strictObject({
+  interfaces: v.optional(v.array(interfaceName)),
+});
+
 export const IFCONFIG_CARP: HostCommand = { argv: ["/sbin/ifconfig", "carp"] };
-// All carp interfaces are in group carp; the notes demote the whole group for maintenance.
+// All carp interfaces are in group carp; maintenance demotes the whole group (ifconfig -g carp carpdemote 50).
 const IFCONFIG_GROUP_CARP: HostCommand = { argv: ["/sbin/ifconfig", "-g", "carp"] };
 const SYSCTL_PREEMPT: HostCommand = { argv: ["/sbin/sysctl", "net.inet.carp.preempt"] };
 const CARP_COMMANDS: readonly HostCommand[] = [IFCONFIG_CARP, IFCONFIG_GROUP_CARP, SYSCTL_PREEMPT];
@@ -267,7 +273,7 @@ export const check: CheckDefinition = {
     OK: "every vhid is MASTER on exactly one host: the primary for single-vhid interfaces, the host with the lower advskew for each vhid of a balancing interface",
     WARNING:
       "failed over: the secondary holds MASTER (or, balancing, the host with the higher advskew); or a carp demote counter (ifconfig -g carp) is not 0 on either host. " +
-      "A non-zero demote counter is a WARNING although the contract's table lists it as CRITICAL: the notes' upgrade procedure sets carpdemote 50 on purpose, and a failover that a forgotten one causes is reported besides",
+      "A non-zero demote counter is a WARNING, not CRITICAL: an upgrade sets carpdemote 50 on purpose to hand MASTER to the other host, and a failover that a forgotten one causes is reported besides",
     CRITICAL:
       "a vhid has no MASTER or two (split brain); a vhid is INIT or an interface shows status invalid; with net.inet.carp.preempt=1 one host is MASTER of some single-vhid interfaces and BACKUP of others; " +
       "the carp interfaces, vhids or advbase differ between the hosts; the primary's advskew is not below the secondary's (balancing: a vhid's advskew is equal on both); no carp interface",
@@ -276,10 +282,11 @@ export const check: CheckDefinition = {
       "When the peer cannot be asked (check_peer alerts for that), this host's own view decides: its faults (INIT, preempt disagreement, demote, this host's role holding the wrong state) " +
       "give their status with a detail line 'pair view missing: <reason>'; with no fault here the result is UNKNOWN 'pair view missing: <reason>'",
   },
+  settings: settingsSchema,
   async run(ctx) {
     const [local, peer] = await Promise.allSettled([readCarpHost(ctx.local), readCarpHost(ctx.peer)]);
     if (local.status === "rejected") throw local.reason;
     const peerView = peer.status === "fulfilled" ? peer.value : peerViewMissing(ctx.peerRole, peer.reason);
-    return decideCarp({ local: local.value, peer: peerView, interfaces: ctx.config.checks.carp.interfaces });
+    return decideCarp({ local: local.value, peer: peerView, interfaces: checkSettings(ctx.config, check.name, settingsSchema).interfaces });
   },
 };

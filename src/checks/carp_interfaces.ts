@@ -1,5 +1,6 @@
+import * as v from "valibot";
 import type { CheckDefinition } from "../lib/check.js";
-import type { Role } from "../lib/config.js";
+import { checkSettings, interfaceName, type Role } from "../lib/config.js";
 import { HostError, ParseError } from "../lib/errors.js";
 import { readFilesOn, type FileFacts, type ReadFilesArgs } from "../lib/files.js";
 import { resultFromFindings, type Finding } from "../lib/findings.js";
@@ -25,6 +26,11 @@ export interface CarpInterfacesFacts {
   /** [checks.carp_interfaces] ignore: carp interfaces left out entirely. */
   readonly ignore: readonly string[];
 }
+
+/** [checks.carp_interfaces] */
+const settingsSchema = v.strictObject({
+  ignore: v.optional(v.array(interfaceName), []),
+});
 
 const FILES_GLOB = "/etc/hostname.carp*";
 // netstart configures hostname.carpN only; backups such as hostname.carp0.orig are not looked at.
@@ -179,13 +185,14 @@ export const check: CheckDefinition = {
     OK: "every hostname.carpN exists on both hosts with the same vhid (or carpnodes vhids), addresses and netmasks, pass, advbase, balancing and carpdev (through [host_specific] interfaces), and each has a live carp interface",
     WARNING: "a live carp interface has no hostname.carpN on its host (it would be gone after a reboot)",
     CRITICAL:
-      "a hostname.carpN exists on one host only; a file differs in vhid, address, netmask, pass (said, never shown: the notes' 'carp incorrect hash'), advbase, balancing or carpdev; " +
+      "a hostname.carpN exists on one host only; a file differs in vhid, address, netmask, pass (said, never shown; a differing pass makes the hosts drop each other's advertisements: 'carp incorrect hash'), advbase, balancing or carpdev; " +
       "or a file has no live interface on its host. advskew and carppeer differ by design and are not compared",
     UNKNOWN: "bad config, the secondary cannot be reached or runs another carpentry version, a file cannot be read or parsed (file and line are named, never its text), or the deadline expired",
   },
+  settings: settingsSchema,
   async run(ctx) {
     const [primary, secondary] = await Promise.all([readHost(ctx.primary), readHost(ctx.secondary)]);
-    const settings = ctx.config.checks.carp_interfaces;
+    const settings = checkSettings(ctx.config, check.name, settingsSchema);
     return decideCarpInterfaces({ primary, secondary, hostSpecificInterfaces: ctx.config.host_specific.interfaces, ignore: settings.ignore });
   },
 };

@@ -1,12 +1,21 @@
 import { Resolver } from "node:dns/promises";
 import { isIP } from "node:net";
+import * as v from "valibot";
 import type { CheckDefinition } from "../lib/check.js";
-import type { CheckSettings } from "../lib/config.js";
+import { checkSettings, port, positiveSeconds } from "../lib/config.js";
 import type { ProcessScope } from "../lib/proc.js";
 import { resultFromFindings, type Finding } from "../lib/findings.js";
 import { result, type Result } from "../lib/result.js";
 
-export type DnsSettings = CheckSettings<"dns">;
+/** [checks.dns] */
+export const settingsSchema = v.strictObject({
+  server: v.optional(v.pipe(v.string(), v.ip("an IP address")), "127.0.0.1"),
+  port: v.optional(port, 53),
+  names: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]+$/, "a DNS name"))), []),
+  type: v.optional(v.picklist(["A", "AAAA", "MX", "TXT", "NS", "SOA", "PTR", "CNAME"]), "A"),
+  query_timeout: v.optional(positiveSeconds, 3),
+});
+export type DnsSettings = v.InferOutput<typeof settingsSchema>;
 
 /** What one query came to: the answers, or why there were none. */
 export type DnsOutcome =
@@ -28,7 +37,7 @@ const ERROR_WORDS: Readonly<Record<string, string>> = {
   EBADRESP: "bad response",
 };
 
-export function describeDnsError(code: string, settings: DnsSettings): string {
+function describeDnsError(code: string, settings: DnsSettings): string {
   if (code === NO_ANSWER) return `no answer within ${settings.query_timeout}s`;
   if (code === "ENODATA") return `no ${settings.type} record`;
   return ERROR_WORDS[code] ?? code;
@@ -51,7 +60,7 @@ function recordText(record: unknown): string {
   if (typeof record === "object" && record !== null) {
     const r = record as Record<string, unknown>;
     if (typeof r["exchange"] === "string") return `${String(r["priority"])} ${r["exchange"]}`;
-    if (typeof r["nsname"] === "string") return `${r["nsname"]} ${r["hostmaster"]} ${String(r["serial"])}`;
+    if (typeof r["nsname"] === "string") return `${r["nsname"]} ${String(r["hostmaster"])} ${String(r["serial"])}`;
   }
   return JSON.stringify(record);
 }
@@ -139,8 +148,9 @@ export const check: CheckDefinition = {
       "each failing name is named with its error (when every name fails the same way, the resolver is named instead)",
     UNKNOWN: "no names configured ([checks.dns] names is empty: a check that cannot look never says OK), bad config, or the check's deadline expired",
   },
+  settings: settingsSchema,
   async run(ctx) {
-    const settings = ctx.config.checks.dns;
+    const settings = checkSettings(ctx.config, check.name, settingsSchema);
     const outcomes = await Promise.all(settings.names.map((name) => queryName(name, settings, ctx.scope)));
     return decideDns(settings, outcomes);
   },

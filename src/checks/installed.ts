@@ -1,5 +1,6 @@
+import * as v from "valibot";
 import type { CheckDefinition } from "../lib/check.js";
-import type { Role } from "../lib/config.js";
+import { absolutePath, checkSettings, type Role } from "../lib/config.js";
 import { buildManifest, type ManifestEntry } from "../lib/compare-files.js";
 import { commandFailed, HostError } from "../lib/errors.js";
 import { globToRegExp } from "../lib/files.js";
@@ -10,14 +11,22 @@ import type { PerfDatum, Result } from "../lib/result.js";
 import type { CommandResult, HostCommand } from "../lib/shell.js";
 
 /**
- * The notes: /etc/carpentry (the config), /etc/carpentry.bin (the sync scripts) and /etc/rc.d/carpentry
- * are set up on the primary, /etc/carpentry.monit on both; check_drift_scripts keeps carpentry.bin,
+ * carpentry's setup puts /etc/carpentry (the config), /etc/carpentry.bin (the sync scripts) and
+ * /etc/rc.d/carpentry on the primary, /etc/carpentry.monit on both; check_drift_scripts keeps carpentry.bin,
  * carpentry.monit and rc.d/carpentry equal on the secondary, so it has those three.
  */
 export const DEFAULT_PATHS: Readonly<Record<Role, readonly string[]>> = {
   primary: ["/etc/carpentry", "/etc/carpentry.bin", "/etc/carpentry.monit", "/etc/rc.d/carpentry"],
   secondary: ["/etc/carpentry.bin", "/etc/carpentry.monit", "/etc/rc.d/carpentry"],
 };
+
+/** [checks.installed] */
+const settingsSchema = v.strictObject({
+  // Default by role: DEFAULT_PATHS.
+  paths: v.optional(v.array(absolutePath)),
+  service: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_]+$/, "an rc.d service name")), "carpentry"),
+  watcher: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]+$/, "a program name")), "entr"),
+});
 
 // rc.d scripts are run by rcctl and rc(8), and OpenBSD ships its own 0555: readable is fine there.
 const RC_D = "/etc/rc.d/";
@@ -37,7 +46,7 @@ export interface InstalledFacts {
   readonly watchers?: { readonly program: string; readonly running: readonly ProcessMatch[] };
 }
 
-export function rcctlCheckCommand(service: string): HostCommand {
+function rcctlCheckCommand(service: string): HostCommand {
   return { argv: ["/usr/sbin/rcctl", "check", service] };
 }
 
@@ -90,10 +99,10 @@ function entryFindings(entry: ManifestEntry): Finding[] {
   if (writable !== 0) {
     findings.push({ status: "CRITICAL", summary: `${path} writable by ${whoCan(writable)} (${mode})`, detail: `${path}: writable by ${whoCan(writable)} (mode ${mode}): anyone there can change what root runs` });
   } else if (readable !== 0 && !rcScript) {
-    findings.push({ status: "WARNING", summary: `${path} readable by ${whoCan(readable)} (${mode})`, detail: `${path}: readable by ${whoCan(readable)} (mode ${mode}); the notes: chmod -R 700` });
+    findings.push({ status: "WARNING", summary: `${path} readable by ${whoCan(readable)} (${mode})`, detail: `${path}: readable by ${whoCan(readable)} (mode ${mode}); carpentry's files are root's alone: chmod -R 700` });
   }
   if (rcScript && entry.type === "file" && (entry.mode & OWNER_EXEC) === 0) {
-    findings.push({ status: "CRITICAL", summary: `${path} not executable (${mode})`, detail: `${path}: not executable by root (mode ${mode}): rcctl cannot run it; the notes: chmod u+x` });
+    findings.push({ status: "CRITICAL", summary: `${path} not executable (${mode})`, detail: `${path}: not executable by root (mode ${mode}): rcctl cannot run it: chmod u+x` });
   }
   return findings;
 }
@@ -158,14 +167,15 @@ export const check: CheckDefinition = {
   ],
   states: {
     OK: "every path exists; everything at and below them is owned by root and neither readable nor writable by group or others (rc.d scripts: not writable by them, executable by root); on the primary the service checks ok and at least one watcher runs",
-    WARNING: "an entry is readable (or executable) by group or others but not writable by them (the notes: chmod -R 700); rc.d scripts may be readable, as OpenBSD's own are 0555",
+    WARNING: "an entry is readable (or executable) by group or others but not writable by them (carpentry's files are root's alone: chmod -R 700); rc.d scripts may be readable, as OpenBSD's own are 0555",
     CRITICAL:
-      "a path is missing, an entry is not owned by root, an entry is writable by group or others, an rc.d script is not executable by root (the notes: chmod u+x); " +
+      "a path is missing, an entry is not owned by root, an entry is writable by group or others, an rc.d script is not executable by root (rcctl cannot run it: chmod u+x); " +
       "on the primary: rcctl check says SERVICE(failed) or the service does not exist, or no WATCHER process runs",
     UNKNOWN: "an entry cannot be read, rcctl or pgrep fail or print what the parser cannot read, bad config, or the deadline expired",
   },
+  settings: settingsSchema,
   async run(ctx) {
-    const settings = ctx.config.checks.installed;
+    const settings = checkSettings(ctx.config, check.name, settingsSchema);
     const paths = (settings.paths ?? DEFAULT_PATHS[ctx.role]).map(withoutTrailingSlash);
     const spec = { name: "installed", paths, exclude: [], compareOwner: true, compareMode: true, redaction: { patterns: [], secretFiles: [] } };
     const walk = ctx.scope.waitFor(`reading ${paths.join(", ")}`, buildManifest(spec, { signal: ctx.deadline.signal }));

@@ -1,11 +1,20 @@
+import * as v from "valibot";
 import type { CheckDefinition } from "../lib/check.js";
-import type { CheckSettings } from "../lib/config.js";
+import { checkSettings, threshold, wholeCount } from "../lib/config.js";
 import { commandFailed, HostError } from "../lib/errors.js";
 import { resultFromFindings, type Finding } from "../lib/findings.js";
 import { parseMailQueue, parseSmtpdStatus, summarizeQueue, type QueuedEnvelope, type QueueSummary } from "../lib/parse/smtpctl.js";
 import type { Result } from "../lib/result.js";
 import { lastLine, type CommandResult, type HostCommand } from "../lib/shell.js";
 import { rangeAlerts, rangeFromConfig, type Range } from "../lib/thresholds.js";
+
+/** [checks.mailq] */
+export const settingsSchema = v.strictObject({
+  warning: v.optional(threshold, 50),
+  critical: v.optional(threshold, 500),
+  age_warning: v.optional(wholeCount, 3600),
+  age_critical: v.optional(wholeCount, 86400),
+});
 
 // `show status` only answers through smtpd's control socket; `show queue` falls back to reading the
 // spool when smtpd is down, and prints nothing for an empty queue either way. Asking both tells an
@@ -60,7 +69,7 @@ export function readMailQueue(status: CommandResult, queue: CommandResult, nowEp
   return { smtpdRunning, paused, envelopes, summary: summarizeQueue(envelopes, nowEpochSeconds) };
 }
 
-export function thresholdsFrom(settings: CheckSettings<"mailq">, warning: Range | undefined, critical: Range | undefined): MailqThresholds {
+export function thresholdsFrom(settings: v.InferOutput<typeof settingsSchema>, warning: Range | undefined, critical: Range | undefined): MailqThresholds {
   return {
     countWarning: warning ?? rangeFromConfig(settings.warning, "[checks.mailq] warning"),
     countCritical: critical ?? rangeFromConfig(settings.critical, "[checks.mailq] critical"),
@@ -142,11 +151,12 @@ export const check: CheckDefinition = {
     CRITICAL: "the count passes the critical range, the oldest message is older than age_critical (default 24 h), or smtpd is not running (its queue read from the spool: nothing is delivered)",
     UNKNOWN: "smtpctl cannot ask smtpd (needs root privileges, fails, or prints what the parser cannot read), bad config or thresholds, or the deadline expired",
   },
+  settings: settingsSchema,
   async run(ctx) {
     const [status, queue] = await ctx.local.run([SHOW_STATUS, SHOW_QUEUE]);
     if (!status || !queue) throw new HostError("smtpctl gave no answer");
     const now = Math.floor(Date.now() / 1000);
-    const thresholds = thresholdsFrom(ctx.config.checks.mailq, ctx.warning, ctx.critical);
+    const thresholds = thresholdsFrom(checkSettings(ctx.config, check.name, settingsSchema), ctx.warning, ctx.critical);
     return decideMailq(readMailQueue(status, queue, now), thresholds, now);
   },
 };

@@ -1,3 +1,4 @@
+import * as v from "valibot";
 import type { CheckDefinition } from "../lib/check.js";
 import { HostError } from "../lib/errors.js";
 import { peerName, runOne } from "../lib/host.js";
@@ -19,6 +20,7 @@ export const check: CheckDefinition = {
     CRITICAL: "the peer cannot be reached or cannot run a command: connection refused, timed out (also a peer that accepts the connection and never answers), host key mismatch, authentication refused...",
     UNKNOWN: "bad config, or the check's own deadline (-t) expired before ssh's connect timeout ([peer] connect_timeout) did",
   },
+  settings: v.strictObject({}),
   async run(ctx) {
     const peer = ctx.freshPeer();
     const started = performance.now();

@@ -1,6 +1,7 @@
+import * as v from "valibot";
 import type { CheckDefinition } from "../lib/check.js";
 import { compareTables, type TableComparison } from "../lib/compare-tables.js";
-import type { Role } from "../lib/config.js";
+import { checkSettings, wholeCount, type Role } from "../lib/config.js";
 import { resultFromFindings, type Finding } from "../lib/findings.js";
 import { result, type Result } from "../lib/result.js";
 
@@ -9,6 +10,15 @@ export interface PfTablesOptions {
   readonly maxListed: number;
   readonly verbose: boolean;
 }
+
+const tableName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.@/-]{1,64}$/, "a pf table name"));
+
+/** [checks.pf_tables] */
+const settingsSchema = v.strictObject({
+  tables: v.optional(v.array(tableName)),
+  ignore: v.optional(v.array(tableName), []),
+  max_listed: v.optional(wholeCount, 5),
+});
 
 const ROLES: readonly Role[] = ["primary", "secondary"];
 // The first line holds 80 characters, "CRITICAL: " takes 10 of them.
@@ -97,8 +107,9 @@ export const check: CheckDefinition = {
     CRITICAL: "a table's entries differ between the hosts (the entries only on each host are listed: max_listed per side, all with -v), or a table exists on one host only",
     UNKNOWN: "the secondary cannot be reached or runs another carpentry version, pfctl fails or prints something that is no table entry, bad config, or the deadline expired",
   },
+  settings: settingsSchema,
   async run(ctx) {
-    const settings = ctx.config.checks.pf_tables;
+    const settings = checkSettings(ctx.config, check.name, settingsSchema);
     const tables = await compareTables({
       local: ctx.local,
       peer: ctx.peer,

@@ -1,5 +1,6 @@
+import * as v from "valibot";
 import type { CheckContext, CheckDefinition } from "../lib/check.js";
-import type { CheckSettings, Config, Role } from "../lib/config.js";
+import { absolutePath, checkSettings, interfaceName, wholeCount, type Config, type Role } from "../lib/config.js";
 import { commandFailed, HostError, ParseError } from "../lib/errors.js";
 import { loadReading, saveReading } from "../lib/last-reading.js";
 import { resultFromFindings, type Finding } from "../lib/findings.js";
@@ -34,6 +35,30 @@ const ERROR_COUNTERS: Readonly<Record<string, string>> = {
   pfsyncs_oerrors: "send errors",
 };
 
+/** [checks.pfsync] */
+const settingsSchema = v.strictObject({
+  interface: v.optional(interfaceName, "pfsync0"),
+  // The primary's syncdev; the secondary's is its [host_specific] interfaces mapping (or the same name).
+  syncdev: v.optional(interfaceName),
+  // Each host's own syncpeer (the other's pfsync address); pfsync's syncpeer is IPv4 only.
+  syncpeer: v.optional(v.strictObject({
+    primary: v.optional(v.pipe(v.string(), v.ipv4("an IPv4 address"))),
+    secondary: v.optional(v.pipe(v.string(), v.ipv4("an IPv4 address"))),
+  })),
+  ratio_low: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 0.93),
+  ratio_high: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(10)), 1.03),
+  small_count: v.optional(wholeCount, 100),
+  small_slack: v.optional(wholeCount, 3),
+  compare_states: v.optional(v.boolean(), false),
+  min_state_age: v.optional(wholeCount, 30),
+  share_warning: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 95),
+  share_critical: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 80),
+  // netstat -sp pfsync error counters (struct pfsyncstats fields without `pfsyncs_`) whose growth is not reported.
+  ignore_counters: v.optional(v.array(v.picklist(["badif", "badttl", "hdrops", "badver", "badauth", "badact", "badlen", "badval", "stale", "badstate", "onomem", "oerrors"], "a pfsync counter: badif, badttl, hdrops, badver, badauth, badact, badlen, badval, stale, badstate, onomem or oerrors")), []),
+  // Where the last counter reading is kept between runs; ours alone, never under /etc.
+  state_dir: v.optional(v.pipe(absolutePath, v.check((path) => !/^\/etc(\/|$)/.test(path), "a directory outside /etc")), "/var/db/carpentry"),
+});
+
 export interface PfsyncSettings {
   readonly interfaceName: string;
   /** What each host must show; undefined: not checked. */
@@ -51,10 +76,12 @@ export interface PfsyncSettings {
   readonly ignoredCounters: ReadonlySet<string>;
   /** -w/-c were given although compare_states is off: they have nothing to apply to. */
   readonly unusedThresholds: boolean;
+  /** Where the previous run's counters are kept. */
+  readonly stateDir: string;
 }
 
 export function pfsyncSettings(config: Config, warning?: Range, critical?: Range): PfsyncSettings {
-  const section: CheckSettings<"pfsync"> = config.checks.pfsync;
+  const section = checkSettings(config, check.name, settingsSchema);
   const primarySyncdev = section.syncdev;
   return {
     interfaceName: section.interface,
@@ -74,6 +101,7 @@ export function pfsyncSettings(config: Config, warning?: Range, critical?: Range
     shareCritical: critical ?? parseRange(`${section.share_critical}:`, "share_critical"),
     ignoredCounters: new Set(section.ignore_counters.map((name) => `pfsyncs_${name}`)),
     unusedThresholds: !section.compare_states && (warning !== undefined || critical !== undefined),
+    stateDir: section.state_dir,
   };
 }
 
@@ -483,11 +511,12 @@ export const check: CheckDefinition = {
     CRITICAL: "pfsync0 is missing, down or has no syncdev on a host, its syncdev or syncpeer differs from the config, the state counts diverge beyond tolerance, or with compare_states the secondary holds less than share_critical %",
     UNKNOWN: "the peer cannot be reached (or, with compare_states, runs another carpentry version), ifconfig/pfctl/netstat fail or print what the parser does not understand (the host and line are named), bad config, or the deadline expired. A state directory that cannot be written is not a failure: the counters are shown without their growth",
   },
+  settings: settingsSchema,
   async run(ctx) {
     const settings = pfsyncSettings(ctx.config, ctx.warning, ctx.critical);
     const gathered = await gather(ctx, settings);
     const [primary, secondary] = ctx.role === "primary" ? [gathered.local, gathered.peer] : [gathered.peer, gathered.local];
-    const growth = measureGrowth(ctx.config.checks.pfsync.state_dir, [primary, secondary], settings.ignoredCounters);
+    const growth = measureGrowth(settings.stateDir, [primary, secondary], settings.ignoredCounters);
     return decidePfsync({ primary, secondary, growth, share: gathered.share, exchange: gathered.exchange }, settings);
   },
 };

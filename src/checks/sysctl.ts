@@ -1,5 +1,6 @@
+import * as v from "valibot";
 import type { CheckDefinition } from "../lib/check.js";
-import type { CheckSettings, Config, Role } from "../lib/config.js";
+import { checkSettings, type Config, type Role } from "../lib/config.js";
 import { commandFailed, HostError, ParseError } from "../lib/errors.js";
 import { readFilesOn, type FileFacts } from "../lib/files.js";
 import { peerViewMissing, resultFromFindings, sortFindings, withoutPeerView, type Finding, type PeerViewMissing } from "../lib/findings.js";
@@ -8,11 +9,22 @@ import { effectiveSysctlConf, parseSysctlConf, parseSysctlOutput, type SysctlCon
 import type { Result, Status } from "../lib/result.js";
 import type { CommandResult, HostCommand } from "../lib/shell.js";
 
+// An unquoted dotted name (net.inet.carp.preempt = 1) is a nested table to TOML: say how to write it.
+const valuesByName = v.record(v.pipe(v.string(), v.regex(/^[a-z0-9_.]+$/, "a sysctl name")), v.union([v.string(), v.number()], 'a number or string, with the sysctl name quoted: { "net.inet.carp.preempt" = 1 }'));
+
+/** [checks.sysctl] */
+export const settingsSchema = v.strictObject({
+  primary: v.optional(valuesByName),
+  secondary: v.optional(valuesByName),
+  ignore: v.optional(v.array(v.string()), []),
+});
+type SysctlSettings = v.InferOutput<typeof settingsSchema>;
+
 export const SYSCTL_CONF = "/etc/sysctl.conf";
 const SYSCTL_CONF_MAX_BYTES = 256 * 1024;
 
-/** The admin's notes: a CARP gateway forwards, accepts carp, and preempts, on both hosts. */
-export const DEFAULT_EXPECTATIONS: Readonly<Record<string, string>> = {
+/** What a CARP gateway needs on both hosts: it forwards, accepts carp, and preempts (the primary takes MASTER back when it returns). */
+const DEFAULT_EXPECTATIONS: Readonly<Record<string, string>> = {
   "net.inet.carp.allow": "1",
   "net.inet.carp.preempt": "1",
   "net.inet.ip.forwarding": "1",
@@ -39,8 +51,8 @@ export interface SysctlFacts {
   readonly ignore: readonly string[];
 }
 
-/** The role's expectations: the notes' defaults, with [checks.sysctl] primary/secondary added on top. */
-export function expectationsFrom(settings: CheckSettings<"sysctl">): Expectations {
+/** The role's expectations: DEFAULT_EXPECTATIONS, with [checks.sysctl] primary/secondary added on top. */
+export function expectationsFrom(settings: SysctlSettings): Expectations {
   const forRole = (configured: Readonly<Record<string, string | number>> | undefined): Record<string, string> => {
     const merged: Record<string, string> = { ...DEFAULT_EXPECTATIONS };
     for (const [name, value] of Object.entries(configured ?? {})) merged[name] = String(value).trim();
@@ -72,7 +84,7 @@ export function namesToAsk(confs: readonly (ReadonlyMap<string, SysctlConfEntry>
   return [...names].sort();
 }
 
-export function sysctlCommand(names: readonly string[]): HostCommand {
+function sysctlCommand(names: readonly string[]): HostCommand {
   return { argv: ["/sbin/sysctl", ...names] };
 }
 
@@ -240,8 +252,10 @@ export const check: CheckDefinition = {
       "When the peer cannot be asked (check_peer alerts for that), this host's own faults give their status with a detail 'pair view missing: <reason>'; " +
       "with none, the result is UNKNOWN 'pair view missing: <reason>', since the hosts could not be compared",
   },
+  settings: settingsSchema,
   async run(ctx) {
-    const expected = expectationsFrom(ctx.config.checks.sysctl);
+    const settings = checkSettings(ctx.config, check.name, settingsSchema);
+    const expected = expectationsFrom(settings);
     // The names to ask depend on both files. While the peer's file is on the way (asked first, so that
     // under `carpentry run` it rides in the other checks' facts batch), the peer's sysctl is asked for
     // the names this host's file and the expectations give: all of them when the files agree. Only a
@@ -263,6 +277,6 @@ export const check: CheckDefinition = {
     if (localLive.status === "rejected") throw localLive.reason;
     const local: SysctlHostView = { role: ctx.role, conf: localConf, ...localLive.value };
     const peer = peerLive.status === "fulfilled" ? peerLive.value : peerViewMissing(ctx.peerRole, peerLive.reason);
-    return decideSysctl({ local, peer, expected, ignore: ctx.config.checks.sysctl.ignore });
+    return decideSysctl({ local, peer, expected, ignore: settings.ignore });
   },
 };

@@ -17,7 +17,7 @@ export function registerConfigCommands(program: Command): void {
       const path = configPathOf(program);
       let loaded;
       try {
-        loaded = loadConfig(path);
+        loaded = loadConfig(path, { all: ALL_CHECKS });
       } catch (error) {
         writeOut(formatText(errorResult(error), true));
         process.exit(EXIT_CODE.UNKNOWN);

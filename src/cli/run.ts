@@ -75,7 +75,7 @@ export function renderRunTable(outcomes: readonly Outcome[], tty: boolean, verbo
 
 export function loadOrReport(configPath: string, json: boolean): Config {
   try {
-    return loadConfig(configPath);
+    return loadConfig(configPath, { all: ALL_CHECKS });
   } catch (error) {
     const res = errorResult(error);
     writeOut(json ? JSON.stringify({ status: "UNKNOWN", code: 3, summary: res.summary, details: res.details, checks: [] }) + "\n" : formatText(res, true));
@@ -91,7 +91,7 @@ export function registerCheckCommands(program: Command): void {
     .action((options: { json?: boolean }) => {
       let role: string | undefined;
       try {
-        role = loadConfig(configPathOf(program)).role;
+        role = loadConfig(configPathOf(program), { all: ALL_CHECKS }).role;
       } catch (error) {
         if (!(error instanceof CarpentryError)) throw error;
       }

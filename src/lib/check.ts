@@ -1,6 +1,6 @@
 // What a check is: metadata that the CLI, the build, --help and the README all read, and one run()
 // from facts to a Result. A check never formats output and never calls ssh itself.
-import type { Config, Role } from "./config.js";
+import type { Config, Role, SettingsSchema } from "./config.js";
 import type { Deadline } from "./deadline.js";
 import type { Host } from "./host.js";
 import type { ProcessScope } from "./proc.js";
@@ -29,6 +29,8 @@ export interface CheckDefinition {
   /** Whether -w/-c apply, and what they measure. */
   readonly thresholds?: string;
   readonly options?: readonly ExtraOption[];
+  /** The schema of its [checks.NAME] table, defaults included; a check without one accepts no such table. */
+  readonly settings?: SettingsSchema;
   run(ctx: CheckContext): Promise<Result>;
 }
 

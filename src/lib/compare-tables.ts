@@ -649,7 +649,7 @@ const NEXT_STATE = (() => {
  * which catches an error message or another format in the output: the count is then undefined, and
  * the full parse names the line.
  */
-export class EntryLineCounter {
+class EntryLineCounter {
   private count = 0;
   private state = OUTSIDE;
 
@@ -705,7 +705,7 @@ async function readTables<T>(selection: TableSelection, scope: ProcessScope, rea
   const wanted = selection.tables === null ? null : new Set(selection.tables);
   const selected = (listing: TableListing): boolean => !ignored.has(listing.key) && (wanted === null ? !listing.const : wanted.has(listing.key));
   const limit = pLimit(TABLES_AT_ONCE);
-  return Promise.all(listings.map((listing) => (selected(listing) ? limit(() => read(listing)) : listing)));
+  return Promise.all(listings.map((listing) => (selected(listing) ? limit(() => read(listing)) : Promise.resolve(listing))));
 }
 
 /** What the asking host sends of each of its tables: its digest and its bucket sums. */
@@ -769,7 +769,7 @@ function validateSelection(args: unknown): TableSelection {
   const ignore = selection["ignore"];
   if (tables !== null && !(Array.isArray(tables) && tables.every(validTableKey))) return fail("selection.tables must be null or table names");
   if (!Array.isArray(ignore) || !ignore.every(validTableKey)) return fail("selection.ignore must be table names");
-  return { tables: tables as string[] | null, ignore: ignore as string[] };
+  return { tables, ignore };
 }
 
 export function validateReply(reply: unknown): RawReply {
@@ -787,7 +787,7 @@ export function validateReply(reply: unknown): RawReply {
     if (typeof bits !== "number" || !Number.isInteger(bits) || bits < 0 || bits > MAX_BUCKET_BITS) return fail(`offers[].bucketBits must be 0 to ${MAX_BUCKET_BITS}`);
     if (typeof offer["sums"] !== "string") return fail("offers[].sums must be a string");
   }
-  return { same: same as string[], skip: skip as string[], offers: offers as TableOffer[] };
+  return { same, skip, offers: offers as TableOffer[] };
 }
 
 /**
@@ -797,7 +797,7 @@ export function validateReply(reply: unknown): RawReply {
  * differing table waits for the asker's own parse, and both hosts parse at once that way) and stops
  * for the tables the reply names the same: an identical table costs the time of one round trip.
  */
-export async function answerTables(selection: TableSelection, scope: ProcessScope, askAsker: (question: { tables: RawListing[] }) => Promise<unknown>): Promise<TableAnswer[]> {
+async function answerTables(selection: TableSelection, scope: ProcessScope, askAsker: (question: { tables: RawListing[] }) => Promise<unknown>): Promise<TableAnswer[]> {
   const signal = scope.signal;
   const read = await readTables(selection, scope, async (listing) => ({ listing, raw: await readRawTable(listing.key, scope, false) }));
   const question = read.map((item): RawListing => ("listing" in item ? { ...item.listing, bytes: item.raw.bytes, sha: item.raw.sha } : item));

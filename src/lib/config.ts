@@ -6,22 +6,22 @@ import * as v from "valibot";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError } from "./errors.js";
 
-export const DEFAULT_CONFIG_PATH = "/etc/carpentry.monit/carpentry.toml";
+const DEFAULT_CONFIG_PATH = "/etc/carpentry.monit/carpentry.toml";
 
-const absolutePath = v.pipe(
+// Building blocks of the schemas here and of the checks' own [checks.NAME] schemas.
+export const absolutePath = v.pipe(
   v.string(),
   v.regex(/^\/[^\0]*$/, "an absolute path"),
 );
-const port = v.pipe(v.number(), v.integer("a whole number"), v.minValue(1, "a port from 1 to 65535"), v.maxValue(65535, "a port from 1 to 65535"));
-const positiveSeconds = v.pipe(v.number(), v.minValue(0.1, "a number of seconds above 0"), v.maxValue(3600, "at most 3600 seconds"));
-const wholeCount = v.pipe(v.number(), v.integer("a whole number"), v.minValue(0, "0 or more"));
+export const port = v.pipe(v.number(), v.integer("a whole number"), v.minValue(1, "a port from 1 to 65535"), v.maxValue(65535, "a port from 1 to 65535"));
+export const positiveSeconds = v.pipe(v.number(), v.minValue(0.1, "a number of seconds above 0"), v.maxValue(3600, "at most 3600 seconds"));
+export const wholeCount = v.pipe(v.number(), v.integer("a whole number"), v.minValue(0, "0 or more"));
 // A threshold is a plain number ("alert above it") or a Nagios range string.
-const threshold = v.union([v.number(), v.pipe(v.string(), v.regex(/^@?(~|-?\d+(\.\d+)?)?(:(-?\d+(\.\d+)?)?)?$/, "a Nagios range such as 10, 10:, ~:10, 10:20 or @10:20"))], "a number or a Nagios range string");
+export const threshold = v.union([v.number(), v.pipe(v.string(), v.regex(/^@?(~|-?\d+(\.\d+)?)?(:(-?\d+(\.\d+)?)?)?$/, "a Nagios range such as 10, 10:, ~:10, 10:20 or @10:20"))], "a number or a Nagios range string");
 // Host names and user names reach ssh's argv: a leading '-' would be read as an option.
 const hostName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.:%[\]-]+$/, "a host name or address"), v.regex(/^[^-]/, "a host name not starting with '-'"));
 const userName = v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, "a user name"));
-const interfaceName = v.pipe(v.string(), v.regex(/^[a-z]+[0-9]+$/, "an interface name such as em0"));
-const tableName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.@/-]{1,64}$/, "a pf table name"));
+export const interfaceName = v.pipe(v.string(), v.regex(/^[a-z]+[0-9]+$/, "an interface name such as em0"));
 const setName = v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_]*$/, "a name of lowercase letters, digits and _"));
 const sshOption = v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9]*[= ]\S.*$/, "an ssh option such as \"ServerAliveInterval=5\""));
 const regexSource = v.pipe(
@@ -45,7 +45,7 @@ const peerSchema = v.strictObject({
   ssh_options: v.optional(v.array(sshOption), []),
   connect_timeout: v.optional(v.pipe(v.number(), v.integer("a whole number"), v.minValue(1, "1 to 60 seconds"), v.maxValue(60, "1 to 60 seconds")), 5),
   control_dir: v.optional(absolutePath),
-  // Longer than the slowest monit cycle the notes suggest (5 minutes), so the table and drift checks
+  // Longer than the slowest check interval of the example monitrc files (5 minutes), so the table and drift checks
   // find the shared connection up instead of paying a handshake every time.
   control_persist: v.optional(v.pipe(v.number(), v.integer("a whole number"), v.minValue(0, "0 to 3600 seconds"), v.maxValue(3600, "0 to 3600 seconds")), 600),
   // The peer sshd's MaxSessions (OpenSSH's default is 10): checks started together share out the
@@ -60,70 +60,6 @@ const hostSpecificSchema = v.strictObject({
   interfaces: v.optional(v.record(interfaceName, interfaceName), {}),
   // Values that must differ between the hosts and only between them: addresses, dhcpd peers...
   values: v.optional(v.array(v.strictObject({ primary: v.pipe(v.string(), v.minLength(1, "a non-empty value")), secondary: v.pipe(v.string(), v.minLength(1, "a non-empty value")) })), []),
-});
-
-// An unquoted dotted name (net.inet.carp.preempt = 1) is a nested table to TOML: say how to write it.
-const stringMap = v.record(v.pipe(v.string(), v.regex(/^[a-z0-9_.]+$/, "a sysctl name")), v.union([v.string(), v.number()], 'a number or string, with the sysctl name quoted: { "net.inet.carp.preempt" = 1 }'));
-
-const checksSchema = v.strictObject({
-  peer: v.optional(v.strictObject({}), {}),
-  carp: v.optional(v.strictObject({
-    interfaces: v.optional(v.array(interfaceName)),
-  }), {}),
-  carp_interfaces: v.optional(v.strictObject({
-    ignore: v.optional(v.array(interfaceName), []),
-  }), {}),
-  pfsync: v.optional(v.strictObject({
-    interface: v.optional(interfaceName, "pfsync0"),
-    // The primary's syncdev; the secondary's is its [host_specific] interfaces mapping (or the same name).
-    syncdev: v.optional(interfaceName),
-    // Each host's own syncpeer (the other's pfsync address); pfsync's syncpeer is IPv4 only.
-    syncpeer: v.optional(v.strictObject({
-      primary: v.optional(v.pipe(v.string(), v.ipv4("an IPv4 address"))),
-      secondary: v.optional(v.pipe(v.string(), v.ipv4("an IPv4 address"))),
-    })),
-    ratio_low: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 0.93),
-    ratio_high: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(10)), 1.03),
-    small_count: v.optional(wholeCount, 100),
-    small_slack: v.optional(wholeCount, 3),
-    compare_states: v.optional(v.boolean(), false),
-    min_state_age: v.optional(wholeCount, 30),
-    share_warning: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 95),
-    share_critical: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 80),
-    // netstat -sp pfsync error counters (struct pfsyncstats fields without `pfsyncs_`) whose growth is not reported.
-    ignore_counters: v.optional(v.array(v.picklist(["badif", "badttl", "hdrops", "badver", "badauth", "badact", "badlen", "badval", "stale", "badstate", "onomem", "oerrors"], "a pfsync counter: badif, badttl, hdrops, badver, badauth, badact, badlen, badval, stale, badstate, onomem or oerrors")), []),
-    // Where the last counter reading is kept between runs; ours alone, never under /etc.
-    state_dir: v.optional(v.pipe(absolutePath, v.check((path) => !/^\/etc(\/|$)/.test(path), "a directory outside /etc")), "/var/db/carpentry"),
-  }), {}),
-  pf_tables: v.optional(v.strictObject({
-    tables: v.optional(v.array(tableName)),
-    ignore: v.optional(v.array(tableName), []),
-    max_listed: v.optional(wholeCount, 5),
-  }), {}),
-  sysctl: v.optional(v.strictObject({
-    primary: v.optional(stringMap),
-    secondary: v.optional(stringMap),
-    ignore: v.optional(v.array(v.string()), []),
-  }), {}),
-  mailq: v.optional(v.strictObject({
-    warning: v.optional(threshold, 50),
-    critical: v.optional(threshold, 500),
-    age_warning: v.optional(wholeCount, 3600),
-    age_critical: v.optional(wholeCount, 86400),
-  }), {}),
-  dns: v.optional(v.strictObject({
-    server: v.optional(v.pipe(v.string(), v.ip("an IP address")), "127.0.0.1"),
-    port: v.optional(port, 53),
-    names: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]+$/, "a DNS name"))), []),
-    type: v.optional(v.picklist(["A", "AAAA", "MX", "TXT", "NS", "SOA", "PTR", "CNAME"]), "A"),
-    query_timeout: v.optional(positiveSeconds, 3),
-  }), {}),
-  installed: v.optional(v.strictObject({
-    // Default by role (src/checks/installed.ts): the primary's four carpentry paths; the secondary has no /etc/carpentry.
-    paths: v.optional(v.array(absolutePath)),
-    service: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_]+$/, "an rc.d service name")), "carpentry"),
-    watcher: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]+$/, "a program name")), "entr"),
-  }), {}),
 });
 
 const driftSetSchema = v.strictObject({
@@ -151,11 +87,12 @@ const mailSchema = v.strictObject({
   spool_dir: v.optional(absolutePath, "/var/spool/carpentry"),
 });
 
-export const configSchema = v.strictObject({
+const configSchema = v.strictObject({
   role: v.picklist(["primary", "secondary"], 'either "primary" or "secondary"'),
   peer: peerSchema,
   host_specific: v.optional(hostSpecificSchema, { interfaces: {}, values: [] }),
-  checks: v.optional(checksSchema, {}),
+  // Each check validates its own [checks.NAME] table with the schema it carries (CheckSections).
+  checks: v.optional(v.record(v.string(), v.unknown()), {}),
   drift: v.optional(v.record(setName, driftSetSchema), {}),
   redact: v.optional(v.strictObject({ patterns: v.optional(v.array(regexSource), []) }), { patterns: [] }),
   mail: v.optional(mailSchema, {}),
@@ -165,14 +102,28 @@ export type Config = v.InferOutput<typeof configSchema>;
 export type Role = Config["role"];
 export type PeerConfig = Config["peer"];
 export type DriftSetConfig = v.InferOutput<typeof driftSetSchema>;
-type ChecksConfig = Config["checks"];
-export type CheckSettings<K extends keyof ChecksConfig> = NonNullable<ChecksConfig[K]>;
+
+/** The schema of a check's [checks.NAME] table: a strict object whose every key has a default or is optional. */
+export type SettingsSchema = v.GenericSchema<Record<string, unknown>, Record<string, unknown>>;
+
+/** A check as the config sees it: its name and, if it has settings, the schema of its [checks.NAME] table. */
+interface SettingsOwner {
+  readonly name: string;
+  readonly settings?: SettingsSchema;
+}
+
+/**
+ * Whose [checks.NAME] tables to validate. The CLI gives every check, so a table of any other name is a
+ * misspelling. A check's own executable gives only itself and leaves the other tables to their
+ * checks, so that it does not bundle every check's code to validate them.
+ */
+export type CheckSections = { readonly all: readonly SettingsOwner[] } | { readonly only: SettingsOwner };
 
 export function resolveConfigPath(fromArgs: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return fromArgs ?? (env["CARPENTRY_CONFIG"] || DEFAULT_CONFIG_PATH);
 }
 
-export function loadConfig(path: string): Config {
+export function loadConfig(path: string, sections: CheckSections): Config {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -181,10 +132,10 @@ export function loadConfig(path: string): Config {
     const why = code === "ENOENT" ? "file not found" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String(code ?? error);
     throw new ConfigError(path, undefined, undefined, `${why} (a TOML file with at least role and [peer] host)`);
   }
-  return parseConfig(text, path);
+  return parseConfig(text, path, sections);
 }
 
-export function parseConfig(text: string, path: string): Config {
+export function parseConfig(text: string, path: string, sections: CheckSections): Config {
   let data: unknown;
   try {
     data = parseToml(text);
@@ -196,19 +147,38 @@ export function parseConfig(text: string, path: string): Config {
     throw error;
   }
   const parsed = v.safeParse(configSchema, data);
-  if (parsed.success) return parsed.output;
-  const issue = parsed.issues[0];
-  const keyPath = (issue.path ?? []).map((item) => String(item.key));
+  if (!parsed.success) throw configError(parsed.issues[0], configSchema, [], text, path);
+  const checksSchema = checkSectionsSchema(sections);
+  const checks = v.safeParse(checksSchema, parsed.output.checks);
+  if (!checks.success) throw configError(checks.issues[0], checksSchema, ["checks"], text, path);
+  return { ...parsed.output, checks: checks.output };
+}
+
+function checkSectionsSchema(sections: CheckSections): v.GenericSchema<Record<string, unknown>, Record<string, unknown>> {
+  const tableOf = (owner: SettingsOwner): [string, v.GenericSchema][] => (owner.settings ? [[owner.name, v.optional(owner.settings, {})]] : []);
+  if ("only" in sections) return v.objectWithRest(Object.fromEntries(tableOf(sections.only)), v.unknown());
+  return v.strictObject(Object.fromEntries(sections.all.flatMap(tableOf)));
+}
+
+/** A check's [checks.NAME] settings, defaults filled in; parseConfig has validated them against the same schema. */
+export function checkSettings<S extends SettingsSchema>(config: Config, name: string, schema: S): v.InferOutput<S> {
+  return v.parse(schema, config.checks[name] ?? {});
+}
+
+/** The error for the first issue: the file, the key (the schema's path under `prefix`), its line, and what was expected. */
+function configError(issue: v.BaseIssue<unknown>, schema: v.GenericSchema, prefix: readonly string[], text: string, path: string): ConfigError {
+  const schemaPath = (issue.path ?? []).map((item) => String(item.key));
+  const keyPath = [...prefix, ...schemaPath];
   const key = keyPath.join(".") || undefined;
   let expected: string;
   if (issue.type === "strict_object" && issue.expected === "never") {
-    expected = `unknown key (allowed here: ${allowedKeys(keyPath.slice(0, -1)).join(", ")})`;
+    expected = `unknown key (allowed here: ${allowedKeys(schema, schemaPath.slice(0, -1)).join(", ")})`;
   } else if (issue.input === undefined) {
     expected = `missing; expected ${describeExpected(issue)}`;
   } else {
     expected = `expected ${describeExpected(issue)}, got ${issue.received}`;
   }
-  throw new ConfigError(path, key, key ? findKeyLine(text, keyPath) : undefined, expected);
+  return new ConfigError(path, key, key ? findKeyLine(text, keyPath) : undefined, expected);
 }
 
 function describeExpected(issue: v.BaseIssue<unknown>): string {
@@ -217,8 +187,8 @@ function describeExpected(issue: v.BaseIssue<unknown>): string {
   return issue.expected ?? "a valid value";
 }
 
-function allowedKeys(parentPath: string[]): string[] {
-  let schema: v.GenericSchema = configSchema;
+function allowedKeys(root: v.GenericSchema, parentPath: string[]): string[] {
+  let schema = root;
   for (const key of parentPath) {
     const inner = unwrap(schema);
     if ("entries" in inner && typeof inner.entries === "object" && inner.entries !== null) {
@@ -243,7 +213,7 @@ function unwrap(schema: v.GenericSchema): v.GenericSchema {
  * smol-toml gives positions only for syntax errors; for a schema error we find the key's line by
  * following [table] headers and `key =` lines. Good enough to point an admin at the right line.
  */
-export function findKeyLine(text: string, keyPath: readonly string[]): number | undefined {
+function findKeyLine(text: string, keyPath: readonly string[]): number | undefined {
   const lines = text.split("\n");
   let table: string[] = [];
   let tableLine: number | undefined;

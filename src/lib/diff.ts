@@ -11,10 +11,10 @@ export interface DiffBounds {
   readonly contextLines: number;
 }
 
-export const DEFAULT_DIFF_BOUNDS: DiffBounds = { maxEditLength: 1000, timeoutMs: 100, contextLines: 3 };
+const DEFAULT_DIFF_BOUNDS: DiffBounds = { maxEditLength: 1000, timeoutMs: 100, contextLines: 3 };
 
 /** A diff line longer than this (a minified script, a one-line table) is cut, saying how much was left out. */
-export const MAX_DIFF_LINE_CHARS = 1000;
+const MAX_DIFF_LINE_CHARS = 1000;
 
 function boundLine(line: string): string {
   return line.length <= MAX_DIFF_LINE_CHARS ? line : `${line.slice(0, MAX_DIFF_LINE_CHARS)}... (${line.length - MAX_DIFF_LINE_CHARS} more characters)`;

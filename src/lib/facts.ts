@@ -11,7 +11,7 @@ import { VERSION } from "./version.js";
 
 // 2: a request is one line, and an op may ask the asker questions before it answers (FactsOptions.answer).
 export const PROTOCOL = 2;
-export const MIN_PROTOCOL = 1;
+const MIN_PROTOCOL = 1;
 
 export interface FactsRequest {
   readonly protocol: number;

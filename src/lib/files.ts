@@ -46,7 +46,7 @@ export async function expandPaths(paths: readonly string[]): Promise<string[]> {
       continue;
     }
     const dir = dirname(path);
-    let entries: string[] = [];
+    let entries: string[];
     try {
       entries = await readdir(dir);
     } catch {
@@ -58,7 +58,7 @@ export async function expandPaths(paths: readonly string[]): Promise<string[]> {
   return [...out].sort();
 }
 
-export async function readFileFacts(path: string, withContent: boolean, maxBytes: number): Promise<FileFacts> {
+async function readFileFacts(path: string, withContent: boolean, maxBytes: number): Promise<FileFacts> {
   let stat;
   try {
     stat = await lstat(path);
@@ -88,7 +88,7 @@ function validate(args: unknown): ReadFilesArgs {
   return { paths: a.paths, withContent: a.withContent === true, maxBytes: typeof a.maxBytes === "number" ? a.maxBytes : 1024 * 1024 };
 }
 
-export async function readFilesLocally(args: ReadFilesArgs): Promise<FileFacts[]> {
+async function readFilesLocally(args: ReadFilesArgs): Promise<FileFacts[]> {
   const paths = await expandPaths(args.paths);
   return Promise.all(paths.map((path) => readFileFacts(path, args.withContent, args.maxBytes)));
 }

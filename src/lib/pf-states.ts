@@ -50,7 +50,7 @@ function addKey(set: StateKeySet, creatorid: string, id: bigint): void {
   ids.add(id);
 }
 
-export function hasKey(set: StateKeySet, creatorid: string, id: bigint): boolean {
+function hasKey(set: StateKeySet, creatorid: string, id: bigint): boolean {
   return set.get(creatorid)?.has(id) ?? false;
 }
 

@@ -3,7 +3,7 @@
 // when the deadline's signal aborts, the whole group (ssh and what a shell started included) is
 // killed, so nothing outlives the check.
 import type { Options, Result as ExecaResult } from "execa";
-import { commandFailed, HostError, TimeoutError } from "./errors.js";
+import { HostError, TimeoutError } from "./errors.js";
 
 type Execa = typeof import("execa").execa;
 let execaLoading: Promise<Execa> | undefined;
@@ -18,7 +18,7 @@ export function loadExeca(): Promise<Execa> {
 }
 
 /** Output no command we run comes near; a bound, so that a runaway one cannot exhaust memory. */
-export const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
+const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
 
 /** How long a process asked to stop (SIGTERM) has before it is killed. */
 const FORCE_KILL_AFTER_MS = 1000;
@@ -230,10 +230,4 @@ export class ProcessScope {
       }
     }
   }
-}
-
-/** A command's exit that is not 0 (or one of `okCodes`), as the one wording of a failed command. */
-export function throwIfFailed(command: string, where: string, outcome: ProcessOutcome, okCodes: readonly number[] = [0]): void {
-  if (outcome.exitCode !== undefined && okCodes.includes(outcome.exitCode)) return;
-  throw commandFailed(command, where, outcome);
 }

@@ -19,7 +19,7 @@ export const MASK = "[redacted]";
  * Files that are secret as a whole, whatever they hold: private keys (easy-rsa's pki/private/*.key,
  * unbound_control.key, unbound_server.key, OpenVPN's ta.key) and key stores.
  */
-export const BUILTIN_SECRET_FILES: readonly string[] = ["*.key", "*.p12", "*.pfx"];
+const BUILTIN_SECRET_FILES: readonly string[] = ["*.key", "*.p12", "*.pfx"];
 
 // PEM-style armour whose label names a key or a secret: "RSA PRIVATE KEY", "ENCRYPTED PRIVATE KEY",
 // "OPENSSH PRIVATE KEY", "OpenVPN Static key V1", "OpenVPN tls-crypt-v2 server key". Public keys are

@@ -1,4 +1,4 @@
-// The output contract in one place: statuses and exit codes, the first line (<= 80 characters before
+// What every check prints and exits with, in one place: statuses and exit codes, the first line (<= 80 characters before
 // any perfdata), details bounded to what monit keeps (500 bytes by default), --json, and escaping of
 // control characters that come from files or command output.
 
@@ -6,10 +6,9 @@ export type Status = "OK" | "WARNING" | "CRITICAL" | "UNKNOWN";
 export type ExitCode = 0 | 1 | 2 | 3;
 
 export const EXIT_CODE: Readonly<Record<Status, ExitCode>> = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 };
-const STATUS_BY_CODE: readonly Status[] = ["OK", "WARNING", "CRITICAL", "UNKNOWN"];
 
 export const SUMMARY_MAX_CHARS = 80;
-export const DEFAULT_OUTPUT_MAX_BYTES = 500;
+const DEFAULT_OUTPUT_MAX_BYTES = 500;
 
 export interface PerfDatum {
   label: string;
@@ -36,10 +35,6 @@ export interface ResultMeta {
 
 export function result(status: Status, summary: string, details: string[] = [], perfdata: PerfDatum[] = []): Result {
   return { status, summary, details, perfdata };
-}
-
-export function statusForCode(code: number): Status {
-  return STATUS_BY_CODE[code] ?? "UNKNOWN";
 }
 
 // UNKNOWN ranks above CRITICAL for the exit code of a run, as monit and Nagios read it: a check that
@@ -87,7 +82,7 @@ function formatNumber(value: number | "U"): string {
 
 // Perfdata labels: no spaces, '=' or quotes, lowercase; the Nagios guidelines want the first 19
 // characters unique, which the checks' label choice takes care of.
-export function perfLabel(text: string): string {
+function perfLabel(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9_.-]+/g, "_").replace(/^_+|_+$/g, "") || "value";
 }
 

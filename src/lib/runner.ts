@@ -15,7 +15,7 @@ import { defaultControlDir } from "./ssh.js";
 import { parseRange, type Range } from "./thresholds.js";
 import { VERSION } from "./version.js";
 
-export const DEFAULT_TIMEOUT_SECONDS = 10;
+const DEFAULT_TIMEOUT_SECONDS = 10;
 
 export interface Invocation {
   readonly configPath: string;
@@ -43,7 +43,7 @@ export function errorResult(error: unknown): Result {
   return result("UNKNOWN", `internal error: ${message.split("\n")[0] ?? ""}`, ["this is a bug in carpentry-checks; please report it with the output of -v"]);
 }
 
-export function createContext(config: Config, invocation: Invocation, scope: ProcessScope, deadline: Deadline): CheckContext {
+function createContext(config: Config, invocation: Invocation, scope: ProcessScope, deadline: Deadline): CheckContext {
   const role = config.role;
   const peerRole = otherRole(role);
   const local = new LocalHost(role, scope, deadline);
@@ -87,7 +87,7 @@ export async function executeCheck(def: CheckDefinition, invocation: Invocation)
     );
   });
   const work = (async (): Promise<Result> => {
-    const config = invocation.config ?? loadConfig(invocation.configPath);
+    const config = invocation.config ?? loadConfig(invocation.configPath, { only: def });
     if (!def.roles.includes(config.role)) {
       return result("UNKNOWN", `check_${def.name} does not apply to the ${config.role}`, [`it runs on: ${def.roles.join(", ")}; see carpentry list`]);
     }
@@ -156,7 +156,7 @@ export interface ParsedCheckArgs {
   readonly invocation: Invocation;
 }
 
-export function parseCheckArgs(def: CheckDefinition, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ParsedCheckArgs {
+function parseCheckArgs(def: CheckDefinition, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ParsedCheckArgs {
   const extraOptions: Record<string, { type: "string"; short?: string }> = {};
   for (const option of def.options ?? []) extraOptions[option.name] = { type: "string", ...(option.short ? { short: option.short } : {}) };
   let parsed;
@@ -230,6 +230,7 @@ export function installCrashHandlers(name: string): void {
   process.on("unhandledRejection", crash);
 }
 
+/** @public the entry of each check executable (build-executables.mjs) calls it */
 export async function runStandalone(def: CheckDefinition, argv: readonly string[] = process.argv.slice(2)): Promise<never> {
   installCrashHandlers(`check_${def.name}`);
   let json = argv.includes("--json");

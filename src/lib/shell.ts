@@ -29,7 +29,7 @@ export function quote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-export function renderArgv(argv: Argv): string {
+function renderArgv(argv: Argv): string {
   if (argv.length === 0) throw new HostError("empty command");
   return argv.map(quote).join(" ");
 }
@@ -38,10 +38,6 @@ export function renderCommand(command: HostCommand): string {
   if (command.argv && !command.pipeline) return renderArgv(command.argv);
   if (command.pipeline && !command.argv && command.pipeline.length > 0) return command.pipeline.map(renderArgv).join(" | ");
   throw new HostError("a command needs either argv or a non-empty pipeline");
-}
-
-export function cmd(...argv: string[]): HostCommand {
-  return { argv };
 }
 
 /** Starts a line a conversing command (Host.converse) prints to ask a question rather than answer. */

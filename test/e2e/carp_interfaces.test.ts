@@ -7,7 +7,7 @@ import { PAIR_CONFIG, useSimulatedPair } from "../support/sim.js";
 const CHECK = "/etc/carpentry.monit/check_carp_interfaces";
 const SECRET = "w4n-Carp-s3cret";
 
-// The files behind the live carp203 of the healthy pair (vio fixtures): the notes' one-line form on
+// The files behind the live carp203 of the healthy pair (vio fixtures): the one-line form on
 // the primary, the secondary's copy with advskew 100 and its options on separate lines.
 const CARP203: Record<HostName, string> = {
   primary: `inet 10.112.203.254 255.255.255.0 NONE vhid 203 carpdev vio2 advskew 0 pass ${SECRET}\ndescription "INT_203"\nup\n`,

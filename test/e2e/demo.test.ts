@@ -85,7 +85,7 @@ function demo(options: { uid: number; tmpdir: string; args?: readonly string[]; 
 /** The healthy part: each host's `carpentry run`, as "check_NAME STATUS" per line. */
 function healthyStatuses(stdout: string, host: "primary" | "secondary"): Record<string, string> {
   const section = stdout.split(`${host}# /etc/carpentry.monit/carpentry run\n`)[1]?.split("\n\n")[0] ?? "";
-  return Object.fromEntries(section.split("\n").map((line) => /^(check_\w+) (OK|WARNING|CRITICAL|UNKNOWN):/.exec(line)).filter((m) => m !== null).map((m) => [m[1], m[2]]));
+  return Object.fromEntries(section.split("\n").map((line) => /^(check_\w+) (OK|WARNING|CRITICAL|UNKNOWN):/.exec(line)).filter((m) => m !== null).map((m): [string, string] => [m[1] ?? "", m[2] ?? ""]));
 }
 
 interface TourRun {
@@ -120,6 +120,7 @@ function expectWholeTour(run: DemoRun, tmpdir: string): void {
   expect(run.code, run.stdout).toBe(0);
   expect(run.durationMs).toBeLessThan(MINUTE_MS);
   // Read in a log: no colour codes.
+  // eslint-disable-next-line no-control-regex -- a terminal colour starts with ESC [
   expect(run.stdout).not.toMatch(/\x1b\[/);
   for (const secret of Object.values(SECRETS)) expect(run.stdout).not.toContain(secret);
 

@@ -3,8 +3,8 @@
 import { appendFileSync, chmodSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startPair, type HostName, type Pair } from "../harness/pair.js";
+import { fixture } from "../support/fixtures.js";
 
-const fixture = (name: string): string => readFileSync(new URL(`../fixtures/drift/${name}`, import.meta.url), "utf8");
 const HOSTS: readonly HostName[] = ["primary", "secondary"];
 
 const PRIMARY_CONFIG = `role = "primary"
@@ -54,8 +54,8 @@ function baseline(host: HostName): Planted {
     "/etc/openvpn/easy-rsa/pki/private/server.key": { content: pem("PRIVATE KEY", canary("PKIKEY", host)), mode: 0o600 },
     "/etc/openvpn/server-inline.pem": `# bundle (${host === "primary" ? "new" : "old"})\n${pem("EC PRIVATE KEY", canary("PEMKEY", host))}`,
     "/etc/openv-client-acme/client.conf": "client\nremote vpn.acme.example 1194\n",
-    "/etc/ifstated.conf": fixture(`ifstated.conf.${host}`),
-    "/etc/mail/smtpd.conf.carp-backup": fixture(`smtpd.conf.carp-backup.${host}`),
+    "/etc/ifstated.conf": fixture(`ifstated.conf.${host}`, "drift"),
+    "/etc/mail/smtpd.conf.carp-backup": fixture(`smtpd.conf.carp-backup.${host}`, "drift"),
     "/etc/mail/smtpd.conf.carp-master": "listen on lo0\naction \"out\" relay\nmatch from local for any action \"out\"\n",
     "/etc/ntpd.conf.carp-master": "servers pool.ntp.org\nlisten on 192.168.110.103\n",
     "/etc/resolv.conf.carp-master": "nameserver 127.0.0.1\n",
@@ -104,7 +104,7 @@ beforeEach(async () => {
   for (const host of HOSTS) {
     for (const path of PLANTED) rmSync(pair.hostPath(host, path), { recursive: true, force: true });
     await plant(host, baseline(host));
-    // The directories' modes: /etc/openvpn must be 755 (the notes), /etc/pf.tables 700.
+    // The directories' modes: /etc/openvpn must be 755 (a wrong mode breaks the VPN after a failover), /etc/pf.tables 700.
     chmodSync(pair.hostPath(host, "/etc/pf.tables"), 0o700);
     chmodSync(pair.hostPath(host, "/etc/openvpn"), 0o755);
     await pair.clearCommandLog(host);
@@ -189,7 +189,7 @@ describe("check_drift_*: each kind of drift is CRITICAL, named, with its diff", 
   });
 
   it("a real change in the ifstated pair is still CRITICAL despite the declared values", async () => {
-    await plant("secondary", { "/etc/ifstated.conf": fixture("ifstated.conf.secondary").replace("every 10", "every 60") });
+    await plant("secondary", { "/etc/ifstated.conf": fixture("ifstated.conf.secondary", "drift").replace("every 10", "every 60") });
     const res = await drift("ifstated");
     expect(res.firstLine).toMatch(/^CRITICAL: \/etc\/ifstated\.conf content differs \|/);
     expect(res.stdout).toContain(`\n-peer_alive = '( "ping -q -c 1 -w 1 192.168.110.101 >/dev/null" every 10 )'\n+peer_alive = '( "ping -q -c 1 -w 1 192.168.110.101 >/dev/null" every 60 )'\n`);

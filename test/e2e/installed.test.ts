@@ -1,5 +1,5 @@
 // check_installed against the simulated pair, run as monit runs it on each gateway: the carpentry
-// files as the notes set them up (chmod -R 700, rc.d script chmod u+x), the rc.d service through the
+// files as they are meant to be (chmod -R 700, rc.d script chmod u+x), the rc.d service through the
 // rcctl stand-in, and the entr watchers as real processes in the primary.
 import { chmodSync, chownSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -15,7 +15,7 @@ const CONFIG: Record<HostName, string> = {
 const WATCHER = "carpwatch";
 const WITH_OWN_WATCHER = `${CONFIG.primary}[checks.installed]\nwatcher = "${WATCHER}"\n`;
 
-/** What the notes install: /etc/carpentry on the primary only; scripts 0700; the rc.d script 0755. */
+/** What carpentry's setup installs: /etc/carpentry on the primary only; scripts 0700; the rc.d script 0755. */
 function plantedFiles(host: HostName): Record<string, number> {
   return {
     ...(host === "primary" ? { "/etc/carpentry/carpentry.conf": 0o600 } : {}),

@@ -2,7 +2,7 @@
 // as monit runs them (no TTY, sparse environment, stdin a pipe: pair.run), on this machine's Node and
 // on Node 22, the version OpenBSD 7.8/7.9 ship. Each cell of the table below is an exit code and a
 // summary; a check in the registry without a row, or a row without a cell for some scenario, fails.
-// The same runs are held to the contract (stdout only, first line <= 80 characters, 500 bytes, no
+// The same runs are held to the output rules (stdout only, first line <= 80 characters, 500 bytes, no
 // secret), and to safety: no state-changing command, no file changed on either host, no GNU-only
 // tool or option in any command line that reached a host, no process left behind.
 import { execFileSync } from "node:child_process";
@@ -46,7 +46,7 @@ const CARP_FAULTS: Partial<Record<ScenarioName, Cell>> = {
   failed_over: WARNING(/^failed over: secondary is MASTER of carp203 vhid 203$/),
   split_brain: CRITICAL(/^split brain: carp203 vhid 203 MASTER on both hosts$/),
   vhid_init: CRITICAL(/^carp203 vhid 203 INIT on primary \(\+1 more\)$/),
-  // The check's help: a non-zero demote counter is a WARNING (the notes demote on purpose), the failover "+1 more".
+  // The check's help: a non-zero demote counter is a WARNING (maintenance demotes on purpose), the failover "+1 more".
   primary_demoted: WARNING(/^primary carp demote counter is 50 \(\+1 more\)$/),
 };
 const PFSYNC_OK = OK(/^states primary 1284, secondary 1279; pfsync0 up on both$/);
@@ -192,7 +192,7 @@ function summaryOf(stdout: string): { status: string; summary: string; firstLine
   return { status: m?.[1] ?? "", summary: m?.[2] ?? beforePerfdata, firstLineBeforePerfdata: beforePerfdata };
 }
 
-/** What is wrong with one run: against its cell and against the output contract. */
+/** What is wrong with one run: against its cell and against the output rules. */
 function cellProblems(cell: Cell | undefined, { key, run }: CellRun): string[] {
   const { status, summary, firstLineBeforePerfdata } = summaryOf(run.stdout);
   const actual = `exit ${String(run.code)}: ${run.stdout.split("\n")[0] ?? ""}`;

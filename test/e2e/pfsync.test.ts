@@ -1,7 +1,8 @@
 // check_pfsync against the simulated pair, run as monit runs it on either gateway.
 import { beforeEach, describe, expect, it } from "vitest";
 import { pfctlStatusText, type HostName, type Pair } from "../harness/pair.js";
-import { fixture, generateStates, stateTableText, type GeneratedState } from "../support/pf-state-table.js";
+import { fixture } from "../support/fixtures.js";
+import { generateStates, stateTableText, type GeneratedState } from "../support/pf-state-table.js";
 import { PAIR_CONFIG, useSimulatedPair } from "../support/sim.js";
 
 const CHECK = "/etc/carpentry.monit/check_pfsync";

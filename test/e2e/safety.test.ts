@@ -18,7 +18,7 @@ const ssh = (command: string): string[] => ["/usr/bin/ssh", "-o", "BatchMode=yes
 const snapshot = (host: HostName): Snapshot => snapshotTrees(["/etc", "/root", "/var"], (path) => pair.hostPath(host, path));
 
 describe("state-changing commands", () => {
-  // The issue's list: pfctl -f, -T add/delete/replace/flush, ifconfig with settings, sysctl name=value,
+  // What would change a gateway: pfctl -f, -T add/delete/replace/flush, ifconfig with settings, sysctl name=value,
   // rcctl start/stop/restart, smtpctl schedule/remove/pause.
   const STATE_CHANGING = [
     ["/sbin/pfctl", "-f", "/etc/pf.conf"],

@@ -6,7 +6,7 @@ import { PAIR_CONFIG, useSimulatedPair } from "../support/sim.js";
 
 const CHECK = "/etc/carpentry.monit/check_sysctl";
 
-// The notes: forwarding and preemption in sysctl.conf on both gateways (carp.allow is on by default).
+// A CARP gateway sets forwarding and preemption in sysctl.conf on both gateways (carp.allow is on by default).
 const SYSCTL_CONF = "# carpentry gateway\nnet.inet.ip.forwarding=1\t# route\nnet.inet.carp.preempt=1\nnet.inet.tcp.ecn=1\n";
 const HEALTHY_LIVE: Record<string, string> = { "net.inet.carp.allow": "1", "net.inet.carp.preempt": "1", "net.inet.ip.forwarding": "1", "net.inet.tcp.ecn": "1", "kern.watchdog.period": "0" };
 // What check_sysctl asks: every name a sysctl.conf sets plus the expected ones, sorted.

@@ -26,12 +26,12 @@ export const HOST_NAMES: readonly HostName[] = ["primary", "secondary"];
 
 /** The OpenBSD-only commands replaced by the stand-in (src/sim/standin.sh). */
 export type StandinTool = "ifconfig" | "pfctl" | "sysctl" | "smtpctl" | "rcctl" | "netstat";
-export const STANDIN_TOOLS: readonly StandinTool[] = ["ifconfig", "pfctl", "sysctl", "smtpctl", "rcctl", "netstat"];
+const STANDIN_TOOLS: readonly StandinTool[] = ["ifconfig", "pfctl", "sysctl", "smtpctl", "rcctl", "netstat"];
 
 /** PATH of OpenBSD's rc.d, hence of monit and of the checks it runs (no /usr/local/bin). */
 export const MONIT_PATH = "/sbin:/bin:/usr/sbin:/usr/bin";
 /** PATH that OpenBSD's sshd gives root (login.conf "default" class); /usr/local/bin is last. */
-export const OPENBSD_LOGIN_PATH = "/usr/bin:/bin:/usr/sbin:/sbin:/usr/X11R6/bin:/usr/local/bin:/usr/local/sbin";
+const OPENBSD_LOGIN_PATH = "/usr/bin:/bin:/usr/sbin:/sbin:/usr/X11R6/bin:/usr/local/bin:/usr/local/sbin";
 
 export interface PairOptions {
   /** Node binary bound at /usr/local/bin/node inside both hosts. Default: process.execPath. */

@@ -29,7 +29,7 @@ export interface MonitControlFile {
 }
 
 /** A line without its comment: '#' outside double quotes starts one (monit's own rule). */
-export function stripComment(line: string): string {
+function stripComment(line: string): string {
   let quoted = false;
   for (let i = 0; i < line.length; i++) {
     const ch = line[i];

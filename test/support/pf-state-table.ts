@@ -3,8 +3,6 @@
 // no real capture of either exists, so a generated table is only ever that format with other numbers.
 import { fixture } from "./fixtures.js";
 
-export { fixture };
-
 export interface GeneratedState {
   readonly id: bigint;
   /** 8 hex digits: the hostid of the gateway that created the state. */

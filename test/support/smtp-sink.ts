@@ -75,7 +75,7 @@ export function readMailbox(mailbox: string): ReceivedMail[] {
 }
 
 /** Waits until the mailbox holds at least `count` messages that match. */
-export async function waitForMail(mailbox: string, count: number, timeoutMs: number, matches: (mail: ReceivedMail) => boolean = () => true): Promise<ReceivedMail[]> {
+async function waitForMail(mailbox: string, count: number, timeoutMs: number, matches: (mail: ReceivedMail) => boolean = () => true): Promise<ReceivedMail[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const mails = readMailbox(mailbox).filter(matches);
@@ -121,7 +121,7 @@ function decodeBody(body: string, headers: ReadonlyMap<string, string>): string 
 }
 
 /** RFC 2047 encoded words, as nodemailer writes a long or non-ASCII subject. */
-export function decodeEncodedWords(value: string): string {
+function decodeEncodedWords(value: string): string {
   return value
     .replace(/\?=\s+=\?/g, "?==?")
     .replace(/=\?([^?]+)\?([QqBb])\?([^?]*)\?=/g, (_, _charset: string, kind: string, data: string) =>
@@ -146,7 +146,7 @@ function textParts(header: string, body: string, found: { text?: string; html?: 
   else if (/^text\/plain/i.test(type)) found.text ??= decodeBody(body, headers);
 }
 
-export function parseMail(raw: string, file = ""): ReceivedMail {
+function parseMail(raw: string, file = ""): ReceivedMail {
   const { header, body } = splitHeaderBody(raw);
   const headers = parseHeaders(header);
   const found: { text?: string; html?: string } = {};
@@ -164,7 +164,10 @@ export function parseMail(raw: string, file = ""): ReceivedMail {
 
 // ---- the sink as a process inside a simulated host ----
 
-/** `node smtp-sink.cjs MAILBOX PORT`: prints "smtp sink listening on 127.0.0.1:PORT", stops on SIGTERM. */
+/**
+ * `node smtp-sink.cjs MAILBOX PORT`: prints "smtp sink listening on 127.0.0.1:PORT", stops on SIGTERM.
+ * @public the entry that bundleSink() generates imports it
+ */
 export async function runSmtpSinkMain(argv: readonly string[]): Promise<void> {
   const [mailbox, port = "25"] = argv;
   if (!mailbox) throw new Error("usage: smtp-sink MAILBOX [PORT]");

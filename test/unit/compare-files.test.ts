@@ -3,6 +3,8 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writ
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ALL_CHECKS } from "../../src/checks/index.js";
+import { parseConfig } from "../../src/lib/config.js";
 import type { Host } from "../../src/lib/host.js";
 import type { CommandResult, HostCommand } from "../../src/lib/shell.js";
 import {
@@ -280,6 +282,7 @@ function peerConversing(question: unknown, stdout: string): Host & { requests: u
 }
 
 describe("compareFileSets: what the peer answers is checked, never trusted into a verdict", () => {
+  const config = parseConfig('role = "primary"\n[peer]\nhost = "secondary"\n', "/c.toml", { all: ALL_CHECKS });
   const answer = (value: unknown): string => JSON.stringify({ protocol: 2, version: "0.1.0", ok: true, value });
   const compare = async (peer: Host) => {
     plant(scratch, { "pf.conf": "pass\n" });

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   answerOffer,
@@ -26,8 +25,8 @@ import { answerFacts, factsRequest } from "../../src/lib/facts.js";
 import { normalizeTableEntry } from "../../src/lib/parse/pfctl.js";
 import { renderCommand } from "../../src/lib/shell.js";
 import { seededRandom } from "../support/random.js";
+import { fixture } from "../support/fixtures.js";
 
-const fixture = (name: string): string => readFileSync(new URL(`../fixtures/openbsd/${name}`, import.meta.url), "utf8");
 
 
 /** Entries of every shape `-T show` prints, normalized: IPv4 and IPv6 hosts, networks, negations. */

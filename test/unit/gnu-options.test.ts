@@ -1,5 +1,5 @@
 // The scanner the e2e matrix runs over every logged command line: it must catch each GNU-only tool
-// and option the issue lists, wherever in a shell line it hides, and leave OpenBSD's forms alone.
+// and option OpenBSD lacks, wherever in a shell line it hides, and leave OpenBSD's forms alone.
 import { describe, expect, it } from "vitest";
 import { gnuOnlyInArgv, gnuOnlyInLogEntry, gnuOnlyInShellLine, splitCommands } from "../support/gnu-options.js";
 

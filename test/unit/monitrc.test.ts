@@ -8,7 +8,7 @@ import { parseMonitrc, programCommand, readExample, type ExampleRole, type Monit
 
 const ROLES: readonly ExampleRole[] = ["primary", "secondary"];
 const INSTALL_DIR = "/etc/carpentry.monit";
-// They read whole pf tables and file trees; the admin's notes want those every 5 minutes or more.
+// They read whole pf tables and file trees: every 5 minutes or more, so that they do not load the gateways.
 const isSlowCheck = (check: CheckDefinition): boolean => check.name === "pf_tables" || check.name.startsWith("drift");
 
 function statement(stanza: MonitStanza, pattern: RegExp): RegExpExecArray[] {

@@ -256,19 +256,6 @@ export function parsePfInfo(text: string): PfInfo {
 // ---------------------------------------------------------------------------------------------
 // pfctl -sT / -vsT / -vvsT
 
-/** `pfctl -sT`: one table per line, `name` or `name@anchor`. */
-export function parseTableNames(text: string): PfTableRef[] {
-  const what = "pfctl -sT output";
-  const tables: PfTableRef[] = [];
-  for (const line of numberedLines(text, what)) {
-    if (line.raw.trim() === "") continue;
-    const m = /^([^\s@]+)(?:@(\S+))?$/.exec(line.raw);
-    if (!m) throw new ParseError(what, "expected one table name per line", line.lineNumber, line.raw);
-    tables.push({ name: m[1] ?? "", anchor: m[2] ?? null });
-  }
-  return tables;
-}
-
 const FLAGS_RE = /^([c-])([p-])([a-])([i-])([r-])([h-])([C-])[\t ]+(\S+)(?:[\t ]+(\S+))?$/;
 const TRAFFIC_RE = /^((?:In|Out)\/(?:Block|Match|Pass|XPass)):\s+\[ Packets: ([0-9]+)\s+Bytes: ([0-9]+)\s+\]$/;
 // The two row sets print_tstats() is known to print (OpenBSD has the Match rows, FreeBSD does not);
@@ -386,19 +373,6 @@ export function normalizeTableEntry(line: string): string | null {
   const addr = family === 6 ? canonicalIPv6(address) : address;
   const suffix = prefix === undefined || Number(prefix) === maxPrefix ? "" : `/${Number(prefix)}`;
   return `${not}${addr}${suffix}${ifname === undefined ? "" : `@${ifname}`}`;
-}
-
-/** `pfctl -t NAME -T show`: the entries in output order. An empty table prints nothing. */
-export function parseTableEntries(text: string): string[] {
-  const what = "pfctl -T show output";
-  const entries: string[] = [];
-  for (const line of numberedLines(text, what)) {
-    if (line.raw.trim() === "") continue;
-    const entry = normalizeTableEntry(line.raw);
-    if (entry === null) throw new ParseError(what, "not an address or network", line.lineNumber, line.raw);
-    entries.push(entry);
-  }
-  return entries;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // rcctl(8). `rcctl check NAME` prints `NAME(ok)` or `NAME(failed)` (rc.subr: `echo -n NAME`, then
-// _rc_exit adds the result); `rcctl ls started` prints one service name per line and nothing else.
+// _rc_exit adds the result).
 
 import { ParseError } from "../errors.js";
 
@@ -7,9 +7,6 @@ export interface RcctlCheckResult {
   service: string;
   ok: boolean;
 }
-
-// rcctl only considers /etc/rc.d names matching [[:alnum:]_]+.
-const SERVICE_RE = /^[A-Za-z0-9_]+$/;
 
 // Output always ends with a newline; `smtpd(o` without one was cut, not a new format.
 function nonEmptyLines(text: string, what: string): { lineNumber: number; raw: string }[] {
@@ -31,13 +28,4 @@ export function parseRcctlCheck(text: string): RcctlCheckResult {
   const m = /^([A-Za-z0-9_]+)\((ok|failed)\)$/.exec(line.raw);
   if (!m) throw new ParseError(what, "expected `NAME(ok)` or `NAME(failed)`", line.lineNumber, line.raw);
   return { service: m[1] ?? "", ok: m[2] === "ok" };
-}
-
-/** `rcctl ls started|failed|on|…`: the names in output order; no output gives []. */
-export function parseRcctlLs(text: string): string[] {
-  const what = "rcctl ls output";
-  return nonEmptyLines(text, what).map((line) => {
-    if (!SERVICE_RE.test(line.raw)) throw new ParseError(what, "not a service name", line.lineNumber, line.raw);
-    return line.raw;
-  });
 }

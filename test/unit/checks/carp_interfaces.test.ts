@@ -4,7 +4,7 @@ import type { Role } from "../../../src/lib/config.js";
 import type { FileFacts } from "../../../src/lib/files.js";
 import { formatText, toJson, type Result } from "../../../src/lib/result.js";
 
-// hostname.carpN files as the admin's notes write them: the primary's copied to the secondary with
+// hostname.carpN files as an admin writes them: the primary's copied to the secondary with
 // advskew 250 and, where the NICs differ, another carpdev.
 const SECRET = "Zq8-carp-pass";
 const WAN_PRIMARY = `inet 192.168.0.103 255.255.255.0 NONE vhid 1 carpdev re0 advskew 0 pass ${SECRET}\nup\n`;

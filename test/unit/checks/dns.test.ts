@@ -1,12 +1,12 @@
 import { createSocket, type Socket } from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
-import { answerTexts, decideDns, NO_ANSWER, queryName, serverAddress, type DnsOutcome, type DnsSettings } from "../../../src/checks/dns.js";
-import { parseConfig } from "../../../src/lib/config.js";
+import { answerTexts, check, decideDns, NO_ANSWER, queryName, serverAddress, settingsSchema, type DnsOutcome, type DnsSettings } from "../../../src/checks/dns.js";
+import { checkSettings, parseConfig } from "../../../src/lib/config.js";
 import { ProcessScope } from "../../../src/lib/proc.js";
 import { firstLine, formatPerfdata } from "../../../src/lib/result.js";
 
 function settings(toml: string): DnsSettings {
-  return parseConfig(`role = "primary"\n[peer]\nhost = "secondary"\n[checks.dns]\n${toml}`, "t.toml").checks.dns;
+  return checkSettings(parseConfig(`role = "primary"\n[peer]\nhost = "secondary"\n[checks.dns]\n${toml}`, "t.toml", { only: check }), "dns", settingsSchema);
 }
 
 const THREE = settings('names = ["www.ok.test", "a.nx.test", "x.fail.test"]\n');

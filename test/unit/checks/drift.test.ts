@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BUILTIN_DRIFT_SETS, check, driftCheck, driftResult, localSet, resolveDriftSet, userDriftSets } from "../../../src/checks/drift.js";
 import { hostValueMapping, hostValueMapper, type FileDifference, type ManifestEntry, type SetComparison } from "../../../src/lib/compare-files.js";
@@ -6,8 +5,8 @@ import { parseConfig } from "../../../src/lib/config.js";
 import { unifiedDiff } from "../../../src/lib/diff.js";
 import { formatText, SUMMARY_MAX_CHARS, firstLine } from "../../../src/lib/result.js";
 import { executeCheck } from "../../../src/lib/runner.js";
+import { fixture } from "../../support/fixtures.js";
 
-const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/drift/${name}`, import.meta.url), "utf8");
 const LABELS = { local: "primary", peer: "secondary" } as const;
 const BASE_CONFIG = 'role = "primary"\n[peer]\nhost = "secondary"\n';
 
@@ -119,18 +118,18 @@ describe("driftResult", () => {
   });
 });
 
-describe("host-specific values on the notes' ifstated pair", () => {
-  const config = parseConfig(`${BASE_CONFIG}[host_specific]\nvalues = [{ primary = "192.168.110.101", secondary = "192.168.110.102" }]\ninterfaces = { re0 = "em0" }\n`, "/c.toml");
+describe("host-specific values on a pair's ifstated files", () => {
+  const config = parseConfig(`${BASE_CONFIG}[host_specific]\nvalues = [{ primary = "192.168.110.101", secondary = "192.168.110.102" }]\ninterfaces = { re0 = "em0" }\n`, "/c.toml", { only: check });
   const set = localSet(config, "/c.toml", "ifstated", BUILTIN_DRIFT_SETS.ifstated);
 
   it("maps a correct pair onto each other: ifstated.conf and smtpd.conf.carp-backup", () => {
-    expect(set.transformText?.(fixture("ifstated.conf.primary"))).toBe(fixture("ifstated.conf.secondary"));
-    expect(set.transformText?.(fixture("smtpd.conf.carp-backup.primary"))).toBe(fixture("smtpd.conf.carp-backup.secondary"));
+    expect(set.transformText?.(fixture("ifstated.conf.primary", "drift"))).toBe(fixture("ifstated.conf.secondary", "drift"));
+    expect(set.transformText?.(fixture("smtpd.conf.carp-backup.primary", "drift"))).toBe(fixture("smtpd.conf.carp-backup.secondary", "drift"));
   });
 
   it("does not hide a real change: the diff shows the mapped primary line against the secondary's", () => {
-    const changed = fixture("ifstated.conf.secondary").replace("every 10", "every 60");
-    const diff = unifiedDiff("primary:/etc/ifstated.conf", "secondary:/etc/ifstated.conf", set.transformText?.(fixture("ifstated.conf.primary")) ?? "", changed);
+    const changed = fixture("ifstated.conf.secondary", "drift").replace("every 10", "every 60");
+    const diff = unifiedDiff("primary:/etc/ifstated.conf", "secondary:/etc/ifstated.conf", set.transformText?.(fixture("ifstated.conf.primary", "drift")) ?? "", changed);
     expect(diff.kind).toBe("diff");
     if (diff.kind === "diff") {
       expect(diff.lines).toContain(`-peer_alive = '( "ping -q -c 1 -w 1 192.168.110.101 >/dev/null" every 10 )'`);
@@ -140,11 +139,11 @@ describe("host-specific values on the notes' ifstated pair", () => {
 
   it("maps nothing for a set without host_specific, or without declared values", () => {
     expect(localSet(config, "/c.toml", "pf", BUILTIN_DRIFT_SETS.pf).transformText).toBeUndefined();
-    expect(localSet(parseConfig(BASE_CONFIG, "/c.toml"), "/c.toml", "ifstated", BUILTIN_DRIFT_SETS.ifstated).transformText).toBeUndefined();
+    expect(localSet(parseConfig(BASE_CONFIG, "/c.toml", { only: check }), "/c.toml", "ifstated", BUILTIN_DRIFT_SETS.ifstated).transformText).toBeUndefined();
   });
 
   it("hands the admin's [redact] patterns and the set's secret_files to both hosts", () => {
-    const withRedact = parseConfig(`${BASE_CONFIG}[redact]\npatterns = ["secret \\\\S+"]\n[drift.custom]\npaths = ["/etc/custom/"]\nsecret_files = ["*.pw"]\n`, "/c.toml");
+    const withRedact = parseConfig(`${BASE_CONFIG}[redact]\npatterns = ["secret \\\\S+"]\n[drift.custom]\npaths = ["/etc/custom/"]\nsecret_files = ["*.pw"]\n`, "/c.toml", { only: check });
     const custom = resolveDriftSet(withRedact, "custom");
     if (!custom) throw new Error("expected the custom set");
     expect(localSet(withRedact, "/c.toml", "custom", custom).spec.redaction).toEqual({ patterns: ["secret \\S+"], secretFiles: ["*.pw"] });
@@ -157,7 +156,7 @@ describe("host-specific values on the notes' ifstated pair", () => {
 });
 
 describe("the sets", () => {
-  it("has the contract's default paths, the role-specific carpentry.toml left out", () => {
+  it("has the built-in default paths, the role-specific carpentry.toml left out", () => {
     expect(BUILTIN_DRIFT_SETS.scripts.paths).toEqual(["/root/bin/", "/etc/carpentry.bin/", "/etc/carpentry.monit/", "/etc/rc.d/carpentry"]);
     expect(BUILTIN_DRIFT_SETS.scripts.exclude).toEqual(["/etc/carpentry.monit/carpentry.toml"]);
     expect(BUILTIN_DRIFT_SETS.pf.paths).toEqual(["/etc/pf.conf", "/etc/pf.tables/"]);
@@ -170,12 +169,12 @@ describe("the sets", () => {
   });
 
   it("refuses a wildcard before the last path component, which would silently match nothing", () => {
-    expect(() => parseConfig(`${BASE_CONFIG}[drift.vpn]\npaths = ["/etc/openv-client-*/keys/"]\n`, "/c.toml")).toThrow(/last component only/);
-    expect(parseConfig(`${BASE_CONFIG}[drift.vpn]\npaths = ["/etc/openv-client-*/"]\n`, "/c.toml").drift["vpn"]?.paths).toEqual(["/etc/openv-client-*/"]);
+    expect(() => parseConfig(`${BASE_CONFIG}[drift.vpn]\npaths = ["/etc/openv-client-*/keys/"]\n`, "/c.toml", { only: check })).toThrow(/last component only/);
+    expect(parseConfig(`${BASE_CONFIG}[drift.vpn]\npaths = ["/etc/openv-client-*/"]\n`, "/c.toml", { only: check }).drift["vpn"]?.paths).toEqual(["/etc/openv-client-*/"]);
   });
 
   it("lets a [drift.NAME] table replace a built-in set, and tells the admin's own sets apart", () => {
-    const config = parseConfig(`${BASE_CONFIG}[drift.pf]\npaths = ["/etc/pf.conf", "/etc/pf.if"]\n[drift.custom]\npaths = ["/etc/hostname.carp0"]\n`, "/c.toml");
+    const config = parseConfig(`${BASE_CONFIG}[drift.pf]\npaths = ["/etc/pf.conf", "/etc/pf.if"]\n[drift.custom]\npaths = ["/etc/hostname.carp0"]\n`, "/c.toml", { only: check });
     expect(resolveDriftSet(config, "pf")?.paths).toEqual(["/etc/pf.conf", "/etc/pf.if"]);
     expect(resolveDriftSet(config, "dhcp")?.paths).toEqual(["/etc/dhcpd.conf"]);
     expect(resolveDriftSet(config, "nope")).toBeUndefined();
@@ -185,7 +184,7 @@ describe("the sets", () => {
 });
 
 describe("check_drift without a peer to ask", () => {
-  const run = async (toml: string, set: string | undefined) => (await executeCheck(check, { configPath: "/c.toml", timeoutMs: 5000, verbose: false, config: parseConfig(toml, "/c.toml"), extra: { set } })).result;
+  const run = async (toml: string, set: string | undefined) => (await executeCheck(check, { configPath: "/c.toml", timeoutMs: 5000, verbose: false, config: parseConfig(toml, "/c.toml", { only: check }), extra: { set } })).result;
 
   it("UNKNOWN naming an unknown --set, with the known sets", async () => {
     const res = await run(`${BASE_CONFIG}[drift.custom]\npaths = ["/etc/x"]\n`, "nosuchset");

@@ -11,7 +11,7 @@ const answer = (stdout: string, exitCode = 0, stderr = ""): CommandResult => ({ 
 const file = (path: string, mode = 0o700, uid = 0): ManifestEntry => ({ path, type: "file", mode, uid, gid: 0, size: 10 });
 const dir = (path: string, mode = 0o700, uid = 0): ManifestEntry => ({ path, type: "dir", mode, uid, gid: 0, size: 0 });
 
-/** What the walk finds on a primary set up as the notes say: chmod -R 700, rc.d script chmod u+x. */
+/** What the walk finds on a primary set up as intended: chmod -R 700, rc.d script chmod u+x. */
 function primaryEntries(): ManifestEntry[] {
   return [
     file("/etc/carpentry", 0o600),
@@ -37,7 +37,7 @@ function replaced(path: string, entry: ManifestEntry | undefined): ManifestEntry
 }
 
 describe("decideInstalled", () => {
-  it("is OK on a primary set up as the notes say, with the service and its watchers running", () => {
+  it("is OK on a primary set up as intended, with the service and its watchers running", () => {
     const res = decideInstalled(primary());
     expect([res.status, res.summary]).toEqual(["OK", "4 paths in place, root-only (8 entries); carpentry(ok), 2 entr watchers"]);
     expect(res.details).toEqual([
@@ -64,7 +64,7 @@ describe("decideInstalled", () => {
   it("is WARNING for a group- or world-readable entry, CRITICAL for a writable one", () => {
     const readable = decideInstalled(primary(replaced("/etc/carpentry.bin/pf.sh", file("/etc/carpentry.bin/pf.sh", 0o750))));
     expect([readable.status, readable.summary]).toEqual(["WARNING", "/etc/carpentry.bin/pf.sh readable by group (0750)"]);
-    expect(readable.details[0]).toBe("/etc/carpentry.bin/pf.sh: readable by group (mode 0750); the notes: chmod -R 700");
+    expect(readable.details[0]).toBe("/etc/carpentry.bin/pf.sh: readable by group (mode 0750); carpentry's files are root's alone: chmod -R 700");
     const worldReadable = decideInstalled(primary(replaced("/etc/carpentry", file("/etc/carpentry", 0o644))));
     expect(worldReadable.summary).toBe("/etc/carpentry readable by group and others (0644)");
     const writable = decideInstalled(primary(replaced("/etc/carpentry.monit", dir("/etc/carpentry.monit", 0o707))));

@@ -1,18 +1,17 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { decideMailq, formatAge, readMailQueue, thresholdsFrom, type MailqThresholds } from "../../../src/checks/mailq.js";
-import { parseConfig } from "../../../src/lib/config.js";
+import { check, decideMailq, formatAge, readMailQueue, settingsSchema, thresholdsFrom, type MailqThresholds } from "../../../src/checks/mailq.js";
+import { checkSettings, parseConfig } from "../../../src/lib/config.js";
 import { HostError, ParseError } from "../../../src/lib/errors.js";
 import { errorResult } from "../../../src/lib/runner.js";
 import { firstLine, formatPerfdata, SUMMARY_MAX_CHARS, type Result } from "../../../src/lib/result.js";
 import type { CommandResult } from "../../../src/lib/shell.js";
 import { parseRange } from "../../../src/lib/thresholds.js";
+import { fixture } from "../../support/fixtures.js";
 
-const read = (path: string): string => readFileSync(new URL(`../../fixtures/${path}`, import.meta.url), "utf8");
 
 /** The real OpenSMTPD capture: transcripts between `===== $ command (situation) =====` lines. */
 function captured(situation: string): string {
-  const lines = read("opensmtpd/smtpctl-show-queue.txt").split("\n");
+  const lines = fixture("smtpctl-show-queue.txt", "opensmtpd").split("\n");
   const start = lines.findIndex((line) => line.startsWith("===== ") && line.includes(situation));
   if (start < 0) throw new Error(`no section ${situation}`);
   const end = lines.findIndex((line, index) => index > start && line.startsWith("====="));
@@ -26,14 +25,14 @@ const CAPTURED_AT = 1795264955; // 'now' at capture (the file's header)
 const CREATED = 1795264894; // every envelope's ctime in the capture
 const PENDING = captured("retry=2, one envelope paused");
 const OFFLINE = captured("smtpd stopped");
-const REDACTED_LINE = read("openbsd/smtpctl_show_queue_cheatsheet_redacted.txt");
+const REDACTED_LINE = fixture("smtpctl_show_queue_cheatsheet_redacted.txt");
 
 const answer = (stdout: string, exitCode = 0, stderr = "", command = "/usr/sbin/smtpctl show queue"): CommandResult => ({ command, stdout, stderr, exitCode });
 const RUNNING = answer("MDA running\nMTA running\nSMTP running\n", 0, "", "/usr/sbin/smtpctl show status");
 const NOT_RUNNING = answer("", 1, "smtpctl: smtpd doesn't seem to be running\n", "/usr/sbin/smtpctl show status");
 const NEED_ROOT = answer("", 1, "smtpctl: need root privileges\n", "/usr/sbin/smtpctl show status");
 
-const settings = (toml = ""): ReturnType<typeof parseConfig>["checks"]["mailq"] => parseConfig(`role = "secondary"\n[peer]\nhost = "primary"\n${toml}`, "t.toml").checks.mailq;
+const settings = (toml = "") => checkSettings(parseConfig(`role = "secondary"\n[peer]\nhost = "primary"\n${toml}`, "t.toml", { only: check }), "mailq", settingsSchema);
 const DEFAULTS: MailqThresholds = thresholdsFrom(settings(), undefined, undefined);
 
 function decide(status: CommandResult, queue: string, now = CAPTURED_AT, thresholds = DEFAULTS): Result {

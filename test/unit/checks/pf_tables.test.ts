@@ -1,12 +1,11 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { decidePfTables } from "../../../src/checks/pf_tables.js";
+import { check, decidePfTables } from "../../../src/checks/pf_tables.js";
 import { diffEntries, TableCapture, type TableComparison } from "../../../src/lib/compare-tables.js";
 import { parseConfig } from "../../../src/lib/config.js";
 import { ConfigError, ParseError } from "../../../src/lib/errors.js";
 import { firstLine, formatText } from "../../../src/lib/result.js";
+import { fixture } from "../../support/fixtures.js";
 
-const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/openbsd/${name}`, import.meta.url), "utf8");
 
 /** The normalized entries of `-T show` output, as a host reads them (all of them: one bucket). */
 function entriesOf(text: string, key = "t"): string[] {
@@ -42,7 +41,7 @@ describe("decidePfTables", () => {
     expect(decidePfTables([], options)).toMatchObject({ status: "OK", summary: "no pf tables to compare" });
   });
 
-  it("says the contract's line for one differing table, with IPv4, IPv6, networks and negations named", () => {
+  it("says one line for one differing table, with IPv4, IPv6, networks and negations named", () => {
     // 3 entries only on the primary, 1 only on the secondary.
     const secondary = [...SHOW.filter((entry) => !["!10.0.0.0/8", "2001:db8::/32", "fe80::1"].includes(entry)), "!192.0.2.128/25"];
     const res = decidePfTables([compared("badhosts", SHOW, secondary), compared("bruteforce", BRUTEFORCE, BRUTEFORCE)], options);
@@ -114,7 +113,7 @@ describe("garbled input and config", () => {
     const text = 'role = "primary"\n[peer]\nhost = "10.0.0.2"\n[checks.pf_tables]\ntables = ["x;touch /tmp/pwned"]\n';
     const error = (() => {
       try {
-        parseConfig(text, "c.toml");
+        parseConfig(text, "c.toml", { only: check });
       } catch (caught) {
         return caught;
       }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  check,
   counterGrowth,
   countsWithinTolerance,
   decidePfsync,
@@ -25,13 +26,14 @@ import { firstLine, formatText } from "../../../src/lib/result.js";
 import { errorResult } from "../../../src/lib/runner.js";
 import { parseRange } from "../../../src/lib/thresholds.js";
 import type { CommandResult } from "../../../src/lib/shell.js";
-import { fixture, generateStates, pfctlInfoText, stateTableText, type GeneratedState } from "../../support/pf-state-table.js";
+import { fixture } from "../../support/fixtures.js";
+import { generateStates, pfctlInfoText, stateTableText, type GeneratedState } from "../../support/pf-state-table.js";
 
 const PRIMARY_ID = "5e1f0a3c";
 const SECONDARY_ID = "7b2e91d4";
 
 function config(pfsyncToml = "", extra = ""): ReturnType<typeof parseConfig> {
-  return parseConfig(`role = "primary"\n[peer]\nhost = "10.231.0.2"\n${extra}\n[checks.pfsync]\n${pfsyncToml}\n`, "carpentry.toml");
+  return parseConfig(`role = "primary"\n[peer]\nhost = "10.231.0.2"\n${extra}\n[checks.pfsync]\n${pfsyncToml}\n`, "carpentry.toml", { only: check });
 }
 
 const DEFAULTS = pfsyncSettings(config());

@@ -1,14 +1,16 @@
 import { describe, expect, it } from "vitest";
 import {
+  check,
   decideSysctl,
   expectationsFrom,
   namesToAsk,
   readLiveValues,
   readSysctlConf,
+  settingsSchema,
   SYSCTL_CONF,
   type SysctlHostView,
 } from "../../../src/checks/sysctl.js";
-import { parseConfig, type Role } from "../../../src/lib/config.js";
+import { checkSettings, parseConfig, type Role } from "../../../src/lib/config.js";
 import { HostError, ParseError } from "../../../src/lib/errors.js";
 import { firstLine, SUMMARY_MAX_CHARS, type Result } from "../../../src/lib/result.js";
 import type { CommandResult } from "../../../src/lib/shell.js";
@@ -21,7 +23,7 @@ const STOCK_CONF = fixture("sysctl_conf_openbsd_etc_examples_r1.4.txt");
 const CARP_PREEMPT_OFF = fixture("sysctl_net_inet_carp_bookofpf.txt");
 
 const answer = (stdout: string, exitCode = 0, stderr = ""): CommandResult => ({ command: "/sbin/sysctl", stdout, stderr, exitCode });
-const DEFAULTS = expectationsFrom(parseConfig('role = "primary"\n[peer]\nhost = "secondary"\n', "test.toml").checks.sysctl);
+const DEFAULTS = expectationsFrom(checkSettings(parseConfig('role = "primary"\n[peer]\nhost = "secondary"\n', "test.toml", { only: check }), "sysctl", settingsSchema));
 
 function conf(role: Role, text: string | null): ReturnType<typeof readSysctlConf> {
   return readSysctlConf(role, text === null ? [{ path: SYSCTL_CONF, type: "missing" }] : [{ path: SYSCTL_CONF, type: "file", mode: 0o644, uid: 0, gid: 0, size: text.length, content: text }]);
@@ -104,14 +106,14 @@ describe("reading sysctl.conf and sysctl output", () => {
   });
 
   it("says how to write a sysctl name in the config when it is not quoted", () => {
-    expect(() => parseConfig('role = "primary"\n[peer]\nhost = "s"\n[checks.sysctl]\nprimary = { net.inet.carp.preempt = 1 }\n', "t.toml")).toThrow(
+    expect(() => parseConfig('role = "primary"\n[peer]\nhost = "s"\n[checks.sysctl]\nprimary = { net.inet.carp.preempt = 1 }\n', "t.toml", { only: check })).toThrow(
       'checks.sysctl.primary.net: expected a number or string, with the sysctl name quoted: { "net.inet.carp.preempt" = 1 }',
     );
   });
 
-  it("merges [checks.sysctl] primary/secondary over the notes' defaults, numbers as text", () => {
-    const config = parseConfig('role = "primary"\n[peer]\nhost = "s"\n[checks.sysctl]\nsecondary = { "net.inet.ip.forwarding" = 0, "kern.somaxconn" = "1024" }\n', "t.toml");
-    const expected = expectationsFrom(config.checks.sysctl);
+  it("merges [checks.sysctl] primary/secondary over the built-in defaults, numbers as text", () => {
+    const config = parseConfig('role = "primary"\n[peer]\nhost = "s"\n[checks.sysctl]\nsecondary = { "net.inet.ip.forwarding" = 0, "kern.somaxconn" = "1024" }\n', "t.toml", { only: check });
+    const expected = expectationsFrom(checkSettings(config, "sysctl", settingsSchema));
     expect(expected.primary).toEqual({ "net.inet.carp.allow": "1", "net.inet.carp.preempt": "1", "net.inet.ip.forwarding": "1" });
     expect(expected.secondary).toEqual({ "net.inet.carp.allow": "1", "net.inet.carp.preempt": "1", "net.inet.ip.forwarding": "0", "kern.somaxconn": "1024" });
   });
@@ -207,8 +209,8 @@ describe("decideSysctl", () => {
   });
 
   it("holds each role to its own expectations", () => {
-    const config = parseConfig('role = "primary"\n[peer]\nhost = "s"\n[checks.sysctl]\nsecondary = { "net.inet.carp.preempt" = 0 }\n', "t.toml");
-    const expected = expectationsFrom(config.checks.sysctl);
+    const config = parseConfig('role = "primary"\n[peer]\nhost = "s"\n[checks.sysctl]\nsecondary = { "net.inet.carp.preempt" = 0 }\n', "t.toml", { only: check });
+    const expected = expectationsFrom(checkSettings(config, "sysctl", settingsSchema));
     const noPreempt = GATEWAY_CONF.replace("net.inet.carp.preempt=1", "net.inet.carp.preempt=0");
     const secondary = view("secondary", noPreempt, bootedWith(noPreempt));
     const res = decide(healthy("primary"), secondary, { expected, ignore: ["net.inet.carp.preempt"] });

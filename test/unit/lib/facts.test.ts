@@ -76,7 +76,7 @@ describe("facts", () => {
     expect(answers[0]).toEqual({ status: "fulfilled", value: { n: 1 } });
     expect(answers[1].status).toBe("rejected");
     expect((answers[1] as PromiseRejectedResult).reason).toBeInstanceOf(HostError);
-    expect(String((answers[1] as PromiseRejectedResult).reason.detail)).toContain("no such table");
+    expect(((answers[1] as PromiseRejectedResult).reason as HostError).detail).toContain("no such table");
     expect(answers[2]).toEqual({ status: "fulfilled", value: { n: 3 } });
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { escapeControl, firstLine, formatText, result, toJson, worstStatus } from "../../../src/lib/result.js";
 
-describe("the output contract", () => {
+describe("what a check prints", () => {
   it("keeps the text before perfdata within 80 characters", () => {
     const res = result("CRITICAL", "table badhosts differs: ".repeat(10), [], [{ label: "only_primary", value: 3, min: 0 }]);
     const line = firstLine(res);
@@ -37,7 +37,7 @@ describe("the output contract", () => {
     expect(worstStatus([])).toBe("OK");
   });
 
-  it("gives the JSON object the contract names", () => {
+  it("gives one JSON object with the result, the check, the host and the duration", () => {
     const json = toJson(result("WARNING", "s\x07", ["d"], [{ label: "x", value: 1 }]), { check: "carp", host: "fw1", durationMs: 12.6 });
     expect(Object.keys(json).sort()).toEqual(["check", "code", "details", "durationMs", "host", "perfdata", "status", "summary"]);
     expect(json).toMatchObject({ check: "carp", status: "WARNING", code: 1, summary: "s\\x07", durationMs: 13 });

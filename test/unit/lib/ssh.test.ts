@@ -3,13 +3,14 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { ALL_CHECKS } from "../../../src/checks/index.js";
 import { parseConfig } from "../../../src/lib/config.js";
 import { HostError } from "../../../src/lib/errors.js";
 import { acquireMasterSlot, acquireSessionSlot, describeSshFailure, ensureControlDir, isHandshakeDrop, sshArgs } from "../../../src/lib/ssh.js";
 
 const dir = mkdtempSync(join(tmpdir(), "carpentry-ssh-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const peer = parseConfig('role = "primary"\n[peer]\nhost = "secondary"\nssh_options = ["BatchMode=no", "StrictHostKeyChecking=accept-new"]\n', "c.toml").peer;
+const peer = parseConfig('role = "primary"\n[peer]\nhost = "secondary"\nssh_options = ["BatchMode=no", "StrictHostKeyChecking=accept-new"]\n', "c.toml", { all: ALL_CHECKS }).peer;
 
 describe("ssh arguments", () => {
   it("keeps BatchMode first (ssh keeps the first value) and lets the admin's options win over ours", () => {

@@ -16,7 +16,7 @@ function parseError(text: string): ParseError {
 }
 
 describe("parseHostnameIf", () => {
-  it("reads the notes' one-line form with positional netmask and NONE broadcast", () => {
+  it("reads the one-line form with positional netmask and NONE broadcast", () => {
     const parsed = parseHostnameIf("inet 192.168.0.103 255.255.255.0 NONE vhid 1 carpdev re0 advskew 0 pass secret\n", WHAT);
     expect(parsed.addresses).toEqual([{ family: "inet", address: "192.168.0.103", prefixLength: 24, line: 1 }]);
     expect(parsed).toMatchObject({ vhid: 1, carpdev: "re0", advskew: 0, advbase: null, balancing: null, adminState: null });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { ParseError } from "../../../src/lib/errors.js";
 import { parseProtocolStats } from "../../../src/lib/parse/netstat.js";
 import { fixture, expectParseError } from "../../support/fixtures.js";
 

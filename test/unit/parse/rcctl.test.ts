@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ParseError } from "../../../src/lib/errors.js";
-import { parseRcctlCheck, parseRcctlLs } from "../../../src/lib/parse/rcctl.js";
+import { parseRcctlCheck } from "../../../src/lib/parse/rcctl.js";
 import { fixture, expectParseError } from "../../support/fixtures.js";
 
 describe("parseRcctlCheck", () => {
@@ -17,19 +16,5 @@ describe("parseRcctlCheck", () => {
     expectParseError(() => parseRcctlCheck("smtpd(OK)\n"), 1);
     expectParseError(() => parseRcctlCheck("rcctl: service foo does not exist\n"), 1);
     expectParseError(() => parseRcctlCheck("smtpd(ok)\nsshd(ok)\n"), 2);
-  });
-});
-
-describe("parseRcctlLs", () => {
-  it("ls started (derived)", () => {
-    expect(parseRcctlLs(fixture("derived_rcctl_ls_started.txt"))).toEqual(["cron", "ifstated", "ntpd", "pflogd", "smtpd", "sndiod", "sshd", "syslogd"]);
-  });
-  it("empty and damaged", () => {
-    expect(parseRcctlLs("")).toEqual([]);
-    expectParseError(() => parseRcctlLs("cron\nsmtpd(ok)\n"), 2);
-    expectParseError(() => parseRcctlLs("cron\nsmt"), 2);
-    expectParseError(() => parseRcctlLs("cron\nsn iod\n"), 2);
-    const text = fixture("derived_rcctl_ls_started.txt");
-    expect(parseRcctlLs(text.replaceAll("\n", "\r\n"))).toEqual(parseRcctlLs(text));
   });
 });

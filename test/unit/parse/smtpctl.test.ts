@@ -1,10 +1,7 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ParseError } from "../../../src/lib/errors.js";
 import { parseMailQueue, parseSmtpdStatus, summarizeQueue } from "../../../src/lib/parse/smtpctl.js";
-import { expectParseError } from "../../support/fixtures.js";
+import { expectParseError, fixture } from "../../support/fixtures.js";
 
-const read = (path: string): string => readFileSync(new URL(`../../fixtures/${path}`, import.meta.url), "utf8");
 
 /** The capture file holds several transcripts between `=====` markers, with `#` notes on top. */
 function sections(text: string): Map<string, string> {
@@ -25,7 +22,7 @@ function sections(text: string): Map<string, string> {
 }
 
 const NOW = 1795264955; // 'now' at capture, from the file's header
-const capture = sections(read("opensmtpd/smtpctl-show-queue.txt"));
+const capture = sections(fixture("smtpctl-show-queue.txt", "opensmtpd"));
 const section = (prefix: string): string => {
   const key = [...capture.keys()].find((k) => k.startsWith(prefix));
   if (key === undefined) throw new Error(`no section ${prefix}`);
@@ -76,13 +73,13 @@ describe("parseMailQueue: real OpenSMTPD 6.8 capture", () => {
   });
   it("the envelope dump and the commented file are not queue lines", () => {
     expectParseError(() => parseMailQueue(section("$ smtpctl show envelope"), NOW), 1);
-    expectParseError(() => parseMailQueue(read("opensmtpd/smtpctl-show-queue.txt"), NOW), 1);
+    expectParseError(() => parseMailQueue(fixture("smtpctl-show-queue.txt", "opensmtpd"), NOW), 1);
   });
 });
 
 describe("parseMailQueue: cheatsheet line and edge cases", () => {
   it("redacted cheatsheet line", () => {
-    const [env] = parseMailQueue(read("openbsd/smtpctl_show_queue_cheatsheet_redacted.txt"), 1540362112 + 3600);
+    const [env] = parseMailQueue(fixture("smtpctl_show_queue_cheatsheet_redacted.txt"), 1540362112 + 3600);
     expect(env).toMatchObject({
       id: "1de69818e6a83342",
       src: "local",

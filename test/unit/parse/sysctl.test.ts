@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { ParseError } from "../../../src/lib/errors.js";
 import { effectiveSysctlConf, parseSysctlConf, parseSysctlOutput } from "../../../src/lib/parse/sysctl.js";
 import { fixture, expectParseError } from "../../support/fixtures.js";
 

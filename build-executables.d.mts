@@ -1,1 +1,0 @@
-export declare const EXECUTABLES: readonly { executable: string; module: string; expression: string }[];
