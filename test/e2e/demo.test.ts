@@ -244,7 +244,9 @@ describe("the demo's simulated hosts", () => {
     const probe = join(work, "hosts-probe.mjs");
     const source = join(work, "hosts-probe.ts");
     writeFileSync(source, HOSTS_PROBE);
-    await build({ entryPoints: [source], outfile: probe, bundle: true, platform: "node", format: "esm", loader: { ".sh": "text", ".txt": "text" }, logLevel: "silent" });
+    // An ES module bundle, for the probe's top-level await: the CommonJS packages in it (execa's) need a require.
+    const requireBanner = 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);';
+    await build({ entryPoints: [source], outfile: probe, bundle: true, platform: "node", format: "esm", banner: { js: requireBanner }, loader: { ".sh": "text", ".txt": "text" }, logLevel: "silent" });
     const dir = mkdtempSync("/tmp/carpentry-demo-hosts-");
     try {
       const run = spawnSync("unshare", ["--user", "--map-root-user", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--mount-proc", process.execPath, probe, dir], {

@@ -101,7 +101,7 @@ describe("check_mailq", () => {
     await pair.setOutput("secondary", ["smtpctl", "show", "status"], RUNNING);
     await pair.setOutput("secondary", ["smtpctl", "show", "queue"], "", { stderr: "smtpctl: imsg_get error\n", exitCode: 1 });
     const failed = await check("secondary");
-    expect(failed.firstLine).toBe("UNKNOWN: cannot ask smtpd: /usr/sbin/smtpctl show queue failed (exit 1)");
+    expect(failed.firstLine).toBe("UNKNOWN: /usr/sbin/smtpctl show queue failed (exit 1)");
     expect(failed.stdout).toContain("\nsmtpctl: imsg_get error\n");
     expect(failed.code).toBe(3);
   });
