@@ -61,7 +61,7 @@ export async function checkExecutables() {
     const binding = expression.replace(/\[\d+\]$/, "");
     return {
       executable: `check_${check.name}`,
-      entry: `import { ${binding} } from "./src/checks/${module}.ts";\nimport { runStandalone } from "./src/lib/runner.ts";\nrunStandalone(${expression});\n`,
+      entry: `import { ${binding} } from "./src/checks/${module}.ts";\nimport { runStandalone } from "./src/lib/runtime/runner.ts";\nrunStandalone(${expression});\n`,
     };
   });
 }

@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:
 import { cpus, loadavg, release, totalmem } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { factsRequest } from "../src/lib/facts.js";
+import { factsRequest } from "../src/lib/facts/protocol.js";
 import { startPair, type HostName, type Pair } from "../test/harness/pair.js";
 import { ScenarioLab } from "../test/harness/scenarios.js";
 import { changedOnSecondary, easyRsaTree, sha256Standin, tableTexts, type TreeFile } from "./data.js";

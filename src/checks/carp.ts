@@ -1,13 +1,13 @@
 import * as v from "valibot";
-import type { CheckDefinition } from "../lib/check.js";
-import { checkSettings, interfaceName, type Role } from "../lib/config.js";
-import { commandFailed, HostError, ParseError } from "../lib/errors.js";
-import { peerViewMissing, resultFromFindings, withoutPeerView, type Finding, type PeerViewMissing } from "../lib/findings.js";
-import type { Host } from "../lib/host.js";
+import type { CheckDefinition } from "../lib/runtime/check.js";
+import { checkSettings, interfaceName, type Role } from "../lib/runtime/config.js";
+import { commandFailed, HostError, ParseError } from "../lib/runtime/errors.js";
+import { peerViewMissing, resultFromFindings, withoutPeerView, type Finding, type PeerViewMissing } from "../lib/runtime/findings.js";
+import type { Host } from "../lib/transport/host.js";
 import { parseCarpInterfaces, parseIfconfigGroup, type CarpInterface, type CarpState } from "../lib/parse/ifconfig.js";
 import { parseSysctlOutput } from "../lib/parse/sysctl.js";
-import type { PerfDatum, Result } from "../lib/result.js";
-import type { CommandResult, HostCommand } from "../lib/shell.js";
+import type { PerfDatum, Result } from "../lib/runtime/result.js";
+import type { CommandResult, HostCommand } from "../lib/transport/shell.js";
 
 /** What one gateway says about its carp interfaces. */
 export interface CarpHostView {

@@ -1,11 +1,11 @@
 import { Resolver } from "node:dns/promises";
 import { isIP } from "node:net";
 import * as v from "valibot";
-import type { CheckDefinition } from "../lib/check.js";
-import { checkSettings, port, positiveSeconds } from "../lib/config.js";
-import type { ProcessScope } from "../lib/proc.js";
-import { resultFromFindings, type Finding } from "../lib/findings.js";
-import { result, type Result } from "../lib/result.js";
+import type { CheckDefinition } from "../lib/runtime/check.js";
+import { checkSettings, port, positiveSeconds } from "../lib/runtime/config.js";
+import type { ProcessScope } from "../lib/transport/process.js";
+import { resultFromFindings, type Finding } from "../lib/runtime/findings.js";
+import { result, type Result } from "../lib/runtime/result.js";
 
 /** [checks.dns] */
 export const settingsSchema = v.strictObject({

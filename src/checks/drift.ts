@@ -2,11 +2,11 @@
 // check_drift --set NAME (a [drift.NAME] set of the admin's). Sync runs one way, primary to secondary,
 // so these run on the primary: every file of the set must be the same on the secondary, a file added
 // in a watched directory included (the entr watchers that trigger the sync miss those).
-import type { CheckDefinition, CheckContext } from "../lib/check.js";
-import { compareFileSets, hostValueMapper, hostValueMapping, MAX_CONTENT_BYTES_TOTAL, MAX_TEXT_BYTES, type EntryType, type FileDifference, type HostLabels, type LocalSet, type ManifestEntry, type SetComparison, type Withheld } from "../lib/compare-files.js";
-import type { Config, DriftSetConfig } from "../lib/config.js";
-import { resultFromFindings, type Finding } from "../lib/findings.js";
-import { result, type Result } from "../lib/result.js";
+import type { CheckDefinition, CheckContext } from "../lib/runtime/check.js";
+import { compareFileSets, hostValueMapper, hostValueMapping, MAX_CONTENT_BYTES_TOTAL, MAX_TEXT_BYTES, type EntryType, type FileDifference, type HostLabels, type LocalSet, type ManifestEntry, type SetComparison, type Withheld } from "../lib/compare/files.js";
+import type { Config, DriftSetConfig } from "../lib/runtime/config.js";
+import { resultFromFindings, type Finding } from "../lib/runtime/findings.js";
+import { result, type Result } from "../lib/runtime/result.js";
 
 const SET_DEFAULTS: Omit<DriftSetConfig, "paths"> = { exclude: [], secret_files: [], compare_owner: true, compare_mode: true, host_specific: false };
 

@@ -1,14 +1,14 @@
 import * as v from "valibot";
-import type { CheckDefinition } from "../lib/check.js";
-import { absolutePath, checkSettings, type Role } from "../lib/config.js";
-import { buildManifest, type ManifestEntry } from "../lib/compare-files.js";
-import { commandFailed, HostError } from "../lib/errors.js";
-import { globToRegExp } from "../lib/files.js";
-import { resultFromFindings, type Finding } from "../lib/findings.js";
+import type { CheckDefinition } from "../lib/runtime/check.js";
+import { absolutePath, checkSettings, type Role } from "../lib/runtime/config.js";
+import { buildManifest, type ManifestEntry } from "../lib/compare/files.js";
+import { commandFailed, HostError } from "../lib/runtime/errors.js";
+import { globToRegExp } from "../lib/facts/files.js";
+import { resultFromFindings, type Finding } from "../lib/runtime/findings.js";
 import { parsePgrepLong, type ProcessMatch } from "../lib/parse/pgrep.js";
 import { parseRcctlCheck } from "../lib/parse/rcctl.js";
-import type { PerfDatum, Result } from "../lib/result.js";
-import type { CommandResult, HostCommand } from "../lib/shell.js";
+import type { PerfDatum, Result } from "../lib/runtime/result.js";
+import type { CommandResult, HostCommand } from "../lib/transport/shell.js";
 
 /**
  * carpentry's setup puts /etc/carpentry (the config), /etc/carpentry.bin (the sync scripts) and

@@ -1,12 +1,12 @@
 import * as v from "valibot";
-import type { CheckDefinition } from "../lib/check.js";
-import { checkSettings, threshold, wholeCount } from "../lib/config.js";
-import { commandFailed, HostError } from "../lib/errors.js";
-import { resultFromFindings, type Finding } from "../lib/findings.js";
+import type { CheckDefinition } from "../lib/runtime/check.js";
+import { checkSettings, threshold, wholeCount } from "../lib/runtime/config.js";
+import { commandFailed, HostError } from "../lib/runtime/errors.js";
+import { resultFromFindings, type Finding } from "../lib/runtime/findings.js";
 import { parseMailQueue, parseSmtpdStatus, summarizeQueue, type QueuedEnvelope, type QueueSummary } from "../lib/parse/smtpctl.js";
-import type { Result } from "../lib/result.js";
-import { lastLine, type CommandResult, type HostCommand } from "../lib/shell.js";
-import { rangeAlerts, rangeFromConfig, type Range } from "../lib/thresholds.js";
+import type { Result } from "../lib/runtime/result.js";
+import { lastLine, type CommandResult, type HostCommand } from "../lib/transport/shell.js";
+import { rangeAlerts, rangeFromConfig, type Range } from "../lib/runtime/thresholds.js";
 
 /** [checks.mailq] */
 export const settingsSchema = v.strictObject({

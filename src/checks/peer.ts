@@ -1,8 +1,8 @@
 import * as v from "valibot";
-import type { CheckDefinition } from "../lib/check.js";
-import { HostError } from "../lib/errors.js";
-import { peerName, runOne } from "../lib/host.js";
-import { result } from "../lib/result.js";
+import type { CheckDefinition } from "../lib/runtime/check.js";
+import { HostError } from "../lib/runtime/errors.js";
+import { peerName, runOne } from "../lib/transport/host.js";
+import { result } from "../lib/runtime/result.js";
 
 /**
  * Always a fresh connection: with multiplexing, a live master would keep answering after the peer's

@@ -1,16 +1,16 @@
 import * as v from "valibot";
-import type { CheckContext, CheckDefinition } from "../lib/check.js";
-import { absolutePath, checkSettings, interfaceName, wholeCount, type Config, type Role } from "../lib/config.js";
-import { commandFailed, HostError, ParseError } from "../lib/errors.js";
-import { loadReading, saveReading } from "../lib/last-reading.js";
-import { resultFromFindings, type Finding } from "../lib/findings.js";
+import type { CheckContext, CheckDefinition } from "../lib/runtime/check.js";
+import { absolutePath, checkSettings, interfaceName, wholeCount, type Config, type Role } from "../lib/runtime/config.js";
+import { commandFailed, HostError, ParseError } from "../lib/runtime/errors.js";
+import { loadReading, saveReading } from "../lib/runtime/last-reading.js";
+import { resultFromFindings, type Finding } from "../lib/runtime/findings.js";
 import { parsePfsyncInterface, type PfsyncInterface } from "../lib/parse/ifconfig.js";
 import { parseProtocolStats } from "../lib/parse/netstat.js";
 import { parsePfInfo, parseStates, type PfInfo } from "../lib/parse/pfctl.js";
-import { encodeStateKeys, EXPIRY_MARGIN_SECONDS, isStateMatchCounts, PFCTL_STATES_ARGV, stateKeys, type StateKeys, type StateMatchCounts } from "../lib/pf-states.js";
-import type { PerfDatum, Result } from "../lib/result.js";
-import type { CommandResult, HostCommand } from "../lib/shell.js";
-import { parseRange, rangeAlerts, type Range } from "../lib/thresholds.js";
+import { encodeStateKeys, EXPIRY_MARGIN_SECONDS, isStateMatchCounts, PFCTL_STATES_ARGV, stateKeys, type StateKeys, type StateMatchCounts } from "../lib/facts/pf-states.js";
+import type { PerfDatum, Result } from "../lib/runtime/result.js";
+import type { CommandResult, HostCommand } from "../lib/transport/shell.js";
+import { parseRange, rangeAlerts, type Range } from "../lib/runtime/thresholds.js";
 
 const ROLES: readonly Role[] = ["primary", "secondary"];
 const COUNTERS_FILE = "pfsync-counters.json";

@@ -1,13 +1,13 @@
 import * as v from "valibot";
-import type { CheckDefinition } from "../lib/check.js";
-import { checkSettings, type Config, type Role } from "../lib/config.js";
-import { commandFailed, HostError, ParseError } from "../lib/errors.js";
-import { readFilesOn, type FileFacts } from "../lib/files.js";
-import { peerViewMissing, resultFromFindings, sortFindings, withoutPeerView, type Finding, type PeerViewMissing } from "../lib/findings.js";
-import { runOne, type Host } from "../lib/host.js";
+import type { CheckDefinition } from "../lib/runtime/check.js";
+import { checkSettings, type Config, type Role } from "../lib/runtime/config.js";
+import { commandFailed, HostError, ParseError } from "../lib/runtime/errors.js";
+import { readFilesOn, type FileFacts } from "../lib/facts/files.js";
+import { peerViewMissing, resultFromFindings, sortFindings, withoutPeerView, type Finding, type PeerViewMissing } from "../lib/runtime/findings.js";
+import { runOne, type Host } from "../lib/transport/host.js";
 import { effectiveSysctlConf, parseSysctlConf, parseSysctlOutput, type SysctlConfEntry } from "../lib/parse/sysctl.js";
-import type { Result, Status } from "../lib/result.js";
-import type { CommandResult, HostCommand } from "../lib/shell.js";
+import type { Result, Status } from "../lib/runtime/result.js";
+import type { CommandResult, HostCommand } from "../lib/transport/shell.js";
 
 // An unquoted dotted name (net.inet.carp.preempt = 1) is a nested table to TOML: say how to write it.
 const valuesByName = v.record(v.pipe(v.string(), v.regex(/^[a-z0-9_.]+$/, "a sysctl name")), v.union([v.string(), v.number()], 'a number or string, with the sysctl name quoted: { "net.inet.carp.preempt" = 1 }'));

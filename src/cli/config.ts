@@ -3,9 +3,9 @@
 import type { Command } from "commander";
 import { stringify } from "smol-toml";
 import { ALL_CHECKS } from "../checks/index.js";
-import { loadConfig } from "../lib/config.js";
-import { EXIT_CODE, formatText } from "../lib/result.js";
-import { errorResult, writeOut } from "../lib/runner.js";
+import { loadConfig } from "../lib/runtime/config.js";
+import { EXIT_CODE, formatText } from "../lib/runtime/result.js";
+import { errorResult, writeOut } from "../lib/runtime/runner.js";
 import { configPathOf } from "./run.js";
 
 export function registerConfigCommands(program: Command): void {

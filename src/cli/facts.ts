@@ -1,10 +1,10 @@
-// carpentry facts: the peer's side of the exchange (see src/lib/facts.ts). Reads one JSON request on
+// carpentry facts: the peer's side of the exchange (see src/lib/facts/protocol.ts). Reads one JSON request on
 // stdin, prints one JSON answer on stdout, exits 0 whenever it could answer.
 import type { Command } from "commander";
-import { answerFacts, type TaggedQuestion, type TaggedReply, type Talk } from "../lib/facts.js";
-import { QUESTION_PREFIX } from "../lib/shell.js";
-import { writeOut } from "../lib/runner.js";
-import "../lib/facts-ops.js";
+import { answerFacts, type TaggedQuestion, type TaggedReply, type Talk } from "../lib/facts/protocol.js";
+import { QUESTION_PREFIX } from "../lib/transport/shell.js";
+import { writeOut } from "../lib/runtime/runner.js";
+import "../lib/facts/ops.js";
 
 /**
  * stdin as lines: the request is the first (or all of stdin, from an asker that sends no newline),

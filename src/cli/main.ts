@@ -1,9 +1,9 @@
 // The `carpentry` command: the same checks as the standalone executables, for an admin at a shell
 // (list, check, run, config check), for cron (report) and for the primary asking the peer (facts).
 import { Command, CommanderError, Option } from "commander";
-import { installCrashHandlers, writeOut } from "../lib/runner.js";
-import { EXIT_CODE } from "../lib/result.js";
-import { VERSION } from "../lib/version.js";
+import { installCrashHandlers, writeOut } from "../lib/runtime/runner.js";
+import { EXIT_CODE } from "../lib/runtime/result.js";
+import { VERSION } from "../lib/runtime/version.js";
 import { registerCheckCommands } from "./run.js";
 import { registerConfigCommands } from "./config.js";
 import { registerDemoCommand } from "./demo.js";

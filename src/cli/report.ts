@@ -4,11 +4,11 @@
 // could not be sent goes out with the next.
 import { hostname } from "node:os";
 import type { Command } from "commander";
-import type { Role } from "../lib/config.js";
-import { composeMessage, sendThroughSpool, spooledMessages, type MailSettings } from "../lib/mail.js";
-import { EXIT_CODE, URGENCY, escapeControl, firstLine, worstStatus, type ExitCode, type Status } from "../lib/result.js";
-import { parseTimeoutMs, writeOut, type Outcome } from "../lib/runner.js";
-import { VERSION } from "../lib/version.js";
+import type { Role } from "../lib/runtime/config.js";
+import { composeMessage, sendThroughSpool, spooledMessages, type MailSettings } from "./mail.js";
+import { EXIT_CODE, URGENCY, escapeControl, firstLine, worstStatus, type ExitCode, type Status } from "../lib/runtime/result.js";
+import { parseTimeoutMs, writeOut, type Outcome } from "../lib/runtime/runner.js";
+import { VERSION } from "../lib/runtime/version.js";
 import { CHECKS_AT_ONCE, checksForRole, configPathOf, loadOrReport, runChecks } from "./run.js";
 const STATUSES_BY_SEVERITY = (Object.keys(URGENCY) as Status[]).sort((a, b) => URGENCY[a] - URGENCY[b]);
 

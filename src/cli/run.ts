@@ -3,13 +3,13 @@
 import type { Command } from "commander";
 import pLimit from "p-limit";
 import { ALL_CHECKS, findCheck } from "../checks/index.js";
-import type { CheckDefinition } from "../lib/check.js";
-import { loadConfig, resolveConfigPath, type Config } from "../lib/config.js";
-import { CarpentryError, UsageError } from "../lib/errors.js";
-import { EXIT_CODE, escapeControl, firstLine, formatText, toJson, truncate, worstStatus, type Status } from "../lib/result.js";
-import { errorResult, executeCheck, parseTimeoutMs, renderOutcome, writeOut, type Invocation, type Outcome } from "../lib/runner.js";
-import { FactsBatcher } from "../lib/facts.js";
-import { parseRange } from "../lib/thresholds.js";
+import type { CheckDefinition } from "../lib/runtime/check.js";
+import { loadConfig, resolveConfigPath, type Config } from "../lib/runtime/config.js";
+import { CarpentryError, UsageError } from "../lib/runtime/errors.js";
+import { EXIT_CODE, escapeControl, firstLine, formatText, toJson, truncate, worstStatus, type Status } from "../lib/runtime/result.js";
+import { errorResult, executeCheck, parseTimeoutMs, renderOutcome, writeOut, type Invocation, type Outcome } from "../lib/runtime/runner.js";
+import { FactsBatcher } from "../lib/facts/protocol.js";
+import { parseRange } from "../lib/runtime/thresholds.js";
 
 const PEER_MERGE_WINDOW_MS = 25;
 /**

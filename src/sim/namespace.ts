@@ -4,11 +4,11 @@
 // drops its mounts. Ctrl-C, a crash of this process (PR_SET_PDEATHSIG through setpriv) or an error
 // all end it the same way, and the demo's directory is removed after.
 import { execaSync } from "execa";
-import { loadExeca } from "../lib/proc.js";
+import { loadExeca } from "../lib/transport/process.js";
 import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { delimiter, join } from "node:path";
-import { processAlive } from "../lib/pidfile.js";
+import { processAlive } from "../lib/transport/pidfile.js";
 
 /** util-linux, on every Debian: the demo needs nothing else from the machine. */
 const TOOLS = ["unshare", "nsenter", "setpriv", "mount"] as const;

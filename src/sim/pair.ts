@@ -5,7 +5,7 @@
 // real root, no network namespace and no sshd: the peer link is ssh.sh, which has the other host's
 // holder run the command. The checks and `carpentry` run unchanged inside the hosts, by their real paths.
 import type { ResultPromise } from "execa";
-import { loadExeca } from "../lib/proc.js";
+import { loadExeca } from "../lib/transport/process.js";
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";

@@ -2,7 +2,7 @@
 // it shows, the check that watches each and what that check must say), and how a state of the pair
 // lands on the demo's hosts.
 import { existsSync } from "node:fs";
-import type { Status } from "../lib/result.js";
+import type { Status } from "../lib/runtime/result.js";
 import type { DemoResolver } from "./dns.js";
 import { ADDRESS, carpentryConfig, DIRECTORY_MODES, peerOf, type FaultName, type PairState, type PeerLink } from "./gateways.js";
 import { HOST_NAMES, INSTALL_DIR, SSH_STANDIN_PATH, type HostName, type SimPair } from "./pair.js";

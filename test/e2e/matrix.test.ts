@@ -163,7 +163,7 @@ const SNAPSHOT_ROOTS = ["/etc", "/root", "/var", "/run"];
 const MACHINE_ROOTS = ["/etc", "/var"];
 /** What the checks may change there, and nothing else: their own state. */
 const ALLOWED_CHANGES = [
-  "/var/run/carpentry", // the ssh control sockets and their lock files (src/lib/ssh.ts)
+  "/var/run/carpentry", // the ssh control sockets and their lock files (src/lib/transport/ssh.ts)
   "/run/carpentry", // the same: on the Debian base /var/run is a symlink to /run, recorded, never followed
   "/var/db/carpentry", // check_pfsync's last counter reading (pfsync-counters.json)
 ];

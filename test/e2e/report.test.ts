@@ -2,7 +2,7 @@
 // primary's own 127.0.0.1:25 (the [mail] defaults): the report arrives, most severe first, with the
 // details; with the server down it stays in the spool, exit 3, and the next run delivers both.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { URGENCY, type Status } from "../../src/lib/result.js";
+import { URGENCY, type Status } from "../../src/lib/runtime/result.js";
 import { healthyDefaults, startPair, type Pair, type RunResult } from "../harness/pair.js";
 import { startSmtpSinkIn, type HostSmtpSink, type ReceivedMail } from "../support/smtp-sink.js";
 

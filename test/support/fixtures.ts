@@ -4,7 +4,7 @@
 // ParseError, never read as data.
 import { existsSync, readFileSync } from "node:fs";
 import { expect } from "vitest";
-import { ParseError } from "../../src/lib/errors.js";
+import { ParseError } from "../../src/lib/runtime/errors.js";
 
 /** The file NAME of test/fixtures/SET/ (OpenBSD captures unless said otherwise), or of src/sim/captures/. */
 export const fixture = (name: string, set: "openbsd" | "opensmtpd" | "drift" = "openbsd"): string => {

@@ -3,7 +3,7 @@
 // the check's own, the peer dependency, the slow checks every 5 minutes or more).
 import { describe, expect, it } from "vitest";
 import { ALL_CHECKS } from "../../src/checks/index.js";
-import type { CheckDefinition } from "../../src/lib/check.js";
+import type { CheckDefinition } from "../../src/lib/runtime/check.js";
 import { parseMonitrc, programCommand, readExample, type ExampleRole, type MonitStanza } from "../support/monitrc.js";
 
 const ROLES: readonly ExampleRole[] = ["primary", "secondary"];

@@ -7,7 +7,7 @@
 // turn the TABs into spaces), token order and token values are exact.
 
 import { isIP } from "node:net";
-import { ParseError } from "../errors.js";
+import { ParseError } from "../runtime/errors.js";
 
 export type CarpState = "INIT" | "BACKUP" | "MASTER";
 

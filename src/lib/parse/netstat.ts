@@ -3,7 +3,7 @@
 // same counter reads "1 packet received" or "2 packets received"; keys use the plural form so they
 // do not change with the value. With `-ss` rows whose value is 0 are not printed at all.
 
-import { ParseError } from "../errors.js";
+import { ParseError } from "../runtime/errors.js";
 
 export interface ProtocolStats {
   /** The header word without the colon: `carp`, `pfsync`. */

@@ -6,7 +6,7 @@
 // source, and the FreeBSD samples are accepted because they share the layout.
 
 import { isIP } from "node:net";
-import { ParseError } from "../errors.js";
+import { ParseError } from "../runtime/errors.js";
 
 export interface PfStateTableStats {
   currentEntries: number;

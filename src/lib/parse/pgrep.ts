@@ -1,7 +1,7 @@
 // pgrep(1) with -l: one `PID NAME` line per matching process (OpenBSD's pkill.c prints the pid, then
 // a space and the process name); exit 0 when something matched, 1 when nothing did.
 
-import { ParseError } from "../errors.js";
+import { ParseError } from "../runtime/errors.js";
 
 export interface ProcessMatch {
   pid: number;

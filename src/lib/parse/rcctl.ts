@@ -1,7 +1,7 @@
 // rcctl(8). `rcctl check NAME` prints `NAME(ok)` or `NAME(failed)` (rc.subr: `echo -n NAME`, then
 // _rc_exit adds the result).
 
-import { ParseError } from "../errors.js";
+import { ParseError } from "../runtime/errors.js";
 
 export interface RcctlCheckResult {
   service: string;

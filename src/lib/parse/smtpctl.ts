@@ -2,7 +2,7 @@
 // show_queue_envelope() in OpenSMTPD's smtpctl.c. The runstate field contains its own `|` and the
 // last field (the error text) may contain more, so a line is cut into at most 14 pieces.
 
-import { ParseError } from "../errors.js";
+import { ParseError } from "../runtime/errors.js";
 
 export type EnvelopeSource = "local" | "inet4" | "inet6" | "?";
 export type EnvelopeAgent = "mda" | "mta" | "bounce" | "?";

@@ -1,7 +1,7 @@
 // sysctl(8) output and /etc/sysctl.conf. OpenBSD prints `name=value`; FreeBSD prints `name: value`,
 // which here is an error so a check never compares values read from the wrong kind of host.
 
-import { ParseError } from "../errors.js";
+import { ParseError } from "../runtime/errors.js";
 
 export interface SysctlConfEntry {
   name: string;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { decideCarp, parseCarpHost, type CarpHostView } from "../../../src/checks/carp.js";
-import type { Role } from "../../../src/lib/config.js";
-import { HostError, ParseError } from "../../../src/lib/errors.js";
-import { firstLine, formatText, type Result } from "../../../src/lib/result.js";
-import type { CommandResult } from "../../../src/lib/shell.js";
+import type { Role } from "../../../src/lib/runtime/config.js";
+import { HostError, ParseError } from "../../../src/lib/runtime/errors.js";
+import { firstLine, formatText, type Result } from "../../../src/lib/runtime/result.js";
+import type { CommandResult } from "../../../src/lib/transport/shell.js";
 import { fixture } from "../../support/fixtures.js";
 
 const VIO_MASTER = fixture("ifconfig_carp_group_primary_master_vio.txt");

@@ -1,9 +1,9 @@
 import { createSocket, type Socket } from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
 import { answerTexts, check, decideDns, NO_ANSWER, queryName, serverAddress, settingsSchema, type DnsOutcome, type DnsSettings } from "../../../src/checks/dns.js";
-import { checkSettings, parseConfig } from "../../../src/lib/config.js";
-import { ProcessScope } from "../../../src/lib/proc.js";
-import { firstLine, formatPerfdata } from "../../../src/lib/result.js";
+import { checkSettings, parseConfig } from "../../../src/lib/runtime/config.js";
+import { ProcessScope } from "../../../src/lib/transport/process.js";
+import { firstLine, formatPerfdata } from "../../../src/lib/runtime/result.js";
 
 function settings(toml: string): DnsSettings {
   return checkSettings(parseConfig(`role = "primary"\n[peer]\nhost = "secondary"\n[checks.dns]\n${toml}`, "t.toml", { only: check }), "dns", settingsSchema);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { BUILTIN_DRIFT_SETS, check, driftCheck, driftResult, localSet, resolveDriftSet, userDriftSets } from "../../../src/checks/drift.js";
-import { hostValueMapping, hostValueMapper, type FileDifference, type ManifestEntry, type SetComparison } from "../../../src/lib/compare-files.js";
-import { parseConfig } from "../../../src/lib/config.js";
-import { unifiedDiff } from "../../../src/lib/diff.js";
-import { formatText, SUMMARY_MAX_CHARS, firstLine } from "../../../src/lib/result.js";
-import { executeCheck } from "../../../src/lib/runner.js";
+import { hostValueMapping, hostValueMapper, type FileDifference, type ManifestEntry, type SetComparison } from "../../../src/lib/compare/files.js";
+import { parseConfig } from "../../../src/lib/runtime/config.js";
+import { unifiedDiff } from "../../../src/lib/compare/diff.js";
+import { formatText, SUMMARY_MAX_CHARS, firstLine } from "../../../src/lib/runtime/result.js";
+import { executeCheck } from "../../../src/lib/runtime/runner.js";
 import { fixture } from "../../support/fixtures.js";
 
 const LABELS = { local: "primary", peer: "secondary" } as const;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { decideInstalled, DEFAULT_PATHS, pgrepCommand, readServiceState, readWatchers, type InstalledFacts } from "../../../src/checks/installed.js";
-import type { ManifestEntry } from "../../../src/lib/compare-files.js";
-import { HostError, ParseError } from "../../../src/lib/errors.js";
-import { formatPerfdata } from "../../../src/lib/result.js";
-import type { CommandResult } from "../../../src/lib/shell.js";
+import type { ManifestEntry } from "../../../src/lib/compare/files.js";
+import { HostError, ParseError } from "../../../src/lib/runtime/errors.js";
+import { formatPerfdata } from "../../../src/lib/runtime/result.js";
+import type { CommandResult } from "../../../src/lib/transport/shell.js";
 import { fixture } from "../../support/fixtures.js";
 
 const answer = (stdout: string, exitCode = 0, stderr = ""): CommandResult => ({ command: "test", stdout, stderr, exitCode });

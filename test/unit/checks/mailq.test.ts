@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { check, decideMailq, formatAge, readMailQueue, settingsSchema, thresholdsFrom, type MailqThresholds } from "../../../src/checks/mailq.js";
-import { checkSettings, parseConfig } from "../../../src/lib/config.js";
-import { HostError, ParseError } from "../../../src/lib/errors.js";
-import { errorResult } from "../../../src/lib/runner.js";
-import { firstLine, formatPerfdata, SUMMARY_MAX_CHARS, type Result } from "../../../src/lib/result.js";
-import type { CommandResult } from "../../../src/lib/shell.js";
-import { parseRange } from "../../../src/lib/thresholds.js";
+import { checkSettings, parseConfig } from "../../../src/lib/runtime/config.js";
+import { HostError, ParseError } from "../../../src/lib/runtime/errors.js";
+import { errorResult } from "../../../src/lib/runtime/runner.js";
+import { firstLine, formatPerfdata, SUMMARY_MAX_CHARS, type Result } from "../../../src/lib/runtime/result.js";
+import type { CommandResult } from "../../../src/lib/transport/shell.js";
+import { parseRange } from "../../../src/lib/runtime/thresholds.js";
 import { fixture } from "../../support/fixtures.js";
 
 

@@ -18,14 +18,14 @@ import {
   type PfsyncSettings,
   type StateShare,
 } from "../../../src/checks/pfsync.js";
-import { parseConfig, type Role } from "../../../src/lib/config.js";
-import { ConfigError, HostError, ParseError } from "../../../src/lib/errors.js";
-import { decodeStateKeys, encodeStateKeys, keyCount, matchStates, stateKeys } from "../../../src/lib/pf-states.js";
+import { parseConfig, type Role } from "../../../src/lib/runtime/config.js";
+import { ConfigError, HostError, ParseError } from "../../../src/lib/runtime/errors.js";
+import { decodeStateKeys, encodeStateKeys, keyCount, matchStates, stateKeys } from "../../../src/lib/facts/pf-states.js";
 import { parseStates } from "../../../src/lib/parse/pfctl.js";
-import { firstLine, formatText } from "../../../src/lib/result.js";
-import { errorResult } from "../../../src/lib/runner.js";
-import { parseRange } from "../../../src/lib/thresholds.js";
-import type { CommandResult } from "../../../src/lib/shell.js";
+import { firstLine, formatText } from "../../../src/lib/runtime/result.js";
+import { errorResult } from "../../../src/lib/runtime/runner.js";
+import { parseRange } from "../../../src/lib/runtime/thresholds.js";
+import type { CommandResult } from "../../../src/lib/transport/shell.js";
 import { fixture } from "../../support/fixtures.js";
 import { generateStates, pfctlInfoText, stateTableText, type GeneratedState } from "../../support/pf-state-table.js";
 

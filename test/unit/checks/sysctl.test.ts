@@ -10,10 +10,10 @@ import {
   SYSCTL_CONF,
   type SysctlHostView,
 } from "../../../src/checks/sysctl.js";
-import { checkSettings, parseConfig, type Role } from "../../../src/lib/config.js";
-import { HostError, ParseError } from "../../../src/lib/errors.js";
-import { firstLine, SUMMARY_MAX_CHARS, type Result } from "../../../src/lib/result.js";
-import type { CommandResult } from "../../../src/lib/shell.js";
+import { checkSettings, parseConfig, type Role } from "../../../src/lib/runtime/config.js";
+import { HostError, ParseError } from "../../../src/lib/runtime/errors.js";
+import { firstLine, SUMMARY_MAX_CHARS, type Result } from "../../../src/lib/runtime/result.js";
+import type { CommandResult } from "../../../src/lib/transport/shell.js";
 import { fixture } from "../../support/fixtures.js";
 
 // A real gateway's /etc/sysctl.conf (forwarding, preempt=1, watchdog...), and the stock one (all commented).

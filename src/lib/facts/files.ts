@@ -1,0 +1,102 @@
+// The readFiles facts op: small files and their metadata (hostname.carpN, sysctl.conf, the installed
+// scripts), read by our own code on either host, with '*' globs in the last path component.
+import { createHash } from "node:crypto";
+import { lstat, readdir, readFile, readlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { registerFacts } from "./protocol.js";
+import type { Host } from "../transport/host.js";
+import type { CommandResult, HostCommand } from "../transport/shell.js";
+
+export type FileType = "file" | "dir" | "symlink" | "missing" | "other";
+
+export interface FileFacts {
+  readonly path: string;
+  readonly type: FileType;
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly size?: number;
+  readonly sha256?: string;
+  /** utf8 text when asked for, the file is small enough, and has no NUL byte */
+  readonly content?: string;
+  readonly binary?: boolean;
+  readonly linkTarget?: string;
+  readonly error?: string;
+}
+
+export interface ReadFilesArgs {
+  readonly paths: readonly string[];
+  readonly withContent: boolean;
+  readonly maxBytes: number;
+}
+
+/** '*' and '?' within one path component. */
+export function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]");
+  return new RegExp(`^${escaped}$`);
+}
+
+/** Expands '*' and '?' in the last component only; sorted, so both hosts list in one order. */
+export async function expandPaths(paths: readonly string[]): Promise<string[]> {
+  const out = new Set<string>();
+  for (const path of paths) {
+    const name = basename(path);
+    if (!/[*?]/.test(name)) {
+      out.add(path);
+      continue;
+    }
+    const dir = dirname(path);
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      continue;
+    }
+    const pattern = globToRegExp(name);
+    for (const entry of entries) if (pattern.test(entry)) out.add(join(dir, entry));
+  }
+  return [...out].sort();
+}
+
+async function readFileFacts(path: string, withContent: boolean, maxBytes: number): Promise<FileFacts> {
+  let stat;
+  try {
+    stat = await lstat(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR" ? { path, type: "missing" } : { path, type: "other", error: String(code) };
+  }
+  const meta = { path, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, size: stat.size };
+  if (stat.isSymbolicLink()) return { ...meta, type: "symlink", linkTarget: await readlink(path) };
+  if (stat.isDirectory()) return { ...meta, type: "dir" };
+  if (!stat.isFile()) return { ...meta, type: "other" };
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (error) {
+    return { ...meta, type: "file", error: String((error as NodeJS.ErrnoException).code ?? error) };
+  }
+  const sha256 = createHash("sha256").update(data).digest("hex");
+  const binary = data.includes(0);
+  const content = withContent && !binary && data.length <= maxBytes ? data.toString("utf8") : undefined;
+  return { ...meta, type: "file", sha256, binary, ...(content !== undefined ? { content } : {}) };
+}
+
+function validate(args: unknown): ReadFilesArgs {
+  const a = args as Partial<ReadFilesArgs> | null;
+  if (!a || !Array.isArray(a.paths) || !a.paths.every((p) => typeof p === "string" && p.startsWith("/"))) throw new Error("readFiles: paths must be absolute path strings");
+  return { paths: a.paths, withContent: a.withContent === true, maxBytes: typeof a.maxBytes === "number" ? a.maxBytes : 1024 * 1024 };
+}
+
+async function readFilesLocally(args: ReadFilesArgs): Promise<FileFacts[]> {
+  const paths = await expandPaths(args.paths);
+  return Promise.all(paths.map((path) => readFileFacts(path, args.withContent, args.maxBytes)));
+}
+
+registerFacts("readFiles", (args) => readFilesLocally(validate(args)));
+
+/** Reads files on a host, with `alongside` commands in the same round trip. */
+export async function readFilesOn(host: Host, args: ReadFilesArgs, alongside: readonly HostCommand[] = []): Promise<{ files: FileFacts[]; alongside: readonly CommandResult[] }> {
+  const answer = await host.facts("readFiles", args, { alongside });
+  return { files: answer.value as FileFacts[], alongside: answer.alongside };
+}

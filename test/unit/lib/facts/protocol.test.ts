@@ -1,0 +1,118 @@
+// The facts exchange: versioning, and several checks' peer requests merged into one peer process.
+import { describe, expect, it } from "vitest";
+import { HostError } from "../../../../src/lib/runtime/errors.js";
+import { answerFacts, FactsBatcher, PROTOCOL, registerFacts, type FactsTransport, type TaggedReply } from "../../../../src/lib/facts/protocol.js";
+import type { Host } from "../../../../src/lib/transport/host.js";
+import type { CommandResult, HostCommand } from "../../../../src/lib/transport/shell.js";
+import { hostOver } from "../../../support/facts-peer.js";
+registerFacts("echo", async (args) => args);
+registerFacts("fail", async () => {
+  throw new Error("no such table");
+});
+// Asks the asker twice and answers with what it heard: a conversation in its smallest form.
+registerFacts("quiz", async (args, _signal, talk) => {
+  const first = await talk.ask({ question: 1, args });
+  const second = await talk.ask({ question: 2, heard: first });
+  return { first, second };
+});
+
+/**
+ * A peer whose `carpentry facts` is this process's own answerFacts: the transport is the only thing
+ * replaced, so what is tested is the real request, merging and answer handling.
+ */
+class InProcessPeer implements FactsTransport {
+  readonly role = "secondary" as const;
+  readonly label = "secondary (test)";
+  readonly requests: unknown[] = [];
+  constructor(private readonly knowsBatch = true) {}
+  async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
+    return Promise.all(
+      commands.map(async (command) => {
+        const request = JSON.parse(command.input ?? "null") as { op?: string };
+        this.requests.push(request);
+        const response = !this.knowsBatch && request.op === "batch" ? { protocol: PROTOCOL, version: "0.0.1", ok: false, error: 'unknown op "batch" (carpentry 0.0.1)' } : await answerFacts(request);
+        return { command: "carpentry facts", stdout: JSON.stringify(response), stderr: "", exitCode: 0 };
+      }),
+    );
+  }
+  async converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult> {
+    // As `carpentry facts` does it: the request is the first line; each question goes out as a line
+    // and its reply comes back as one, through the same JSON text the wire carries.
+    const request = JSON.parse(firstLine) as { op?: string };
+    this.requests.push(request);
+    let id = 0;
+    const ask = async (question: unknown) => (JSON.parse(await answer(JSON.stringify({ id: id++, question }))) as TaggedReply).reply;
+    const response = await answerFacts(request, { ask });
+    return { command: command.argv?.join(" ") ?? "", stdout: JSON.stringify(response), stderr: "", exitCode: 0 };
+  }
+}
+
+/** The peer as a Host, its facts batched when `batched`, as under `carpentry run`. */
+function peerHost(transport: InProcessPeer, batched = false): InProcessPeer & Host {
+  return hostOver(transport, batched ? new FactsBatcher(20) : undefined);
+}
+
+const ask = async (peer: Host, op: string, args: unknown): Promise<unknown> => (await peer.facts(op, args)).value;
+const converse = async (peer: Host, op: string, args: unknown, answer: (question: unknown) => Promise<unknown>): Promise<unknown> => (await peer.facts(op, args, { answer })).value;
+
+describe("facts", () => {
+  it("refuses a protocol it does not speak, naming its own", async () => {
+    const response = await answerFacts({ protocol: PROTOCOL + 1, op: "echo", args: 1 });
+    expect(response).toMatchObject({ ok: false });
+    expect(response.ok ? "" : response.error).toMatch(/^protocol \d+ not supported \(this host speaks/);
+  });
+
+  it("asks the peer once per request when requests are not merged", async () => {
+    const peer = peerHost(new InProcessPeer());
+    expect(await Promise.all([ask(peer, "echo", "a"), ask(peer, "echo", "b")])).toEqual(["a", "b"]);
+    expect(peer.requests).toHaveLength(2);
+  });
+
+  it("merges requests made together into one peer process, each caller getting its own answer or error", async () => {
+    const peer = peerHost(new InProcessPeer(), true);
+    const answers = await Promise.allSettled([ask(peer, "echo", { n: 1 }), ask(peer, "fail", null), ask(peer, "echo", { n: 3 })]);
+    expect(peer.requests).toHaveLength(1);
+    expect(peer.requests[0]).toMatchObject({ op: "batch" });
+    expect(answers[0]).toEqual({ status: "fulfilled", value: { n: 1 } });
+    expect(answers[1].status).toBe("rejected");
+    expect((answers[1] as PromiseRejectedResult).reason).toBeInstanceOf(HostError);
+    expect(((answers[1] as PromiseRejectedResult).reason as HostError).detail).toContain("no such table");
+    expect(answers[2]).toEqual({ status: "fulfilled", value: { n: 3 } });
+  });
+
+  it("asks an older peer without batch one request at a time", async () => {
+    const peer = peerHost(new InProcessPeer(false), true);
+    expect(await Promise.all([ask(peer, "echo", 1), ask(peer, "echo", 2)])).toEqual([1, 2]);
+    expect(peer.requests.map((r) => (r as { op: string }).op)).toEqual(["batch", "echo", "echo"]);
+  });
+
+  it("lets an op ask the asker back, over one peer process, and not an asker of protocol 1", async () => {
+    const peer = peerHost(new InProcessPeer());
+    const heard: unknown[] = [];
+    const value = await converse(peer, "quiz", "hello", async (question) => {
+      heard.push(question);
+      return heard.length * 10;
+    });
+    expect(heard).toEqual([{ question: 1, args: "hello" }, { question: 2, heard: 10 }]);
+    expect(value).toEqual({ first: 10, second: 20 });
+    expect(peer.requests).toHaveLength(1);
+    const old = await answerFacts({ protocol: 1, op: "quiz", args: 1, deadlineMs: 1000 }, { ask: async () => 1 });
+    expect(old).toMatchObject({ ok: false, error: expect.stringMatching(/cannot be asked back/) });
+  });
+
+  it("merges conversing requests into one batch too, each request's questions going to its own asker", async () => {
+    const peer = peerHost(new InProcessPeer(), true);
+    const quiz = (name: string) => converse(peer, "quiz", name, async (question) => `${name}:${JSON.stringify(question)}`);
+    const [a, echo, b] = await Promise.all([quiz("a"), ask(peer, "echo", 7), quiz("b")]);
+    expect(peer.requests).toHaveLength(1);
+    expect(peer.requests[0]).toMatchObject({ op: "batch" });
+    expect(echo).toBe(7);
+    expect(a).toEqual({ first: 'a:{"question":1,"args":"a"}', second: `a:${JSON.stringify({ question: 2, heard: 'a:{"question":1,"args":"a"}' })}` });
+    expect((b as { first: string }).first).toBe('b:{"question":1,"args":"b"}');
+  });
+
+  it("refuses a batch inside a batch", async () => {
+    const response = await answerFacts({ protocol: PROTOCOL, op: "batch", args: { requests: [{ op: "batch", args: { requests: [] } }] }, deadlineMs: 1000 });
+    expect(response.ok && response.value).toEqual([expect.objectContaining({ ok: false, error: expect.stringMatching(/cannot hold a batch/) })]);
+  });
+});

@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ALL_CHECKS } from "../../../../src/checks/index.js";
+import { check as mailq } from "../../../../src/checks/mailq.js";
+import { loadConfig, parseConfig, resolveConfigPath, type CheckSections } from "../../../../src/lib/runtime/config.js";
+import { ConfigError } from "../../../../src/lib/runtime/errors.js";
+
+const dir = mkdtempSync(join(tmpdir(), "carpentry-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function configError(text: string, sections: CheckSections = { all: ALL_CHECKS }): ConfigError {
+  try {
+    parseConfig(text, "/etc/carpentry.monit/carpentry.toml", sections);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("config", () => {
+  it("needs only role and peer.host; everything else has a default", () => {
+    const config = parseConfig('role = "primary"\n[peer]\nhost = "192.168.110.102"\n', "c.toml", { all: ALL_CHECKS });
+    expect(config.peer).toMatchObject({ host: "192.168.110.102", user: "root", port: 22, ssh_options: [], connect_timeout: 5 });
+    expect(config.checks.mailq).toMatchObject({ warning: 50, critical: 500 });
+    expect(config.checks["sysctl"]).toMatchObject({ ignore: [] });
+  });
+
+  it("names the file when it is missing", () => {
+    const path = join(dir, "absent.toml");
+    expect(() => loadConfig(path, { all: ALL_CHECKS })).toThrow(new RegExp(`${path}: file not found`));
+  });
+
+  it("names the line of a TOML syntax error", () => {
+    const error = configError('role = "primary"\n[peer]\nhost = "x\n');
+    expect(error.line).toBe(3);
+    expect(error.detail).toMatch(/carpentry\.toml: line 3: TOML syntax error/);
+  });
+
+  it("names an unknown key, its line, and the keys allowed there", () => {
+    const error = configError('role = "primary"\n[peer]\nhost = "a"\nprot = 22\n');
+    expect(error.key).toBe("peer.prot");
+    expect(error.line).toBe(4);
+    expect(error.detail).toMatch(/unknown key \(allowed here: host, user, port/);
+  });
+
+  it("names a wrong type with what was expected and what came", () => {
+    const error = configError('role = "primary"\n[peer]\nhost = "a"\nport = "22"\n');
+    expect(error.key).toBe("peer.port");
+    expect(error.line).toBe(4);
+    expect(error.detail).toMatch(/expected .*got "22"/);
+  });
+
+  it("rejects a port of 70000 and a role of master", () => {
+    const port = configError('role = "primary"\n[peer]\nhost = "a"\nport = 70000\n');
+    expect(port.detail).toMatch(/peer\.port: expected a port from 1 to 65535, got 70000/);
+    const role = configError('role = "master"\n[peer]\nhost = "a"\n');
+    expect(role.key).toBe("role");
+    expect(role.line).toBe(1);
+    expect(role.detail).toMatch(/either "primary" or "secondary", got "master"/);
+  });
+
+  it("says what is missing", () => {
+    const error = configError('role = "secondary"\n');
+    expect(error.key).toBe("peer");
+    expect(error.detail).toMatch(/missing/);
+  });
+
+  it("refuses a peer host that ssh would read as an option", () => {
+    expect(configError('role = "primary"\n[peer]\nhost = "-oProxyCommand=x"\n').key).toBe("peer.host");
+  });
+
+  it("keeps the summary short enough for the first output line", () => {
+    const error = configError('role = "primary"\n[peer]\nhost = "a"\n[checks.mailq]\nwarning = "abc"\n');
+    expect(`UNKNOWN: ${error.summary}`.length).toBeLessThanOrEqual(80);
+    expect(error.key).toBe("checks.mailq.warning");
+    expect(error.line).toBe(5);
+  });
+
+  it("composes [checks] from the checks' own schemas: a table no check owns is a misspelling", () => {
+    const unknown = configError('role = "primary"\n[peer]\nhost = "a"\n[checks.mailqq]\nwarning = 5\n');
+    expect(unknown.key).toBe("checks.mailqq");
+    expect(unknown.line).toBe(4);
+    expect(unknown.detail).toMatch(/unknown key \(allowed here: peer, carp, carp_interfaces, pfsync, pf_tables, sysctl, mailq, dns, installed\)/);
+    const inside = configError('role = "primary"\n[peer]\nhost = "a"\n[checks.mailq]\nwarn = 5\n');
+    expect(inside.key).toBe("checks.mailq.warn");
+    expect(inside.line).toBe(5);
+    expect(inside.detail).toMatch(/unknown key \(allowed here: warning, critical, age_warning, age_critical\)/);
+  });
+
+  it("validates one check's table only, for that check's own executable", () => {
+    const text = 'role = "primary"\n[peer]\nhost = "a"\n[checks.pfsync]\nratio_low = "x"\n[checks.mailq]\nwarning = 5\n';
+    expect(parseConfig(text, "c.toml", { only: mailq }).checks["mailq"]).toEqual({ warning: 5, critical: 500, age_warning: 3600, age_critical: 86400 });
+    const own = configError('role = "primary"\n[peer]\nhost = "a"\n[checks.mailq]\nage_warning = -1\n', { only: mailq });
+    expect(own.detail).toMatch(/checks\.mailq\.age_warning: expected 0 or more, got -1/);
+    expect(own.line).toBe(5);
+  });
+
+  it("takes --config over CARPENTRY_CONFIG over the default", () => {
+    expect(resolveConfigPath("/a", { CARPENTRY_CONFIG: "/b" })).toBe("/a");
+    expect(resolveConfigPath(undefined, { CARPENTRY_CONFIG: "/b" })).toBe("/b");
+    expect(resolveConfigPath(undefined, {})).toBe("/etc/carpentry.monit/carpentry.toml");
+  });
+
+  it("reads a file from disk", () => {
+    const path = join(dir, "ok.toml");
+    writeFileSync(path, 'role = "secondary"\n[peer]\nhost = "primary"\nport = 2222\n');
+    expect(loadConfig(path, { all: ALL_CHECKS }).peer.port).toBe(2222);
+  });
+});
