@@ -22,10 +22,7 @@ export async function checkExecutables() {
   // a module exports (or an element of an exported array, as drift's built-in sets are).
   const probe = await build({
     stdin: {
-      contents: [
-        'export { ALL_CHECKS } from "./src/checks/index.ts";',
-        ...modules.map((module) => `export * as ${JSON.stringify(module)} from "./src/checks/${module}.ts";`),
-      ].join("\n"),
+      contents: ['export { ALL_CHECKS } from "./src/checks/index.ts";', ...modules.map((module) => `export * as ${JSON.stringify(module)} from "./src/checks/${module}.ts";`)].join("\n"),
       resolveDir: repo,
       loader: "ts",
     },
@@ -55,7 +52,9 @@ export async function checkExecutables() {
     }
     if (found.length !== 1) {
       const where = found.map(({ module, expression }) => `${module}.ts ${expression}`).join(", ");
-      throw new Error(`check_${check.name}: the registry's check must be exported by exactly one module of src/checks, as a const or an element of a const array; found ${found.length}${where ? `: ${where}` : ""}`);
+      throw new Error(
+        `check_${check.name}: the registry's check must be exported by exactly one module of src/checks, as a const or an element of a const array; found ${found.length}${where ? `: ${where}` : ""}`,
+      );
     }
     const [{ module, expression }] = found;
     const binding = expression.replace(/\[\d+\]$/, "");

@@ -27,18 +27,20 @@ const unminified = {
   loader: { ".sh": "text", ".txt": "text" }, // as build.mjs: carpentry demo bundles its scripts
   logLevel: "warning",
 };
-const profiled = (await checkExecutables()).filter(({ executable }) => PROFILED.includes(executable)).map(({ executable, entry }) =>
-  build({
-    ...unminified,
-    stdin: {
-      contents: entry,
-      resolveDir: repo,
-      sourcefile: `${executable}.ts`,
-      loader: "ts",
-    },
-    outfile: `${repo}/.bench/prof/${executable}.cjs`,
-  }),
-);
+const profiled = (await checkExecutables())
+  .filter(({ executable }) => PROFILED.includes(executable))
+  .map(({ executable, entry }) =>
+    build({
+      ...unminified,
+      stdin: {
+        contents: entry,
+        resolveDir: repo,
+        sourcefile: `${executable}.ts`,
+        loader: "ts",
+      },
+      outfile: `${repo}/.bench/prof/${executable}.cjs`,
+    }),
+  );
 profiled.push(build({ ...unminified, entryPoints: [`${repo}/src/cli/main.ts`], outfile: `${repo}/.bench/prof/carpentry.cjs` }));
 await Promise.all(profiled);
 

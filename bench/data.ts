@@ -92,12 +92,21 @@ const PKI = `${ROOT}/easy-rsa/pki`;
 export function easyRsaTree(count: number): TreeFile[] {
   const random = seededRandom(20240611);
   const files: TreeFile[] = [
-    { path: `${ROOT}/server.conf`, content: "# managed by carpentry\nport 1194\nproto udp\ndev tun0\nca easy-rsa/pki/ca.crt\ncert easy-rsa/pki/issued/server.crt\nkey easy-rsa/pki/private/server.key\ndh easy-rsa/pki/dh.pem\ncrl-verify easy-rsa/pki/crl.pem\ntls-auth ta.key 0\nclient-config-dir ccd\nserver 10.8.0.0 255.255.255.0\nkeepalive 10 120\nuser _openvpn\ngroup _openvpn\npersist-key\npersist-tun\n", mode: 0o644 },
+    {
+      path: `${ROOT}/server.conf`,
+      content:
+        "# managed by carpentry\nport 1194\nproto udp\ndev tun0\nca easy-rsa/pki/ca.crt\ncert easy-rsa/pki/issued/server.crt\nkey easy-rsa/pki/private/server.key\ndh easy-rsa/pki/dh.pem\ncrl-verify easy-rsa/pki/crl.pem\ntls-auth ta.key 0\nclient-config-dir ccd\nserver 10.8.0.0 255.255.255.0\nkeepalive 10 120\nuser _openvpn\ngroup _openvpn\npersist-key\npersist-tun\n",
+      mode: 0o644,
+    },
     { path: `${ROOT}/ta.key`, content: `#\n# 2048 bit OpenVPN static key\n#\n-----BEGIN OpenVPN Static key V1-----\n${base64Lines(random, 256)}\n-----END OpenVPN Static key V1-----\n`, mode: 0o600 },
     { path: `${ROOT}/easy-rsa/easyrsa`, content: `#!/bin/sh\n# Easy-RSA 3 -- A Shell-based CA Utility\n${base64Lines(random, 16_000)}\n`, mode: 0o755 },
     { path: `${ROOT}/easy-rsa/openssl-easyrsa.cnf`, content: `# For use with Easy-RSA 3.1 and OpenSSL or LibreSSL\n${base64Lines(random, 3000)}\n`, mode: 0o644 },
     { path: `${ROOT}/easy-rsa/vars`, content: 'set_var EASYRSA_REQ_COUNTRY\t"PT"\nset_var EASYRSA_KEY_SIZE\t2048\nset_var EASYRSA_CA_EXPIRE\t3650\nset_var EASYRSA_CERT_EXPIRE\t825\n', mode: 0o644 },
-    ...["COMMON", "ca", "client", "server", "serverClient", "code-signing", "email", "kdc"].map((name) => ({ path: `${ROOT}/easy-rsa/x509-types/${name}`, content: `# X509 extensions for ${name}\nbasicConstraints = CA:FALSE\nsubjectKeyIdentifier = hash\n`, mode: 0o644 })),
+    ...["COMMON", "ca", "client", "server", "serverClient", "code-signing", "email", "kdc"].map((name) => ({
+      path: `${ROOT}/easy-rsa/x509-types/${name}`,
+      content: `# X509 extensions for ${name}\nbasicConstraints = CA:FALSE\nsubjectKeyIdentifier = hash\n`,
+      mode: 0o644,
+    })),
     { path: `${PKI}/ca.crt`, content: pem("CERTIFICATE", random, 1200), mode: 0o644 },
     { path: `${PKI}/private/ca.key`, content: pem("ENCRYPTED PRIVATE KEY", random, 1250), mode: 0o600 },
     { path: `${PKI}/issued/server.crt`, content: pem("CERTIFICATE", random, 1300), mode: 0o600 },
@@ -156,12 +165,12 @@ export function sha256Standin(hostDir: string): string {
     "# Bench-only OpenBSD sha256(1), installed by bench/run.ts: see bench/data.ts.",
     `. ${hostDir}/bin/harness-lib.sh`,
     "REAL=$HARNESS_DIR/real-bin",
-    'if [[ ${1-} = -* ]]; then',
+    "if [[ ${1-} = -* ]]; then",
     '\tharness_log rejected "$0" "$@"',
     '\tprint -ru2 -- "sha256: only sha256 [file ...] is simulated for the benchmark"',
     "\texit 1",
     "fi",
-    'if (( $# == 0 )); then',
+    "if (( $# == 0 )); then",
     '\td=$("$REAL/sha256sum")',
     '\tprint -r -- "${d%% *}"',
     "\texit 0",

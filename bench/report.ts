@@ -150,46 +150,134 @@ export function evaluateTargets(results: Results): TargetResult[] {
   if (node && versions.length > 0) {
     const slowest = versions.reduce((a, b) => (b.wallMs.median > a.wallMs.median ? b : a));
     const factor = slowest.wallMs.median / node.wallMs.median;
-    targets.push(atMost("every check's cold start (--version) within 2x of node -e 0", `slowest ${slowest.name}: ${formatMs(slowest.wallMs.median)} vs ${formatMs(node.wallMs.median)} = ${times(factor)}`, factor, 2, times));
+    targets.push(
+      atMost(
+        "every check's cold start (--version) within 2x of node -e 0",
+        `slowest ${slowest.name}: ${formatMs(slowest.wallMs.median)} vs ${formatMs(node.wallMs.median)} = ${times(factor)}`,
+        factor,
+        2,
+        times,
+      ),
+    );
     const measuredForMemory = startup.filter((row) => row.name.startsWith("check_"));
     const heaviest = measuredForMemory.reduce((a, b) => (b.privateKb.median > a.privateKb.median ? b : a));
     const extraKb = heaviest.privateKb.median - node.privateKb.median;
-    targets.push(atMost("every check's private memory within 12 MB of node -e 0", `heaviest ${heaviest.name}: ${formatKb(heaviest.privateKb.median)} vs ${formatKb(node.privateKb.median)} = +${formatKb(extraKb)}`, extraKb, 12 * 1024, formatKb));
+    targets.push(
+      atMost(
+        "every check's private memory within 12 MB of node -e 0",
+        `heaviest ${heaviest.name}: ${formatKb(heaviest.privateKb.median)} vs ${formatKb(node.privateKb.median)} = +${formatKb(extraKb)}`,
+        extraKb,
+        12 * 1024,
+        formatKb,
+      ),
+    );
   }
   const run = results.run;
   if (run) {
     const slowest = run.checks.find((check) => check.name === run.slowest);
     if (slowest) {
       const factor = run.carpentryRun.wallMs.median / slowest.wallMs.median;
-      targets.push(atMost("carpentry run within 1.5x of its slowest check", `${formatMs(run.carpentryRun.wallMs.median)} vs ${run.slowest} ${formatMs(slowest.wallMs.median)} = ${times(factor)}`, factor, 1.5, times));
+      targets.push(
+        atMost(
+          "carpentry run within 1.5x of its slowest check",
+          `${formatMs(run.carpentryRun.wallMs.median)} vs ${run.slowest} ${formatMs(slowest.wallMs.median)} = ${times(factor)}`,
+          factor,
+          1.5,
+          times,
+        ),
+      );
     }
     const dataConnections = run.carpentryRun.connections.max - run.checkPeerConnections;
-    targets.push(atMost("carpentry run: one SSH connection for all data checks (+ check_peer's own)", `${run.carpentryRun.connections.max} in all, ${run.checkPeerConnections} of them check_peer's: ${dataConnections} for the data checks`, dataConnections, 1, (n) => `${n}`));
+    targets.push(
+      atMost(
+        "carpentry run: one SSH connection for all data checks (+ check_peer's own)",
+        `${run.carpentryRun.connections.max} in all, ${run.checkPeerConnections} of them check_peer's: ${dataConnections} for the data checks`,
+        dataConnections,
+        1,
+        (n) => `${n}`,
+      ),
+    );
   }
   const tables = results.tables ?? [];
   const identical = tables.filter((row) => row.differences === 0);
   if (identical.length > 0) {
     const worst = identical.reduce((a, b) => (b.check.bytesFromPeer.max > a.check.bytesFromPeer.max ? b : a));
-    targets.push(atMost("identical tables of any size: under 16 KB from the peer, handshake included", `worst ${worst.size} entries: ${formatBytes(worst.check.bytesFromPeer.max)} (${ofRuns(worst.check.bytesFromPeer)})`, worst.check.bytesFromPeer.max, 16 * 1024 - 1, formatBytes));
+    targets.push(
+      atMost(
+        "identical tables of any size: under 16 KB from the peer, handshake included",
+        `worst ${worst.size} entries: ${formatBytes(worst.check.bytesFromPeer.max)} (${ofRuns(worst.check.bytesFromPeer)})`,
+        worst.check.bytesFromPeer.max,
+        16 * 1024 - 1,
+        formatBytes,
+      ),
+    );
   }
   const largest = Math.max(...tables.map((row) => row.size));
   const bigSame = tables.find((row) => row.size === largest && row.differences === 0);
   if (bigSame) {
     const factor = bigSame.check.wallMs.median / bigSame.naive.wallMs.median;
-    targets.push(atMost(`identical ${largest}-entry tables: at most 0.5x the naive pipeline's time`, `${formatMs(bigSame.check.wallMs.median)} vs ${formatMs(bigSame.naive.wallMs.median)} = ${times(factor)}`, factor, 0.5, times));
+    targets.push(
+      atMost(
+        `identical ${largest}-entry tables: at most 0.5x the naive pipeline's time`,
+        `${formatMs(bigSame.check.wallMs.median)} vs ${formatMs(bigSame.naive.wallMs.median)} = ${times(factor)}`,
+        factor,
+        0.5,
+        times,
+      ),
+    );
   }
   const bigDiff = tables.find((row) => row.size === largest && row.differences > 0);
   if (bigDiff) {
     const factor = bigDiff.check.wallMs.median / bigDiff.naive.wallMs.median;
-    targets.push(atMost(`${largest} entries with ${bigDiff.differences} differences: no slower than the naive pipeline`, `${formatMs(bigDiff.check.wallMs.median)} vs ${formatMs(bigDiff.naive.wallMs.median)} = ${times(factor)}`, factor, 1, times));
-    targets.push(atMost(`${largest} entries with ${bigDiff.differences} differences: under 200 MB peak`, `peak RSS ${formatKb(bigDiff.check.rssKb.max)} (${ofRuns(bigDiff.check.rssKb)})`, bigDiff.check.rssKb.max, 200 * 1024 - 1, formatKb));
+    targets.push(
+      atMost(
+        `${largest} entries with ${bigDiff.differences} differences: no slower than the naive pipeline`,
+        `${formatMs(bigDiff.check.wallMs.median)} vs ${formatMs(bigDiff.naive.wallMs.median)} = ${times(factor)}`,
+        factor,
+        1,
+        times,
+      ),
+    );
+    targets.push(
+      atMost(
+        `${largest} entries with ${bigDiff.differences} differences: under 200 MB peak`,
+        `peak RSS ${formatKb(bigDiff.check.rssKb.max)} (${ofRuns(bigDiff.check.rssKb)})`,
+        bigDiff.check.rssKb.max,
+        200 * 1024 - 1,
+        formatKb,
+      ),
+    );
   }
   const same = results.drift?.rows.find((row) => row.changed === 0);
   if (same) {
-    targets.push(atMost(`identical ${same.files}-file sets: one round trip`, `${same.check.sshCommands.max} ssh command(s) over ${same.check.connections.max} connection(s)`, same.check.sshCommands.max, 1, (n) => `${n}`));
-    targets.push(atMost(`identical ${same.files}-file sets: under 64 KB from the peer`, `${formatBytes(same.check.bytesFromPeer.max)} (${ofRuns(same.check.bytesFromPeer)})`, same.check.bytesFromPeer.max, 64 * 1024 - 1, formatBytes));
+    targets.push(
+      atMost(
+        `identical ${same.files}-file sets: one round trip`,
+        `${same.check.sshCommands.max} ssh command(s) over ${same.check.connections.max} connection(s)`,
+        same.check.sshCommands.max,
+        1,
+        (n) => `${n}`,
+      ),
+    );
+    targets.push(
+      atMost(
+        `identical ${same.files}-file sets: under 64 KB from the peer`,
+        `${formatBytes(same.check.bytesFromPeer.max)} (${ofRuns(same.check.bytesFromPeer)})`,
+        same.check.bytesFromPeer.max,
+        64 * 1024 - 1,
+        formatBytes,
+      ),
+    );
     const factor = same.check.wallMs.median / same.findXargs.wallMs.median;
-    targets.push(atMost(`identical ${same.files}-file sets: at most 0.75x the find | xargs sha256 time`, `${formatMs(same.check.wallMs.median)} vs ${formatMs(same.findXargs.wallMs.median)} = ${times(factor)}`, factor, 0.75, times));
+    targets.push(
+      atMost(
+        `identical ${same.files}-file sets: at most 0.75x the find | xargs sha256 time`,
+        `${formatMs(same.check.wallMs.median)} vs ${formatMs(same.findXargs.wallMs.median)} = ${times(factor)}`,
+        factor,
+        0.75,
+        times,
+      ),
+    );
   }
   return targets;
 }
@@ -197,14 +285,27 @@ export function evaluateTargets(results: Results): TargetResult[] {
 // -- the printed report -----------------------------------------------------------------------------------
 
 function checkRow(label: string, how: string, f: Figures): string[] {
-  return [label, how, range(f.wallMs, formatMs), formatMs(f.cpuMs.median), formatMs(f.peerCpuMs.median), formatBytes(f.bytesFromPeer.median), formatKb(f.rssKb.max), formatKb(f.peerRssKb.max), `${f.connections.max}/${f.sshCommands.max}`, f.firstLine.split(" | ")[0]?.slice(0, 70) ?? ""];
+  return [
+    label,
+    how,
+    range(f.wallMs, formatMs),
+    formatMs(f.cpuMs.median),
+    formatMs(f.peerCpuMs.median),
+    formatBytes(f.bytesFromPeer.median),
+    formatKb(f.rssKb.max),
+    formatKb(f.peerRssKb.max),
+    `${f.connections.max}/${f.sshCommands.max}`,
+    f.firstLine.split(" | ")[0]?.slice(0, 70) ?? "",
+  ];
 }
 
 export function printTable(results: Results): string {
   const out: string[] = [];
   const m = results.machine;
   out.push(`\n## Benchmark (${m.date})\n`);
-  out.push(`${m.nproc} CPUs (${m.cpuModel}), ${m.memoryMb} MB, node ${m.node}, Linux ${m.kernel}, ${m.openssh}; load average ${m.loadAverageAtStart.join(" ")} at start, ${m.loadAverageAtEnd.join(" ")} at end.\n`);
+  out.push(
+    `${m.nproc} CPUs (${m.cpuModel}), ${m.memoryMb} MB, node ${m.node}, Linux ${m.kernel}, ${m.openssh}; load average ${m.loadAverageAtStart.join(" ")} at start, ${m.loadAverageAtEnd.join(" ")} at end.\n`,
+  );
   out.push("Medians (min-max) of the runs; KB = 1024 bytes.\n");
 
   if (results.startup) {
@@ -236,7 +337,12 @@ export function printTable(results: Results): string {
         ["check", "wall", "exit", "first line"],
         [
           ...run.checks.map((check) => [check.name + (check.name === run.slowest ? " (slowest)" : ""), range(check.wallMs, formatMs), check.exitCodes.join(","), check.firstLine.slice(0, 60)]),
-          ["carpentry run", range(run.carpentryRun.wallMs, formatMs), String(run.carpentryRun.exitCode), `${run.carpentryRun.connections.max} ssh connections (${run.checkPeerConnections} check_peer's), ${run.carpentryRun.sshCommands.max} ssh commands`],
+          [
+            "carpentry run",
+            range(run.carpentryRun.wallMs, formatMs),
+            String(run.carpentryRun.exitCode),
+            `${run.carpentryRun.connections.max} ssh connections (${run.checkPeerConnections} check_peer's), ${run.carpentryRun.sshCommands.max} ssh commands`,
+          ],
         ],
       ),
     );
@@ -249,7 +355,18 @@ export function printTable(results: Results): string {
       const label = `${row.size} ${row.differences === 0 ? "identical" : `${row.differences} diffs`}`;
       rows.push(checkRow(label, "check", row.check));
       if (row.checkMasterUp) rows.push(checkRow(label, "check, master up", row.checkMasterUp));
-      rows.push([label, "pipeline", range(row.naive.wallMs, formatMs), formatMs(row.naive.cpuMs.median), "-", formatBytes(row.naive.bytesFromPeer.median), formatKb(row.naive.rssKb.max), "-", `${row.naive.connections.max}/${row.naive.sshCommands.max}`, `${row.naive.firstLine} lines from comm -3`]);
+      rows.push([
+        label,
+        "pipeline",
+        range(row.naive.wallMs, formatMs),
+        formatMs(row.naive.cpuMs.median),
+        "-",
+        formatBytes(row.naive.bytesFromPeer.median),
+        formatKb(row.naive.rssKb.max),
+        "-",
+        `${row.naive.connections.max}/${row.naive.sshCommands.max}`,
+        `${row.naive.firstLine} lines from comm -3`,
+      ]);
     }
     out.push(markdown(["table", "how", "wall", "CPU on primary", "peer facts CPU", "from peer", "peak RSS", "peer peak RSS", "conn/cmds", "result"], rows));
   }
@@ -262,11 +379,44 @@ export function printTable(results: Results): string {
       const label = `${row.files} files ${row.variant}`;
       rows.push(checkRow(label, "check", row.check));
       if (row.checkMasterUp) rows.push(checkRow(label, "check, master up", row.checkMasterUp));
-      rows.push([label, "find | xargs sha256", range(row.findXargs.wallMs, formatMs), formatMs(row.findXargs.cpuMs.median), "-", formatBytes(row.findXargs.bytesFromPeer.median), formatKb(row.findXargs.rssKb.max), "-", `${row.findXargs.connections.max}/${row.findXargs.sshCommands.max}`, `${row.findXargs.firstLine} lines differ`]);
+      rows.push([
+        label,
+        "find | xargs sha256",
+        range(row.findXargs.wallMs, formatMs),
+        formatMs(row.findXargs.cpuMs.median),
+        "-",
+        formatBytes(row.findXargs.bytesFromPeer.median),
+        formatKb(row.findXargs.rssKb.max),
+        "-",
+        `${row.findXargs.connections.max}/${row.findXargs.sshCommands.max}`,
+        `${row.findXargs.firstLine} lines differ`,
+      ]);
     }
     const loop = d.cksumLoop;
-    rows.push([`${loop.filesRun} files (sample)`, "ssh cksum per file", formatMs(loop.wallMs), formatMs(loop.cpuMs), "-", formatBytes(loop.bytesFromPeer), "-", "-", `${loop.connections}/${loop.connections}`, `${loop.differing} differ`]);
-    rows.push([`${d.rows[0]?.files ?? 5000} files (x${(loop.extrapolatedConnections / loop.connections).toFixed(0)}, extrapolated)`, "ssh cksum per file", formatMs(loop.extrapolatedWallMs), "-", "-", formatBytes(loop.extrapolatedBytesFromPeer), "-", "-", `${loop.extrapolatedConnections}`, ""]);
+    rows.push([
+      `${loop.filesRun} files (sample)`,
+      "ssh cksum per file",
+      formatMs(loop.wallMs),
+      formatMs(loop.cpuMs),
+      "-",
+      formatBytes(loop.bytesFromPeer),
+      "-",
+      "-",
+      `${loop.connections}/${loop.connections}`,
+      `${loop.differing} differ`,
+    ]);
+    rows.push([
+      `${d.rows[0]?.files ?? 5000} files (x${(loop.extrapolatedConnections / loop.connections).toFixed(0)}, extrapolated)`,
+      "ssh cksum per file",
+      formatMs(loop.extrapolatedWallMs),
+      "-",
+      "-",
+      formatBytes(loop.extrapolatedBytesFromPeer),
+      "-",
+      "-",
+      `${loop.extrapolatedConnections}`,
+      "",
+    ]);
     out.push(markdown(["files", "how", "wall", "CPU on primary", "peer facts CPU", "from peer", "peak RSS", "peer peak RSS", "conn/cmds", "result"], rows));
   }
 
@@ -280,18 +430,33 @@ export function printTable(results: Results): string {
           .map(([where, ms]) => `${where} ${formatMs(ms)}`)
           .join(", ");
         out.push(`\n${p.label}: ${formatMs(p.profiledMs)} profiled: ${origins}\n\n`);
-        out.push(markdown(["self time", "share", "function"], p.top.slice(0, 8).map((t) => [formatMs(t.selfMs), `${(t.share * 100).toFixed(1)}%`, t.fn])));
+        out.push(
+          markdown(
+            ["self time", "share", "function"],
+            p.top.slice(0, 8).map((t) => [formatMs(t.selfMs), `${(t.share * 100).toFixed(1)}%`, t.fn]),
+          ),
+        );
       }
     }
   }
 
   if (results.anomalies && results.anomalies.length > 0) {
-    out.push(`\n### Anomalies in the hosts' command logs (${results.anomalies.length})\n\n${results.anomalies.slice(0, 20).map((line) => `- ${line}\n`).join("")}`);
+    out.push(
+      `\n### Anomalies in the hosts' command logs (${results.anomalies.length})\n\n${results.anomalies
+        .slice(0, 20)
+        .map((line) => `- ${line}\n`)
+        .join("")}`,
+    );
   }
 
   if (results.targets) {
     out.push("\n### Targets\n\n");
-    out.push(markdown(["", "target", "measured", "margin"], results.targets.map((t) => [t.pass ? "PASS" : "MISS", t.target, t.measured, t.margin])));
+    out.push(
+      markdown(
+        ["", "target", "measured", "margin"],
+        results.targets.map((t) => [t.pass ? "PASS" : "MISS", t.target, t.measured, t.margin]),
+      ),
+    );
   }
   return out.join("");
 }

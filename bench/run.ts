@@ -173,7 +173,10 @@ async function startupSection(bench: Bench): Promise<StartupRow[]> {
   const { pair, options } = bench;
   const executables = (await pair.installBuild()).map((file) => path.posix.basename(file));
   // Our launcher with an empty program: what the #!/bin/sh header costs before node starts.
-  const header = readFileSync(path.join(DIST, "checks", "check_peer"), "utf8").split("\n").slice(0, 2).join("\n");
+  const header = readFileSync(path.join(DIST, "checks", "check_peer"), "utf8")
+    .split("\n")
+    .slice(0, 2)
+    .join("\n");
   await pair.writeFile("primary", "/root/bench-launcher-only", `${header}\n`, { mode: 0o700 });
   const targets: Target[] = [
     { name: "node -e 0", argv: ["/usr/local/bin/node", "-e", "0"] },
@@ -253,7 +256,14 @@ async function runSection(bench: Bench): Promise<NonNullable<Results["run"]>> {
   return {
     checks: single,
     slowest: slowest.name,
-    carpentryRun: { wallMs: spread(wall), connections: spread(connectionCounts), sshCommands: spread(roundTrips), sshCommandLines: commandLines, exitCode: last?.code ?? null, output: last?.stdout ?? "" },
+    carpentryRun: {
+      wallMs: spread(wall),
+      connections: spread(connectionCounts),
+      sshCommands: spread(roundTrips),
+      sshCommandLines: commandLines,
+      exitCode: last?.code ?? null,
+      output: last?.stdout ?? "",
+    },
     checkPeerConnections,
   };
 }
@@ -377,7 +387,14 @@ async function tablesSection(bench: Bench): Promise<TableRow[]> {
       }
       const warm = texts.differences === 0 ? await masterUpRuns(bench, [`${DIR}/check_pf_tables`, ...LONG_TIMEOUT], n) : undefined;
       await clearLogs(bench);
-      rows.push({ size, differences: texts.differences, pfctlBytesPerHost: Buffer.byteLength(texts.secondary), check: summarize(check), ...(warm ? { checkMasterUp: warm } : {}), naive: summarize(naive) });
+      rows.push({
+        size,
+        differences: texts.differences,
+        pfctlBytesPerHost: Buffer.byteLength(texts.secondary),
+        check: summarize(check),
+        ...(warm ? { checkMasterUp: warm } : {}),
+        naive: summarize(naive),
+      });
       if (options.profile && size === largest) {
         const variant = `${size}-${texts.differences === 0 ? "identical" : "diffs"}`;
         log(`profile: check_pf_tables on both hosts, ${variant}`);
@@ -445,7 +462,11 @@ async function driftSection(bench: Bench): Promise<NonNullable<Results["drift"]>
     if (options.profile && variant === "identical") await profileDrift(bench);
     rows.push({ variant, files: tree.length, changed: variant === "identical" ? 0 : CHANGED_COUNT, check: summarize(check), ...(warm ? { checkMasterUp: warm } : {}), findXargs: summarize(naive) });
   }
-  rewrite(pair, "secondary", tree.filter((file) => changed.some((edited) => edited.path === file.path)));
+  rewrite(
+    pair,
+    "secondary",
+    tree.filter((file) => changed.some((edited) => edited.path === file.path)),
+  );
 
   // Per-file fresh connections: a sample of the files, spread over the tree, then scaled up.
   const step = Math.max(1, Math.floor(tree.length / options.cksumFiles));

@@ -2,7 +2,7 @@ import * as v from "valibot";
 import type { CheckDefinition } from "../lib/runtime/check.js";
 import { checkSettings, interfaceName, type Role } from "../lib/runtime/config.js";
 import { HostError, ParseError } from "../lib/runtime/errors.js";
-import { readFilesOn, type FileFacts, type ReadFilesArgs } from "../lib/facts/files.js";
+import { readFilesOn, type FileFacts } from "../lib/facts/files.js";
 import { resultFromFindings, type Finding } from "../lib/runtime/findings.js";
 import type { Host } from "../lib/transport/host.js";
 import { parseHostnameIf, type HostnameIf } from "../lib/parse/hostname-if.js";
@@ -73,10 +73,12 @@ function parseHostFiles(host: CarpFilesHost, ignore: readonly string[], findings
 }
 
 function addressesOf(config: HostnameIf, withPrefix: boolean): string {
-  return config.addresses
-    .map((a) => `${a.family} ${a.address}${withPrefix ? `/${a.prefixLength ?? "default"}` : ""}`)
-    .sort()
-    .join(", ") || "none";
+  return (
+    config.addresses
+      .map((a) => `${a.family} ${a.address}${withPrefix ? `/${a.prefixLength ?? "default"}` : ""}`)
+      .sort()
+      .join(", ") || "none"
+  );
 }
 
 /** The differences that matter between the two hosts' copies of one file; advskew and carppeer differ by design. */
@@ -87,7 +89,11 @@ function compareFile(iface: string, p: HostnameIf, s: HostnameIf, hostSpecificIn
     findings.push({ status: "CRITICAL", summary: `${name} ${field} differs`, detail: `${name}: ${detail}` });
   };
   if (p.vhid !== s.vhid) differs("vhid", `vhid ${p.vhid ?? "none"} on primary, ${s.vhid ?? "none"} on secondary`);
-  const nodeVhids = (c: HostnameIf): string => c.carpnodes.map((n) => n.vhid).sort((a, b) => a - b).join(",") || "none";
+  const nodeVhids = (c: HostnameIf): string =>
+    c.carpnodes
+      .map((n) => n.vhid)
+      .sort((a, b) => a - b)
+      .join(",") || "none";
   if (nodeVhids(p) !== nodeVhids(s)) differs("carpnodes vhids", `carpnodes vhids ${nodeVhids(p)} on primary, ${nodeVhids(s)} on secondary`);
   if (addressesOf(p, false) !== addressesOf(s, false)) {
     differs("address", `${addressesOf(p, true)} on primary, ${addressesOf(s, true)} on secondary`);
@@ -139,16 +145,27 @@ export function decideCarpInterfaces(facts: CarpInterfacesFacts): Result {
     findings.push(...differences);
     if (differences.length === 0) agreeing.push(describeFile(iface, p, s));
   }
-  for (const [host, files] of [[primary, onPrimary], [secondary, onSecondary]] as const) {
+  for (const [host, files] of [
+    [primary, onPrimary],
+    [secondary, onSecondary],
+  ] as const) {
     const live = host.liveInterfaces.filter((iface) => !ignore.includes(iface));
     for (const iface of files.present) {
       if (!live.includes(iface)) {
-        findings.push({ status: "CRITICAL", summary: `${fileName(iface)} on ${host.role}: no live ${iface}`, detail: `/etc/${fileName(iface)} on the ${host.role} has no live interface: ifconfig carp shows no ${iface} (sh /etc/netstart ${iface}?)` });
+        findings.push({
+          status: "CRITICAL",
+          summary: `${fileName(iface)} on ${host.role}: no live ${iface}`,
+          detail: `/etc/${fileName(iface)} on the ${host.role} has no live interface: ifconfig carp shows no ${iface} (sh /etc/netstart ${iface}?)`,
+        });
       }
     }
     for (const iface of live) {
       if (!files.present.includes(iface)) {
-        findings.push({ status: "WARNING", summary: `${iface} on ${host.role} has no ${fileName(iface)}`, detail: `${iface} is live on the ${host.role} but has no /etc/${fileName(iface)}: it is gone after a reboot` });
+        findings.push({
+          status: "WARNING",
+          summary: `${iface} on ${host.role} has no ${fileName(iface)}`,
+          detail: `${iface} is live on the ${host.role} but has no /etc/${fileName(iface)}: it is gone after a reboot`,
+        });
       }
     }
   }

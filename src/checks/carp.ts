@@ -101,7 +101,8 @@ function hostFindings(view: CarpHostView, only: readonly string[] | undefined, p
   const { role } = view;
   const interfaces = selected(view, only);
   for (const name of only ?? []) {
-    if (!interfaces.some((iface) => iface.name === name)) findings.push({ status: "CRITICAL", summary: `${name} missing on ${role}`, detail: `${name}: listed in [checks.carp] interfaces, not in ifconfig carp on the ${role}` });
+    if (!interfaces.some((iface) => iface.name === name))
+      findings.push({ status: "CRITICAL", summary: `${name} missing on ${role}`, detail: `${name}: listed in [checks.carp] interfaces, not in ifconfig carp on the ${role}` });
   }
   if (interfaces.length === 0 && only === undefined) {
     findings.push({ status: "CRITICAL", summary: `no carp interfaces on ${role}`, detail: `ifconfig carp on the ${role} shows no carp interface` });
@@ -170,7 +171,11 @@ function pairFindings(primary: CarpHostView, secondary: CarpHostView, only: read
     if (p.advbase !== s.advbase) {
       findings.push({ status: "CRITICAL", summary: `${name} advbase differs between hosts`, detail: `${name}: advbase ${p.advbase} on primary, ${s.advbase} on secondary` });
     }
-    const vhidList = (iface: CarpInterface): string => iface.vhids.map((v) => v.vhid).sort((a, b) => a - b).join(",");
+    const vhidList = (iface: CarpInterface): string =>
+      iface.vhids
+        .map((v) => v.vhid)
+        .sort((a, b) => a - b)
+        .join(",");
     if (vhidList(p) !== vhidList(s)) {
       findings.push({ status: "CRITICAL", summary: `${name} vhids differ between hosts`, detail: `${name}: vhid ${vhidList(p)} on primary, vhid ${vhidList(s)} on secondary` });
     }
@@ -190,7 +195,11 @@ function pairFindings(primary: CarpHostView, secondary: CarpHostView, only: read
     // Single-vhid interfaces: the primary must win the election. Balancing: each vhid must have one
     // preferred host, the one with the lower advskew for it.
     if (!balancing && p.advskew >= s.advskew) {
-      findings.push({ status: "CRITICAL", summary: `${key} advskew: primary ${p.advskew} not below secondary ${s.advskew}`, detail: `${key}: the primary's advskew ${p.advskew} is not below the secondary's ${s.advskew}, so the primary does not win the election` });
+      findings.push({
+        status: "CRITICAL",
+        summary: `${key} advskew: primary ${p.advskew} not below secondary ${s.advskew}`,
+        detail: `${key}: the primary's advskew ${p.advskew} is not below the secondary's ${s.advskew}, so the primary does not win the election`,
+      });
     }
     if (balancing && p.advskew === s.advskew) {
       findings.push({ status: "CRITICAL", summary: `${key} advskew ${p.advskew} on both hosts`, detail: `${key} (balancing): advskew ${p.advskew} on both hosts, neither is preferred` });
@@ -213,7 +222,9 @@ function stateLines(primary: CarpHostView | undefined, secondary: CarpHostView |
   const vhidsP = primary ? vhidsOf(selected(primary, only)) : new Map<string, VhidOnHost>();
   const vhidsS = secondary ? vhidsOf(selected(secondary, only)) : new Map<string, VhidOnHost>();
   const keys = [...new Set([...vhidsP.keys(), ...vhidsS.keys()])];
-  const lines = keys.map((key) => [key + ":", primary ? `primary ${describe(vhidsP.get(key))}` : undefined, secondary ? `secondary ${describe(vhidsS.get(key))}` : undefined].filter(Boolean).join(" "));
+  const lines = keys.map((key) =>
+    [key + ":", primary ? `primary ${describe(vhidsP.get(key))}` : undefined, secondary ? `secondary ${describe(vhidsS.get(key))}` : undefined].filter(Boolean).join(" "),
+  );
   const views = [primary, secondary].filter((v): v is CarpHostView => v !== undefined);
   lines.push(`preempt: ${views.map((v) => `${v.role} ${v.preempt ? 1 : 0}`).join(", ")}; demote: ${views.map((v) => `${v.role} ${v.demoteCount ?? "-"}`).join(", ")}`);
   return lines;

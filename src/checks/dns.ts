@@ -78,9 +78,7 @@ export function decideDns(settings: DnsSettings, outcomes: readonly DnsOutcome[]
   const resolved = outcomes.filter((o): o is Extract<DnsOutcome, { ok: true }> => o.ok);
   const slowestMs = Math.max(0, ...outcomes.map((o) => Math.round(o.elapsedMs)));
   const lines = outcomes.map((o) =>
-    o.ok
-      ? `${o.name} ${settings.type}: ${o.answers.join(", ")} (${Math.round(o.elapsedMs)} ms)`
-      : `${o.name} ${settings.type}: ${describeDnsError(o.code, settings)} (${Math.round(o.elapsedMs)} ms)`,
+    o.ok ? `${o.name} ${settings.type}: ${o.answers.join(", ")} (${Math.round(o.elapsedMs)} ms)` : `${o.name} ${settings.type}: ${describeDnsError(o.code, settings)} (${Math.round(o.elapsedMs)} ms)`,
   );
   const perfdata = [
     { label: "resolved", value: resolved.length, min: 0, max: outcomes.length },

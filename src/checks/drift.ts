@@ -3,7 +3,20 @@
 // so these run on the primary: every file of the set must be the same on the secondary, a file added
 // in a watched directory included (the entr watchers that trigger the sync miss those).
 import type { CheckDefinition, CheckContext } from "../lib/runtime/check.js";
-import { compareFileSets, hostValueMapper, hostValueMapping, MAX_CONTENT_BYTES_TOTAL, MAX_TEXT_BYTES, type EntryType, type FileDifference, type HostLabels, type LocalSet, type ManifestEntry, type SetComparison, type Withheld } from "../lib/compare/files.js";
+import {
+  compareFileSets,
+  hostValueMapper,
+  hostValueMapping,
+  MAX_CONTENT_BYTES_TOTAL,
+  MAX_TEXT_BYTES,
+  type EntryType,
+  type FileDifference,
+  type HostLabels,
+  type LocalSet,
+  type ManifestEntry,
+  type SetComparison,
+  type Withheld,
+} from "../lib/compare/files.js";
 import type { Config, DriftSetConfig } from "../lib/runtime/config.js";
 import { resultFromFindings, type Finding } from "../lib/runtime/findings.js";
 import { result, type Result } from "../lib/runtime/result.js";
@@ -50,7 +63,9 @@ export function resolveDriftSet(config: Config, name: string): DriftSetConfig | 
 
 /** The admin's own sets: the [drift.NAME] tables that are not built-in sets. */
 export function userDriftSets(config: Config): string[] {
-  return Object.keys(config.drift).filter((name) => !isBuiltin(name)).sort();
+  return Object.keys(config.drift)
+    .filter((name) => !isBuiltin(name))
+    .sort();
 }
 
 export function localSet(config: Config, configPath: string, name: string, set: DriftSetConfig): LocalSet {
@@ -132,10 +147,18 @@ export function driftResult(comparisons: readonly SetComparison[], labels: HostL
     paths += Math.max(comparison.localCount, comparison.peerCount);
     differing += comparison.differences.length;
     if (comparison.localCount === 0 && comparison.peerCount === 0) {
-      findings.push({ status: "WARNING", summary: `${prefix(comparison.name)}none of the set's paths exists on either host`, detail: `set ${comparison.name}: none of its paths exists on ${labels.local} or ${labels.peer}: nothing to compare (a typo in [drift.${comparison.name}] paths?)` });
+      findings.push({
+        status: "WARNING",
+        summary: `${prefix(comparison.name)}none of the set's paths exists on either host`,
+        detail: `set ${comparison.name}: none of its paths exists on ${labels.local} or ${labels.peer}: nothing to compare (a typo in [drift.${comparison.name}] paths?)`,
+      });
     }
-    for (const [role, unreadable] of [[labels.local, comparison.unreadableHere], [labels.peer, comparison.unreadableOnPeer]] as const) {
-      for (const path of unreadable) findings.push({ status: "UNKNOWN", summary: `${prefix(comparison.name)}cannot read ${path} on ${role}`, detail: `${prefix(comparison.name)}cannot read ${path} on ${role}` });
+    for (const [role, unreadable] of [
+      [labels.local, comparison.unreadableHere],
+      [labels.peer, comparison.unreadableOnPeer],
+    ] as const) {
+      for (const path of unreadable)
+        findings.push({ status: "UNKNOWN", summary: `${prefix(comparison.name)}cannot read ${path} on ${role}`, detail: `${prefix(comparison.name)}cannot read ${path} on ${role}` });
     }
     for (const difference of comparison.differences) {
       const { summary, detail } = describe(difference, labels);
@@ -204,7 +227,13 @@ export const check: CheckDefinition = {
   roles: ["primary"],
   usesPeer: true,
   reads: ["config: [drift.NAME] paths, exclude, secret_files, compare_owner, compare_mode, host_specific", "both hosts: the set's paths (directories recursively)", ...COMMON_READS],
-  options: [{ name: "set", valueName: "NAME", description: "the set to compare: a [drift.NAME] table or a built-in set (scripts, pf, dhcp, unbound, vpn, ifstated); without it, every [drift.NAME] set that is not built-in" }],
+  options: [
+    {
+      name: "set",
+      valueName: "NAME",
+      description: "the set to compare: a [drift.NAME] table or a built-in set (scripts, pf, dhcp, unbound, vpn, ifstated); without it, every [drift.NAME] set that is not built-in",
+    },
+  ],
   states: {
     ...statesFor("a set", false),
     OK: "every path of the set is the same on both hosts (see check_drift_pf); without --set: also when the config defines no set of its own",
@@ -214,7 +243,8 @@ export const check: CheckDefinition = {
     const wanted = ctx.extra["set"];
     if (wanted === undefined) {
       const own = userDriftSets(ctx.config);
-      if (own.length === 0) return result("OK", "no drift sets of the admin's own ([drift.NAME]) to compare", ["built-in sets are checked by check_drift_scripts, _pf, _dhcp, _unbound, _vpn, _ifstated"]);
+      if (own.length === 0)
+        return result("OK", "no drift sets of the admin's own ([drift.NAME]) to compare", ["built-in sets are checked by check_drift_scripts, _pf, _dhcp, _unbound, _vpn, _ifstated"]);
       return compareSets(ctx, own);
     }
     if (!resolveDriftSet(ctx.config, wanted)) {

@@ -97,9 +97,17 @@ function entryFindings(entry: ManifestEntry): Finding[] {
   const writable = entry.mode & GROUP_OTHER_WRITE;
   const readable = entry.mode & GROUP_OTHER_READ_EXEC;
   if (writable !== 0) {
-    findings.push({ status: "CRITICAL", summary: `${path} writable by ${whoCan(writable)} (${mode})`, detail: `${path}: writable by ${whoCan(writable)} (mode ${mode}): anyone there can change what root runs` });
+    findings.push({
+      status: "CRITICAL",
+      summary: `${path} writable by ${whoCan(writable)} (${mode})`,
+      detail: `${path}: writable by ${whoCan(writable)} (mode ${mode}): anyone there can change what root runs`,
+    });
   } else if (readable !== 0 && !rcScript) {
-    findings.push({ status: "WARNING", summary: `${path} readable by ${whoCan(readable)} (${mode})`, detail: `${path}: readable by ${whoCan(readable)} (mode ${mode}); carpentry's files are root's alone: chmod -R 700` });
+    findings.push({
+      status: "WARNING",
+      summary: `${path} readable by ${whoCan(readable)} (${mode})`,
+      detail: `${path}: readable by ${whoCan(readable)} (mode ${mode}); carpentry's files are root's alone: chmod -R 700`,
+    });
   }
   if (rcScript && entry.type === "file" && (entry.mode & OWNER_EXEC) === 0) {
     findings.push({ status: "CRITICAL", summary: `${path} not executable (${mode})`, detail: `${path}: not executable by root (mode ${mode}): rcctl cannot run it: chmod u+x` });
@@ -167,7 +175,8 @@ export const check: CheckDefinition = {
   ],
   states: {
     OK: "every path exists; everything at and below them is owned by root and neither readable nor writable by group or others (rc.d scripts: not writable by them, executable by root); on the primary the service checks ok and at least one watcher runs",
-    WARNING: "an entry is readable (or executable) by group or others but not writable by them (carpentry's files are root's alone: chmod -R 700); rc.d scripts may be readable, as OpenBSD's own are 0555",
+    WARNING:
+      "an entry is readable (or executable) by group or others but not writable by them (carpentry's files are root's alone: chmod -R 700); rc.d scripts may be readable, as OpenBSD's own are 0555",
     CRITICAL:
       "a path is missing, an entry is not owned by root, an entry is writable by group or others, an rc.d script is not executable by root (rcctl cannot run it: chmod u+x); " +
       "on the primary: rcctl check says SERVICE(failed) or the service does not exist, or no WATCHER process runs",

@@ -108,7 +108,11 @@ export function decideMailq(view: MailQueueView, thresholds: MailqThresholds, no
   const oldest = oldestAgeSeconds ?? 0;
   const findings: Finding[] = [];
   if (!view.smtpdRunning) {
-    findings.push({ status: "CRITICAL", summary: `smtpd not running, ${messages(count)} queued`, detail: "smtpd not running: smtpctl read the queue from the spool (nothing is delivered until smtpd runs)" });
+    findings.push({
+      status: "CRITICAL",
+      summary: `smtpd not running, ${messages(count)} queued`,
+      detail: "smtpd not running: smtpctl read the queue from the spool (nothing is delivered until smtpd runs)",
+    });
   }
   if (rangeAlerts(thresholds.countCritical, count)) {
     findings.push({ status: "CRITICAL", summary: `${messages(count)} queued (critical ${thresholds.countCritical.text})` });
@@ -121,13 +125,14 @@ export function decideMailq(view: MailQueueView, thresholds: MailqThresholds, no
     findings.push({ status: "WARNING", summary: `oldest message ${formatAge(oldest)} old (warning ${formatAge(thresholds.ageWarning)})` });
   }
   if (view.paused.length > 0) {
-    findings.push({ status: "WARNING", summary: `smtpd ${view.paused.join(", ")} paused`, detail: `smtpd ${view.paused.join(", ")} paused (smtpctl resume ${view.paused.map((p) => p.toLowerCase()).join(" / ")})` });
+    findings.push({
+      status: "WARNING",
+      summary: `smtpd ${view.paused.join(", ")} paused`,
+      detail: `smtpd ${view.paused.join(", ")} paused (smtpctl resume ${view.paused.map((p) => p.toLowerCase()).join(" / ")})`,
+    });
   }
   const okSummary = count === 0 ? "mail queue empty" : `${messages(count)} queued, oldest ${formatAge(oldest)}`;
-  const context = [
-    ...envelopeLines(view.envelopes, nowEpochSeconds, SHOWN_ENVELOPES),
-    ...(count > SHOWN_ENVELOPES ? [`... and ${count - SHOWN_ENVELOPES} more (smtpctl show queue)`] : []),
-  ];
+  const context = [...envelopeLines(view.envelopes, nowEpochSeconds, SHOWN_ENVELOPES), ...(count > SHOWN_ENVELOPES ? [`... and ${count - SHOWN_ENVELOPES} more (smtpctl show queue)`] : [])];
   return resultFromFindings(findings, okSummary, context, [
     { label: "messages", value: count, warn: thresholds.countWarning.text, crit: thresholds.countCritical.text, min: 0 },
     { label: "oldest_age", value: oldest, uom: "s", warn: String(thresholds.ageWarning), crit: String(thresholds.ageCritical), min: 0 },

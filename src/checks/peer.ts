@@ -17,7 +17,8 @@ export const check: CheckDefinition = {
   states: {
     OK: "the peer ran the command",
     WARNING: "never",
-    CRITICAL: "the peer cannot be reached or cannot run a command: connection refused, timed out (also a peer that accepts the connection and never answers), host key mismatch, authentication refused...",
+    CRITICAL:
+      "the peer cannot be reached or cannot run a command: connection refused, timed out (also a peer that accepts the connection and never answers), host key mismatch, authentication refused...",
     UNKNOWN: "bad config, or the check's own deadline (-t) expired before ssh's connect timeout ([peer] connect_timeout) did",
   },
   settings: v.strictObject({}),

@@ -41,10 +41,12 @@ const settingsSchema = v.strictObject({
   // The primary's syncdev; the secondary's is its [host_specific] interfaces mapping (or the same name).
   syncdev: v.optional(interfaceName),
   // Each host's own syncpeer (the other's pfsync address); pfsync's syncpeer is IPv4 only.
-  syncpeer: v.optional(v.strictObject({
-    primary: v.optional(v.pipe(v.string(), v.ipv4("an IPv4 address"))),
-    secondary: v.optional(v.pipe(v.string(), v.ipv4("an IPv4 address"))),
-  })),
+  syncpeer: v.optional(
+    v.strictObject({
+      primary: v.optional(v.pipe(v.string(), v.ipv4("an IPv4 address"))),
+      secondary: v.optional(v.pipe(v.string(), v.ipv4("an IPv4 address"))),
+    }),
+  ),
   ratio_low: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 0.93),
   ratio_high: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(10)), 1.03),
   small_count: v.optional(wholeCount, 100),
@@ -54,9 +56,23 @@ const settingsSchema = v.strictObject({
   share_warning: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 95),
   share_critical: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 80),
   // netstat -sp pfsync error counters (struct pfsyncstats fields without `pfsyncs_`) whose growth is not reported.
-  ignore_counters: v.optional(v.array(v.picklist(["badif", "badttl", "hdrops", "badver", "badauth", "badact", "badlen", "badval", "stale", "badstate", "onomem", "oerrors"], "a pfsync counter: badif, badttl, hdrops, badver, badauth, badact, badlen, badval, stale, badstate, onomem or oerrors")), []),
+  ignore_counters: v.optional(
+    v.array(
+      v.picklist(
+        ["badif", "badttl", "hdrops", "badver", "badauth", "badact", "badlen", "badval", "stale", "badstate", "onomem", "oerrors"],
+        "a pfsync counter: badif, badttl, hdrops, badver, badauth, badact, badlen, badval, stale, badstate, onomem or oerrors",
+      ),
+    ),
+    [],
+  ),
   // Where the last counter reading is kept between runs; ours alone, never under /etc.
-  state_dir: v.optional(v.pipe(absolutePath, v.check((path) => !/^\/etc(\/|$)/.test(path), "a directory outside /etc")), "/var/db/carpentry"),
+  state_dir: v.optional(
+    v.pipe(
+      absolutePath,
+      v.check((path) => !/^\/etc(\/|$)/.test(path), "a directory outside /etc"),
+    ),
+    "/var/db/carpentry",
+  ),
 });
 
 export interface PfsyncSettings {
@@ -170,10 +186,7 @@ export interface CounterIncrease {
   readonly to: number;
 }
 
-export type HostCounterGrowth =
-  | { readonly kind: "first" }
-  | { readonly kind: "reset" }
-  | { readonly kind: "compared"; readonly since: string; readonly increases: readonly CounterIncrease[] };
+export type HostCounterGrowth = { readonly kind: "first" } | { readonly kind: "reset" } | { readonly kind: "compared"; readonly since: string; readonly increases: readonly CounterIncrease[] };
 
 export interface CounterGrowth {
   readonly byRole: Readonly<Record<Role, HostCounterGrowth>> | null;
@@ -314,12 +327,20 @@ function interfaceProblems(host: PfsyncHostFacts, settings: PfsyncSettings): Pro
   }
   const wantedSyncdev = settings.syncdev[role];
   if (wantedSyncdev !== undefined && pfsync.syncdev !== wantedSyncdev) {
-    problems.push({ status: "CRITICAL", summary: `${name} on ${role} syncs over ${pfsync.syncdev}, not ${wantedSyncdev}`, detail: [`${role}: ${name} syncdev ${pfsync.syncdev}, configured ${wantedSyncdev}`] });
+    problems.push({
+      status: "CRITICAL",
+      summary: `${name} on ${role} syncs over ${pfsync.syncdev}, not ${wantedSyncdev}`,
+      detail: [`${role}: ${name} syncdev ${pfsync.syncdev}, configured ${wantedSyncdev}`],
+    });
   }
   const wantedSyncpeer = settings.syncpeer[role];
   if (wantedSyncpeer !== undefined && pfsync.syncpeer !== wantedSyncpeer) {
     const actual = pfsync.syncpeer ?? "none";
-    problems.push({ status: "CRITICAL", summary: `${name} on ${role} has syncpeer ${actual}, not ${wantedSyncpeer}`, detail: [`${role}: ${name} syncpeer ${pfsync.syncpeer ?? "none (multicast)"}, configured ${wantedSyncpeer}`] });
+    problems.push({
+      status: "CRITICAL",
+      summary: `${name} on ${role} has syncpeer ${actual}, not ${wantedSyncpeer}`,
+      detail: [`${role}: ${name} syncpeer ${pfsync.syncpeer ?? "none (multicast)"}, configured ${wantedSyncpeer}`],
+    });
   }
   return problems;
 }
@@ -346,7 +367,9 @@ function shareProblem(share: StateShare, settings: PfsyncSettings): Problem | un
   return {
     status,
     summary: `secondary holds only ${percent(share.held, share.compared)} of the primary's states`,
-    detail: [`${share.compared - share.held} of the primary's ${share.compared} settled states are missing on the secondary (${status} below ${status === "CRITICAL" ? settings.shareCritical.text : settings.shareWarning.text})`],
+    detail: [
+      `${share.compared - share.held} of the primary's ${share.compared} settled states are missing on the secondary (${status} below ${status === "CRITICAL" ? settings.shareCritical.text : settings.shareWarning.text})`,
+    ],
   };
 }
 
@@ -508,8 +531,10 @@ export const check: CheckDefinition = {
   states: {
     OK: "pfsync0 is up with a syncdev (and the configured syncdev/syncpeer) on both hosts, the state counts are within tolerance (secondary between ratio_low and ratio_high times the primary's count; within small_slack states while the primary has fewer than small_count), no pfsync error counter grew since the last run, and with compare_states the share is within the thresholds",
     WARNING: `a pfsync error counter (netstat -sp pfsync: bad packets, bad values, stale states, failed lookups/inserts, send errors; minus ignore_counters) grew on a host since the previous run; with compare_states, the secondary holds less than share_warning % of the primary's settled states (older than min_state_age, not expiring within ${EXPIRY_MARGIN_SECONDS} s)`,
-    CRITICAL: "pfsync0 is missing, down or has no syncdev on a host, its syncdev or syncpeer differs from the config, the state counts diverge beyond tolerance, or with compare_states the secondary holds less than share_critical %",
-    UNKNOWN: "the peer cannot be reached (or, with compare_states, runs another carpentry version), ifconfig/pfctl/netstat fail or print what the parser does not understand (the host and line are named), bad config, or the deadline expired. A state directory that cannot be written is not a failure: the counters are shown without their growth",
+    CRITICAL:
+      "pfsync0 is missing, down or has no syncdev on a host, its syncdev or syncpeer differs from the config, the state counts diverge beyond tolerance, or with compare_states the secondary holds less than share_critical %",
+    UNKNOWN:
+      "the peer cannot be reached (or, with compare_states, runs another carpentry version), ifconfig/pfctl/netstat fail or print what the parser does not understand (the host and line are named), bad config, or the deadline expired. A state directory that cannot be written is not a failure: the counters are shown without their growth",
   },
   settings: settingsSchema,
   async run(ctx) {

@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import type { CheckDefinition } from "../lib/runtime/check.js";
-import { checkSettings, type Config, type Role } from "../lib/runtime/config.js";
+import { checkSettings, type Role } from "../lib/runtime/config.js";
 import { commandFailed, HostError, ParseError } from "../lib/runtime/errors.js";
 import { readFilesOn, type FileFacts } from "../lib/facts/files.js";
 import { peerViewMissing, resultFromFindings, sortFindings, withoutPeerView, type Finding, type PeerViewMissing } from "../lib/runtime/findings.js";
@@ -10,7 +10,10 @@ import type { Result, Status } from "../lib/runtime/result.js";
 import type { CommandResult, HostCommand } from "../lib/transport/shell.js";
 
 // An unquoted dotted name (net.inet.carp.preempt = 1) is a nested table to TOML: say how to write it.
-const valuesByName = v.record(v.pipe(v.string(), v.regex(/^[a-z0-9_.]+$/, "a sysctl name")), v.union([v.string(), v.number()], 'a number or string, with the sysctl name quoted: { "net.inet.carp.preempt" = 1 }'));
+const valuesByName = v.record(
+  v.pipe(v.string(), v.regex(/^[a-z0-9_.]+$/, "a sysctl name")),
+  v.union([v.string(), v.number()], 'a number or string, with the sysctl name quoted: { "net.inet.carp.preempt" = 1 }'),
+);
 
 /** [checks.sysctl] */
 export const settingsSchema = v.strictObject({
@@ -101,7 +104,10 @@ export function readLiveValues(role: Role, answer: CommandResult): { live: Map<s
     if (error instanceof ParseError) throw new ParseError(`${role}'s sysctl output`, error.reason, error.lineNumber, error.lineText);
     throw error;
   }
-  const warnings = answer.stderr.split("\n").map((line) => line.trim()).filter(Boolean);
+  const warnings = answer.stderr
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean);
   return { live: new Map([...live].map(([name, value]) => [name, value.trim()])), warnings };
 }
 
@@ -151,7 +157,11 @@ function hostProblems(name: string, view: SysctlHostView, views: readonly Sysctl
       problems.push({ status: "CRITICAL", summary: `${name}: ${sides}, expected ${wanted}${sameForAll ? "" : ` on ${role}`}`, reason: `live ${live} on ${role}, expected ${wanted}` });
     }
     if (conf !== undefined && conf !== wanted) {
-      problems.push({ status: "CRITICAL", summary: `${role}'s sysctl.conf: ${name}=${conf}, expected ${wanted}`, reason: `${role}'s sysctl.conf sets ${conf} (the next boot applies it), expected ${wanted}` });
+      problems.push({
+        status: "CRITICAL",
+        summary: `${role}'s sysctl.conf: ${name}=${conf}, expected ${wanted}`,
+        reason: `${role}'s sysctl.conf sets ${conf} (the next boot applies it), expected ${wanted}`,
+      });
     }
   }
   if (conf !== undefined) {
@@ -196,7 +206,10 @@ export function decideSysctl(facts: SysctlFacts): Result {
   const { local, peer, expected, ignore } = facts;
   const peerView = "missing" in peer ? undefined : peer;
   const views = [local, ...(peerView ? [peerView] : [])].sort((a, b) => (a.role === "primary" ? -1 : b.role === "primary" ? 1 : 0));
-  const names = namesToAsk(views.map((view) => view.conf), { primary: views.some((v) => v.role === "primary") ? expected.primary : {}, secondary: views.some((v) => v.role === "secondary") ? expected.secondary : {} });
+  const names = namesToAsk(
+    views.map((view) => view.conf),
+    { primary: views.some((v) => v.role === "primary") ? expected.primary : {}, secondary: views.some((v) => v.role === "secondary") ? expected.secondary : {} },
+  );
   const findings: Finding[] = [];
   const faultyNames = new Set<string>();
   for (const name of names) {
@@ -260,7 +273,11 @@ export const check: CheckDefinition = {
     // under `carpentry run` it rides in the other checks' facts batch), the peer's sysctl is asked for
     // the names this host's file and the expectations give: all of them when the files agree. Only a
     // name the peer's file alone sets costs it a second trip.
-    const settle = <T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> => promise.then((value) => ({ status: "fulfilled", value }), (reason: unknown) => ({ status: "rejected", reason }));
+    const settle = <T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> =>
+      promise.then(
+        (value) => ({ status: "fulfilled", value }),
+        (reason: unknown) => ({ status: "rejected", reason }),
+      );
     const peerConfAsked = settle(readConfOn(ctx.peer));
     const localConf = await readConfOn(ctx.local);
     const guessed = namesToAsk([localConf], expected);

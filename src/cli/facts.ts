@@ -105,8 +105,5 @@ export async function runFacts(): Promise<never> {
 }
 
 export function registerFactsCommand(program: Command): void {
-  program
-    .command("facts", { hidden: true })
-    .description("answer a JSON request from the peer on stdin (used over ssh by the other gateway)")
-    .action(runFacts);
+  program.command("facts", { hidden: true }).description("answer a JSON request from the peer on stdin (used over ssh by the other gateway)").action(runFacts);
 }

@@ -85,7 +85,10 @@ export function spooledMessages(spoolDir: string): string[] {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw error;
   }
-  return names.filter((name) => SPOOL_NAME.test(name)).sort().map((name) => join(spoolDir, name));
+  return names
+    .filter((name) => SPOOL_NAME.test(name))
+    .sort()
+    .map((name) => join(spoolDir, name));
 }
 
 /** Sends one raw message; close() once done with it. */

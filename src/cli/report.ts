@@ -38,7 +38,10 @@ export interface Report {
 
 /** Most severe first (URGENCY), the registry's order within a status. */
 export function sortForReport(outcomes: readonly Outcome[]): Outcome[] {
-  return outcomes.map((outcome, index) => ({ outcome, index })).sort((a, b) => URGENCY[a.outcome.result.status] - URGENCY[b.outcome.result.status] || a.index - b.index).map(({ outcome }) => outcome);
+  return outcomes
+    .map((outcome, index) => ({ outcome, index }))
+    .sort((a, b) => URGENCY[a.outcome.result.status] - URGENCY[b.outcome.result.status] || a.index - b.index)
+    .map(({ outcome }) => outcome);
 }
 
 function countByStatus(outcomes: readonly Outcome[]): Record<Status, number> {
@@ -92,11 +95,15 @@ export function buildReport(input: ReportInput): Report {
   const notes = [
     `Checked ${formatLocalTime(input.startedAt)} in ${seconds(input.durationMs)} by carpentry-checks ${VERSION}, config ${input.configPath}.`,
     ...(input.onlyProblems && counts.OK > 0 ? [`Only the checks that are not OK are shown (--only-problems); ${counts.OK} OK.`] : []),
-    ...(input.earlierUnsent > 0 ? [`${input.earlierUnsent} earlier report${input.earlierUnsent === 1 ? "" : "s"} could not be sent at the time and go${input.earlierUnsent === 1 ? "es" : ""} out with this one, oldest first.`] : []),
+    ...(input.earlierUnsent > 0
+      ? [`${input.earlierUnsent} earlier report${input.earlierUnsent === 1 ? "" : "s"} could not be sent at the time and go${input.earlierUnsent === 1 ? "es" : ""} out with this one, oldest first.`]
+      : []),
   ];
   const overview = shown.map((outcome) => `${outcome.result.status.padEnd(8)}  ${name(outcome).padEnd(nameWidth)}  ${escapeControl(outcome.result.summary)}`);
   const details = sections.map((outcome) =>
-    [`---- ${name(outcome)}: ${outcome.result.status} (${seconds(outcome.durationMs)}) ----`, firstLine(outcome.result), ...outcome.result.details.map((detail) => `  ${escapeControl(detail)}`)].join("\n"),
+    [`---- ${name(outcome)}: ${outcome.result.status} (${seconds(outcome.durationMs)}) ----`, firstLine(outcome.result), ...outcome.result.details.map((detail) => `  ${escapeControl(detail)}`)].join(
+      "\n",
+    ),
   );
   const footer = "By hand: /etc/carpentry.monit/check_NAME -v for one check, /etc/carpentry.monit/carpentry run -v for all";
   const text = [[headline, ...notes].join("\n"), overview.join("\n"), ...details, footer].filter((block) => block !== "").join("\n\n") + "\n";
@@ -108,7 +115,10 @@ export function buildReport(input: ReportInput): Report {
     `<h2>${escapeHtml(headline)}</h2>`,
     ...notes.map((note) => `<p>${escapeHtml(note)}</p>`),
     "<table>",
-    ...shown.map((outcome) => `<tr>${statusCell(outcome.result.status)}<td style="padding-right:1em"><code>${escapeHtml(name(outcome))}</code></td><td>${escapeHtml(escapeControl(outcome.result.summary))}</td></tr>`),
+    ...shown.map(
+      (outcome) =>
+        `<tr>${statusCell(outcome.result.status)}<td style="padding-right:1em"><code>${escapeHtml(name(outcome))}</code></td><td>${escapeHtml(escapeControl(outcome.result.summary))}</td></tr>`,
+    ),
     "</table>",
     ...sections.map(
       (outcome) =>

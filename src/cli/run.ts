@@ -96,7 +96,10 @@ export function registerCheckCommands(program: Command): void {
         if (!(error instanceof CarpentryError)) throw error;
       }
       if (options.json) {
-        writeOut(JSON.stringify(ALL_CHECKS.map((c) => ({ name: `check_${c.name}`, title: c.title, roles: c.roles, usesPeer: c.usesPeer, applies: role ? c.roles.includes(role as Config["role"]) : null }))) + "\n");
+        writeOut(
+          JSON.stringify(ALL_CHECKS.map((c) => ({ name: `check_${c.name}`, title: c.title, roles: c.roles, usesPeer: c.usesPeer, applies: role ? c.roles.includes(role as Config["role"]) : null }))) +
+            "\n",
+        );
         return;
       }
       const width = Math.max(...ALL_CHECKS.map((c) => c.name.length + 6));
@@ -146,7 +149,10 @@ export function registerCheckCommands(program: Command): void {
       const outcomes = await runChecks(checksForRole(config), invocationFrom(configPath, options, config), parallel);
       const worst = worstStatus(outcomes.map((o) => o.result.status));
       if (options.json) {
-        writeOut(JSON.stringify({ status: worst, code: EXIT_CODE[worst], role: config.role, checks: outcomes.map((o) => toJson(o.result, { check: o.check, host: o.host, durationMs: o.durationMs })) }) + "\n");
+        writeOut(
+          JSON.stringify({ status: worst, code: EXIT_CODE[worst], role: config.role, checks: outcomes.map((o) => toJson(o.result, { check: o.check, host: o.host, durationMs: o.durationMs })) }) +
+            "\n",
+        );
       } else {
         writeOut(renderRunTable(outcomes, process.stdout.isTTY === true, options.verbose === true));
       }

@@ -171,9 +171,24 @@ export const DIRECTORY_MODES: Readonly<Record<string, number>> = {
 
 /** The roots of everything a state plants (files and directories): what a reset removes. */
 export const PLANTED_ROOTS = [
-  "/etc/hostname.carp203", "/etc/sysctl.conf", "/etc/pf.conf", "/etc/pf.tables", "/etc/dhcpd.conf", "/var/unbound/etc", "/etc/openvpn",
-  "/etc/openv-client-acme", "/etc/ifstated.conf", "/etc/mail", "/etc/ntpd.conf.carp-master", "/etc/resolv.conf.carp-master", "/etc/syslog.conf",
-  "/etc/newsyslog.conf", "/root/bin", "/etc/carpentry.bin", "/etc/rc.d", "/etc/carpentry",
+  "/etc/hostname.carp203",
+  "/etc/sysctl.conf",
+  "/etc/pf.conf",
+  "/etc/pf.tables",
+  "/etc/dhcpd.conf",
+  "/var/unbound/etc",
+  "/etc/openvpn",
+  "/etc/openv-client-acme",
+  "/etc/ifstated.conf",
+  "/etc/mail",
+  "/etc/ntpd.conf.carp-master",
+  "/etc/resolv.conf.carp-master",
+  "/etc/syslog.conf",
+  "/etc/newsyslog.conf",
+  "/root/bin",
+  "/etc/carpentry.bin",
+  "/etc/rc.d",
+  "/etc/carpentry",
 ];
 
 /** How the checks of a host reach its peer and its resolver, where the two simulations differ. */
@@ -201,7 +216,9 @@ export function carpentryConfig(host: HostName, link: PeerLink): string {
     "",
     "[checks.dns]",
     ...(link.dnsPort === undefined ? [] : [`port = ${link.dnsPort}`]),
-    `names = [${Object.keys(DNS_RECORDS).map((name) => `"${name}"`).join(", ")}]`,
+    `names = [${Object.keys(DNS_RECORDS)
+      .map((name) => `"${name}"`)
+      .join(", ")}]`,
     "query_timeout = 2",
     ...(host === "primary" ? ["", "[drift.syslog]", 'description = "syslogd and newsyslog"', 'paths = ["/etc/syslog.conf", "/etc/newsyslog.conf"]'] : []),
     "",
@@ -239,7 +256,13 @@ function setCarp(host: HostState, listing: string): void {
 
 /** `pfctl -vsT` and each table's `pfctl -t NAME -T show`, as print_addrx() writes entries ("!" for a negated one). */
 function setTables(host: HostState, tables: Readonly<Record<string, readonly string[]>>): void {
-  setOutput(host, ["pfctl", "-vsT"], Object.keys(tables).map((name) => `-pa-r--\t${name}\n`).join(""));
+  setOutput(
+    host,
+    ["pfctl", "-vsT"],
+    Object.keys(tables)
+      .map((name) => `-pa-r--\t${name}\n`)
+      .join(""),
+  );
   for (const [name, entries] of Object.entries(tables)) {
     setOutput(host, ["pfctl", "-t", name, "-T", "show"], entries.map((entry) => (entry.startsWith("!") ? `  ${entry}\n` : `   ${entry}\n`)).join(""));
   }
@@ -258,7 +281,10 @@ function setSysctl(host: HostState, values: Readonly<Record<string, string>>): v
 
 /** `pfctl -si` with this many states (the derived OpenBSD 7 capture, its columns kept). */
 function setStateCount(host: HostState, states: number): void {
-  const text = pfInfo.replace(/(current entries)(\s+)(\d+)/, (_, label: string, space: string, count: string) => `${label}${" ".repeat(Math.max(1, space.length + count.length - String(states).length))}${states}`);
+  const text = pfInfo.replace(
+    /(current entries)(\s+)(\d+)/,
+    (_, label: string, space: string, count: string) => `${label}${" ".repeat(Math.max(1, space.length + count.length - String(states).length))}${states}`,
+  );
   setOutput(host, ["pfctl", "-si"], text);
 }
 
@@ -438,7 +464,11 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
     apply: ({ hosts: { primary } }) => {
       setCarp(primary, CARP_GROUP.primary.replace("\tcarp: MASTER carpdev vio2", "\tcarp: MASTR carpdev vio2").replace("flags=41<UP,RUNNING>", "flags=41<UP,RUNNING"));
       setOutput(primary, ["ifconfig", "-g", "carp"], "carp: carp demote count fifty\n");
-      setOutput(primary, ["pfctl", "-si"], "Status: Enabled for 1 days 00:00:01             Debug: err\n\nState Table                          Total             Rate\n  current entries        twelve\n");
+      setOutput(
+        primary,
+        ["pfctl", "-si"],
+        "Status: Enabled for 1 days 00:00:01             Debug: err\n\nState Table                          Total             Rate\n  current entries        twelve\n",
+      );
       setOutput(primary, ["netstat", "-sp", "pfsync"], "pfsync:\n\tmany packets received (IPv4)\n");
       setOutput(primary, ["pfctl", "-vsT"], "-pa-r--\tbadhosts\n?? table listing cut\n");
       setOutput(primary, ["pfctl", "-t", "badhosts", "-T", "show"], "   192.0.2.1\n   not-an-address\n");

@@ -22,14 +22,16 @@ export function findTools(): ToolPaths | { readonly missing: readonly string[] }
   const found: Partial<Record<(typeof TOOLS)[number], string>> = {};
   const missing: string[] = [];
   for (const tool of TOOLS) {
-    const path = dirs.map((dir) => join(dir, tool)).find((candidate) => {
-      try {
-        accessSync(candidate, constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    const path = dirs
+      .map((dir) => join(dir, tool))
+      .find((candidate) => {
+        try {
+          accessSync(candidate, constants.X_OK);
+          return true;
+        } catch {
+          return false;
+        }
+      });
     if (path) found[tool] = path;
     else missing.push(tool);
   }

@@ -54,7 +54,6 @@ function standinDirs(): string[] {
   return [...new Set(STANDIN_PATHS.map((path) => realpathSync(dirname(path))))];
 }
 
-
 /**
  * A process's first child. unshare --pid --fork starts the holder as its child, pid 1 of the host's
  * PID namespace; this is its pid in ours.
@@ -112,7 +111,16 @@ export class SimPair {
   private static startHolder(name: HostName, options: SimPairOptions, env: NodeJS.ProcessEnv): Promise<Host> {
     const hostDir = join(options.dir, "hosts", name);
     mkdirSync(join(hostDir, "layers"));
-    return loadExeca().then((execa) => SimPair.holderStarted(name, execa(options.unshare, ["--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private", "/bin/sh", "-c", holderScript, "holder", name, options.dir, options.node, options.layers], { env, extendEnv: false, stdin: "pipe", buffer: false, reject: false })));
+    return loadExeca().then((execa) =>
+      SimPair.holderStarted(
+        name,
+        execa(
+          options.unshare,
+          ["--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private", "/bin/sh", "-c", holderScript, "holder", name, options.dir, options.node, options.layers],
+          { env, extendEnv: false, stdin: "pipe", buffer: false, reject: false },
+        ),
+      ),
+    );
   }
 
   /** Resolves once the holder says it is ready, with its init's pid; rejects with its complaint if it ends first. */
@@ -202,8 +210,14 @@ export class SimPair {
   async run(host: HostName, argv: readonly string[]): Promise<RunResult> {
     const execa = await loadExeca();
     // nsenter -p forks the command into the host's PID namespace and passes on how it ended.
-    const ran = await execa(this.options.nsenter, ["-m", "-u", "-p", "-t", String(this.hosts[host].init), "--", ...argv], { env: MONIT_ENV, extendEnv: false, input: "", reject: false, stripFinalNewline: false });
-    if (ran.exitCode === undefined && ran.signal === undefined) throw ran;
+    const ran = await execa(this.options.nsenter, ["-m", "-u", "-p", "-t", String(this.hosts[host].init), "--", ...argv], {
+      env: MONIT_ENV,
+      extendEnv: false,
+      input: "",
+      reject: false,
+      stripFinalNewline: false,
+    });
+    if (ran.exitCode === undefined && ran.signal === undefined) throw new Error(`cannot run ${this.options.nsenter}: ${ran.shortMessage ?? "not started"}`);
     return { code: ran.exitCode ?? 128 + (ran.signal ? constants.signals[ran.signal] : 0), stdout: ran.stdout, stderr: ran.stderr };
   }
 

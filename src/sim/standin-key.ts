@@ -6,10 +6,12 @@ export function standinKey(args: readonly string[]): string {
   if (args.length === 0) return "(none)";
   return args
     .map((arg) =>
-      [...Buffer.from(arg)].map((byte) => {
-        const char = String.fromCharCode(byte);
-        return /[A-Za-z0-9._=+,:@-]/.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-      }).join(""),
+      [...Buffer.from(arg)]
+        .map((byte) => {
+          const char = String.fromCharCode(byte);
+          return /[A-Za-z0-9._=+,:@-]/.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+        })
+        .join(""),
     )
     .join("_");
 }

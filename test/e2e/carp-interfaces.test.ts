@@ -47,7 +47,8 @@ describe("check_carp_interfaces", () => {
 
   it("CRITICAL naming a file that exists on one host only", async () => {
     await writeCarpFile("primary", "hostname.carp204", CARP203.primary.replaceAll("203", "204"));
-    const primaryWithCarp204 = fixture("ifconfig_carp_group_primary_master_vio.txt") + fixture("ifconfig_carp_group_primary_master_vio.txt").split("carp203:")[1]?.replace(/^/, "carp204:").replaceAll("203", "204");
+    const primaryWithCarp204 =
+      fixture("ifconfig_carp_group_primary_master_vio.txt") + fixture("ifconfig_carp_group_primary_master_vio.txt").split("carp203:")[1]?.replace(/^/, "carp204:").replaceAll("203", "204");
     await pair.setOutput("primary", ["ifconfig", "carp"], primaryWithCarp204);
     const res = await check();
     expect(res.firstLine).toMatch(/^CRITICAL: hostname.carp204 only on primary \|/);

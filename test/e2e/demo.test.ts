@@ -85,7 +85,13 @@ function demo(options: { uid: number; tmpdir: string; args?: readonly string[]; 
 /** The healthy part: each host's `carpentry run`, as "check_NAME STATUS" per line. */
 function healthyStatuses(stdout: string, host: "primary" | "secondary"): Record<string, string> {
   const section = stdout.split(`${host}# /etc/carpentry.monit/carpentry run\n`)[1]?.split("\n\n")[0] ?? "";
-  return Object.fromEntries(section.split("\n").map((line) => /^(check_\w+) (OK|WARNING|CRITICAL|UNKNOWN):/.exec(line)).filter((m) => m !== null).map((m): [string, string] => [m[1] ?? "", m[2] ?? ""]));
+  return Object.fromEntries(
+    section
+      .split("\n")
+      .map((line) => /^(check_\w+) (OK|WARNING|CRITICAL|UNKNOWN):/.exec(line))
+      .filter((m) => m !== null)
+      .map((m): [string, string] => [m[1] ?? "", m[2] ?? ""]),
+  );
 }
 
 interface TourRun {
@@ -107,12 +113,24 @@ const EXPECTED_TOUR: readonly { command: string; firstLine: RegExp; details?: Re
   { command: "primary# /etc/carpentry.monit/check_carp", firstLine: /^CRITICAL: split brain: carp203 vhid 203 MASTER on both hosts$/ },
   { command: "primary# /etc/carpentry.monit/check_carp", firstLine: /^WARNING: primary carp demote counter is 50/ },
   { command: "primary# /etc/carpentry.monit/check_sysctl", firstLine: /^CRITICAL: net\.inet\.carp\.preempt: primary 0, secondary 1, expected 1$/ },
-  { command: "primary# /etc/carpentry.monit/check_pf_tables", firstLine: /^CRITICAL: table badhosts differs: 1 only on primary, 1 only on secondary$/, details: /only on primary: 192\.0\.2\.1\n[\s\S]*only on secondary: 203\.0\.113\.66\n/ },
-  { command: "primary# /etc/carpentry.monit/check_drift_pf", firstLine: /^CRITICAL: \/etc\/pf\.conf content differs$/, details: /^ {6}--- primary:\/etc\/pf\.conf\n {6}\+\+\+ secondary:\/etc\/pf\.conf\n[\s\S]*^ {6}-pass in on vio2 proto tcp to port 22$/m },
+  {
+    command: "primary# /etc/carpentry.monit/check_pf_tables",
+    firstLine: /^CRITICAL: table badhosts differs: 1 only on primary, 1 only on secondary$/,
+    details: /only on primary: 192\.0\.2\.1\n[\s\S]*only on secondary: 203\.0\.113\.66\n/,
+  },
+  {
+    command: "primary# /etc/carpentry.monit/check_drift_pf",
+    firstLine: /^CRITICAL: \/etc\/pf\.conf content differs$/,
+    details: /^ {6}--- primary:\/etc\/pf\.conf\n {6}\+\+\+ secondary:\/etc\/pf\.conf\n[\s\S]*^ {6}-pass in on vio2 proto tcp to port 22$/m,
+  },
   { command: "secondary# /etc/carpentry.monit/check_mailq", firstLine: /^CRITICAL: 600 messages queued/ },
   { command: "primary# /etc/carpentry.monit/check_pfsync", firstLine: /^CRITICAL: pfsync0 down on secondary$/ },
   { command: "primary# /etc/carpentry.monit/check_dns", firstLine: /^CRITICAL: all 2 names fail via 127\.0\.0\.1:\d+: SERVFAIL$/ },
-  { command: "primary# /etc/carpentry.monit/check_peer", firstLine: /^CRITICAL: cannot reach secondary 192\.168\.110\.102: connection refused$/, details: /ssh: connect to host 192\.168\.110\.102 port 22: Connection refused/ },
+  {
+    command: "primary# /etc/carpentry.monit/check_peer",
+    firstLine: /^CRITICAL: cannot reach secondary 192\.168\.110\.102: connection refused$/,
+    details: /ssh: connect to host 192\.168\.110\.102 port 22: Connection refused/,
+  },
 ];
 
 function expectWholeTour(run: DemoRun, tmpdir: string): void {
@@ -201,10 +219,14 @@ describe("carpentry demo", () => {
 
   it("where user namespaces are off: exit 3, naming the cause and the sysctl to set", () => {
     // user.max_user_namespaces = 0 inside a user namespace of the test's own: the machine's setting stays.
-    const run = spawnSync("unshare", ["--user", "--map-root-user", "/bin/sh", "-c", 'echo 0 >/proc/sys/user/max_user_namespaces && exec "$@"', "sh", process.execPath, join(dist, "carpentry"), "demo"], {
-      encoding: "utf8",
-      env: { PATH: "/usr/bin:/bin:/usr/sbin:/sbin", TMPDIR: freshTmpdir("no-userns", 0) },
-    });
+    const run = spawnSync(
+      "unshare",
+      ["--user", "--map-root-user", "/bin/sh", "-c", 'echo 0 >/proc/sys/user/max_user_namespaces && exec "$@"', "sh", process.execPath, join(dist, "carpentry"), "demo"],
+      {
+        encoding: "utf8",
+        env: { PATH: "/usr/bin:/bin:/usr/sbin:/sbin", TMPDIR: freshTmpdir("no-userns", 0) },
+      },
+    );
     expect(run.stderr).toBe("");
     expect(run.status).toBe(3);
     expect(run.stdout).toMatch(/^carpentry demo: cannot create the demo's user namespace\n/);
@@ -256,8 +278,16 @@ describe("the demo's simulated hosts", () => {
       expect(run.stderr).toBe("");
       expect(run.status).toBe(0);
       const seen = JSON.parse(run.stdout) as Record<"primary" | "secondary" | "overTheLink" | "link", string>;
-      const names = (ps: string): string[] => ps.trim().split("\n").map((line) => line.trim().split(/\s+/)[1] ?? "");
-      const pids = (ps: string): number[] => ps.trim().split("\n").map((line) => Number(line.trim().split(/\s+/)[0]));
+      const names = (ps: string): string[] =>
+        ps
+          .trim()
+          .split("\n")
+          .map((line) => line.trim().split(/\s+/)[1] ?? "");
+      const pids = (ps: string): number[] =>
+        ps
+          .trim()
+          .split("\n")
+          .map((line) => Number(line.trim().split(/\s+/)[0]));
       // pid 1 is the host's holder; neither the other host's processes nor the demo's node are there
       for (const host of ["primary", "secondary"] as const) {
         expect(pids(seen[host])[0], host).toBe(1);

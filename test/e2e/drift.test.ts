@@ -28,9 +28,24 @@ exclude = ["/etc/openvpn/easy-rsa/pki/private/"]
 
 // Everything the tests plant, removed before each test so every test starts from the same pair.
 const PLANTED = [
-  "/etc/pf.conf", "/etc/pf.tables", "/etc/dhcpd.conf", "/var/unbound", "/etc/openvpn", "/etc/openv-client-acme", "/etc/ifstated.conf",
-  "/etc/mail/smtpd.conf.carp-master", "/etc/mail/smtpd.conf.carp-backup", "/etc/ntpd.conf.carp-master", "/etc/ntpd.conf.carp-backup",
-  "/etc/resolv.conf.carp-master", "/etc/resolv.conf.carp-backup", "/etc/custom", "/etc/hostname.carp0", "/root/bin", "/etc/carpentry.bin", "/etc/rc.d",
+  "/etc/pf.conf",
+  "/etc/pf.tables",
+  "/etc/dhcpd.conf",
+  "/var/unbound",
+  "/etc/openvpn",
+  "/etc/openv-client-acme",
+  "/etc/ifstated.conf",
+  "/etc/mail/smtpd.conf.carp-master",
+  "/etc/mail/smtpd.conf.carp-backup",
+  "/etc/ntpd.conf.carp-master",
+  "/etc/ntpd.conf.carp-backup",
+  "/etc/resolv.conf.carp-master",
+  "/etc/resolv.conf.carp-backup",
+  "/etc/custom",
+  "/etc/hostname.carp0",
+  "/root/bin",
+  "/etc/carpentry.bin",
+  "/etc/rc.d",
 ];
 
 // Secret canaries: each host has its own value, so every secret-bearing file differs and is diffed.
@@ -42,11 +57,11 @@ type Planted = Record<string, string | { content: string; mode?: number; uid?: n
 
 function baseline(host: HostName): Planted {
   return {
-    "/etc/pf.conf": { content: "# managed by carpentry\nset skip on lo\nblock return log\npass out\ntable <badhosts> persist file \"/etc/pf.tables/badhosts.txt\"\n", mode: 0o600 },
+    "/etc/pf.conf": { content: '# managed by carpentry\nset skip on lo\nblock return log\npass out\ntable <badhosts> persist file "/etc/pf.tables/badhosts.txt"\n', mode: 0o600 },
     "/etc/pf.tables/badhosts.txt": { content: "192.0.2.1\n192.0.2.2\n", mode: 0o600 },
     "/etc/pf.tables/spamd.txt": { content: "198.51.100.7\n", mode: 0o600 },
     "/etc/dhcpd.conf": "# managed by carpentry\nsubnet 192.168.120.0 netmask 255.255.255.0 {\n\toption routers 192.168.120.103;\n\trange 192.168.120.10 192.168.120.200;\n}\n",
-    "/var/unbound/etc/unbound.conf": "server:\n\tinterface: 0.0.0.0\n\tpidfile: \"/var/unbound/unbound.pid\"\nremote-control:\n\tcontrol-enable: yes\n",
+    "/var/unbound/etc/unbound.conf": 'server:\n\tinterface: 0.0.0.0\n\tpidfile: "/var/unbound/unbound.pid"\nremote-control:\n\tcontrol-enable: yes\n',
     "/var/unbound/etc/unbound_control.key": { content: pem("RSA PRIVATE KEY", canary("UNBOUNDKEY", host)), mode: 0o640 },
     "/var/unbound/etc/unbound_server.pem": "-----BEGIN CERTIFICATE-----\nMIIDpublic\n-----END CERTIFICATE-----\n",
     "/etc/openvpn/server.conf": `# managed by carpentry (${host === "primary" ? "edited" : "synced"})\nport 1194\ndev tun0\n<tls-auth>\n${staticKey(canary("STATIC", host))}</tls-auth>\n`,
@@ -56,14 +71,14 @@ function baseline(host: HostName): Planted {
     "/etc/openv-client-acme/client.conf": "client\nremote vpn.acme.example 1194\n",
     "/etc/ifstated.conf": fixture(`ifstated.conf.${host}`, "drift"),
     "/etc/mail/smtpd.conf.carp-backup": fixture(`smtpd.conf.carp-backup.${host}`, "drift"),
-    "/etc/mail/smtpd.conf.carp-master": "listen on lo0\naction \"out\" relay\nmatch from local for any action \"out\"\n",
+    "/etc/mail/smtpd.conf.carp-master": 'listen on lo0\naction "out" relay\nmatch from local for any action "out"\n',
     "/etc/ntpd.conf.carp-master": "servers pool.ntp.org\nlisten on 192.168.110.103\n",
     "/etc/resolv.conf.carp-master": "nameserver 127.0.0.1\n",
     "/etc/custom/app.conf": `# app (${host === "primary" ? "v2" : "v1"})\napi_token = ${canary("ADMIN", host)}\nport = 8080\n`,
     "/etc/hostname.carp0": { content: `inet 192.168.0.103 255.255.255.0 192.168.0.255 vhid 1 carpdev re0 pass ${canary("CARPPASS", host)} advskew 0\n`, mode: 0o640 },
     "/root/bin/pf-tables-update.sh": { content: "#!/bin/ksh\n/sbin/pfctl -t badhosts -T replace -f /etc/pf.tables/badhosts.txt\n", mode: 0o700 },
     "/etc/carpentry.bin/pf.sh": { content: "#!/bin/ksh\nscp -p /etc/pf.conf root@192.168.110.102:/etc/\n", mode: 0o700 },
-    "/etc/rc.d/carpentry": { content: "#!/bin/ksh\ndaemon=\"/etc/carpentry.bin/entr-all\"\n. /etc/rc.d/rc.subr\nrc_cmd $1\n", mode: 0o755 },
+    "/etc/rc.d/carpentry": { content: '#!/bin/ksh\ndaemon="/etc/carpentry.bin/entr-all"\n. /etc/rc.d/rc.subr\nrc_cmd $1\n', mode: 0o755 },
   };
 }
 
@@ -137,7 +152,9 @@ describe("check_drift_*: identical sets", () => {
 
 describe("check_drift_*: each kind of drift is CRITICAL, named, with its diff", () => {
   it("changed content: the unified diff follows", async () => {
-    await plant("secondary", { "/etc/pf.conf": { content: "# managed by carpentry\nset skip on lo\nblock return log\npass out quick\ntable <badhosts> persist file \"/etc/pf.tables/badhosts.txt\"\n", mode: 0o600 } });
+    await plant("secondary", {
+      "/etc/pf.conf": { content: '# managed by carpentry\nset skip on lo\nblock return log\npass out quick\ntable <badhosts> persist file "/etc/pf.tables/badhosts.txt"\n', mode: 0o600 },
+    });
     const res = await drift("pf");
     expect(res.firstLine).toMatch(/^CRITICAL: \/etc\/pf\.conf content differs \| paths=4;;;0 differing=1;;;0$/);
     expect(res.code).toBe(2);
@@ -182,7 +199,11 @@ describe("check_drift_*: each kind of drift is CRITICAL, named, with its diff", 
   });
 
   it("a symlink target", async () => {
-    for (const [host, target] of [["primary", "badhosts.txt"], ["secondary", "spamd.txt"]] as const) symlinkSync(target, pair.hostPath(host, "/etc/pf.tables/current"));
+    for (const [host, target] of [
+      ["primary", "badhosts.txt"],
+      ["secondary", "spamd.txt"],
+    ] as const)
+      symlinkSync(target, pair.hostPath(host, "/etc/pf.tables/current"));
     const res = await drift("pf");
     expect(res.firstLine).toMatch(/^CRITICAL: \/etc\/pf\.tables\/current symlink target differs \|/);
     expect(res.stdout).toContain("\n/etc/pf.tables/current: symlink to badhosts.txt on primary, to spamd.txt on secondary\n");
@@ -225,7 +246,17 @@ describe("scale: an easy-rsa pki of 5,000 files, a 50 MB table", () => {
     expect(res.firstLine).toMatch(/^OK: pki: 5052 paths the same on primary and secondary \|/);
     expect((await pair.commandEntries("secondary")).filter((entry) => entry.kind === "ssh")).toHaveLength(1);
     // What the secondary sends for the set, asked as the check asks it: its question, with its digest.
-    const request = { protocol: 2, version: "test", deadlineMs: 20_000, op: "fileSets", args: { sets: [{ name: "pki", paths: ["/etc/openvpn/easy-rsa/pki/"], exclude: ["/etc/openvpn/easy-rsa/pki/private/"], compareOwner: true, compareMode: true, redaction: { patterns: [], secretFiles: [] } }] } };
+    const request = {
+      protocol: 2,
+      version: "test",
+      deadlineMs: 20_000,
+      op: "fileSets",
+      args: {
+        sets: [
+          { name: "pki", paths: ["/etc/openvpn/easy-rsa/pki/"], exclude: ["/etc/openvpn/easy-rsa/pki/private/"], compareOwner: true, compareMode: true, redaction: { patterns: [], secretFiles: [] } },
+        ],
+      },
+    };
     const answer = await pair.run("primary", ["/usr/bin/ssh", "secondary", "/etc/carpentry.monit/carpentry", "facts"], { input: `${JSON.stringify(request)}\n` });
     const question = answer.stdout.split("\n")[0] ?? "";
     expect(question).toMatch(/^\?\{"id":0,"question":\{"digests":\{"pki":\{"digest":"[0-9a-f]{64}","count":5052,/);

@@ -131,7 +131,15 @@ describe("a running pair", { timeout: 60_000 }, () => {
     expect(stat.code).toBe(1);
     expect(stat.stderr).toBe("stat: unknown option -- c\nusage: stat [-FLnq] [-f format | -l | -r | -s | -x] [-t timefmt] [file ...]\n");
     expect(await pair.commandEntries("primary")).toContainEqual(expect.objectContaining({ kind: "rejected", argv: ["/bin/stat", "-c", "%s", "/etc/hosts"] }));
-    for (const script of ["find /etc -maxdepth 1 -printf '%p\\n'", "find -name hosts", "sort --parallel=2 /etc/hosts", "head -c 3 /etc/hosts", "xargs -d , echo </dev/null", "sed -z p /etc/hosts", "env -S true"]) {
+    for (const script of [
+      "find /etc -maxdepth 1 -printf '%p\\n'",
+      "find -name hosts",
+      "sort --parallel=2 /etc/hosts",
+      "head -c 3 /etc/hosts",
+      "xargs -d , echo </dev/null",
+      "sed -z p /etc/hosts",
+      "env -S true",
+    ]) {
       expect((await sh("primary", script)).code, script).not.toBe(0);
     }
   });
@@ -170,7 +178,15 @@ describe("a running pair", { timeout: 60_000 }, () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("refused");
     expect(await pair.refusedCommands("secondary")).toEqual(["/sbin/pfctl -f /etc/pf.conf"]);
-    for (const command of ["/sbin/pfctl -F states", "/sbin/pfctl -t badhosts -T add 192.0.2.1", "/sbin/ifconfig carp0 down", "/sbin/ifconfig -g carp carpdemote 50", "/sbin/sysctl net.inet.carp.preempt=0", "/usr/sbin/rcctl restart smtpd", "/usr/sbin/smtpctl schedule all"]) {
+    for (const command of [
+      "/sbin/pfctl -F states",
+      "/sbin/pfctl -t badhosts -T add 192.0.2.1",
+      "/sbin/ifconfig carp0 down",
+      "/sbin/ifconfig -g carp carpdemote 50",
+      "/sbin/sysctl net.inet.carp.preempt=0",
+      "/usr/sbin/rcctl restart smtpd",
+      "/usr/sbin/smtpctl schedule all",
+    ]) {
       expect((await sh("secondary", command)).code, command).toBe(1);
     }
     expect(await pair.refusedCommands("secondary")).toHaveLength(8);
@@ -248,7 +264,10 @@ describe("a running pair", { timeout: 60_000 }, () => {
 
   it("keeps the real file system out of reach from inside a host", async () => {
     const hostDir = path.join(pair.root, "primary");
-    const result = await sh("primary", `touch ${hostDir}/real-bin/x; echo x >>/usr/local/bin/node; ls -A ${hostDir}/upper ${hostDir}/work; echo x >/usr/share/carpentry-mark; echo x >/opt-mark 2>/dev/null`);
+    const result = await sh(
+      "primary",
+      `touch ${hostDir}/real-bin/x; echo x >>/usr/local/bin/node; ls -A ${hostDir}/upper ${hostDir}/work; echo x >/usr/share/carpentry-mark; echo x >/opt-mark 2>/dev/null`,
+    );
     expect(result.stderr).toContain("real-bin/x': Read-only file system");
     expect(result.stderr).toMatch(/node: create: (Read-only file system|Text file busy)/);
     expect(result.stdout).toBe(`${hostDir}/upper:\n\n${hostDir}/work:\n`); // hidden inside the host
@@ -257,7 +276,11 @@ describe("a running pair", { timeout: 60_000 }, () => {
   });
 
   it("runs commands with monit's sparse environment, no TTY, stdin a pipe", async () => {
-    const result = await pair.run("primary", ["/usr/local/bin/node", "-e", "console.log(JSON.stringify({ env: process.env, tty: process.stdin.isTTY ?? false, cwd: process.cwd(), uid: process.getuid?.() }))"]);
+    const result = await pair.run("primary", [
+      "/usr/local/bin/node",
+      "-e",
+      "console.log(JSON.stringify({ env: process.env, tty: process.stdin.isTTY ?? false, cwd: process.cwd(), uid: process.getuid?.() }))",
+    ]);
     expect(JSON.parse(result.stdout)).toEqual({ env: { PATH: "/sbin:/bin:/usr/sbin:/usr/bin", HOME: "/root" }, tty: false, cwd: "/", uid: 0 });
     const withEnv = await pair.run("primary", ["/usr/local/bin/node", "-e", "console.log(process.env.MONIT_SERVICE)"], { env: { MONIT_SERVICE: "carp" } });
     expect(withEnv.stdout).toBe("carp\n");
@@ -291,7 +314,10 @@ describe("a running pair", { timeout: 60_000 }, () => {
     try {
       const ps = await sh("primary", "/bin/ps -e -o pid= -o comm=");
       expect(ps.code).toBe(0);
-      const seen = ps.stdout.trim().split("\n").map((line) => line.trim().split(/\s+/));
+      const seen = ps.stdout
+        .trim()
+        .split("\n")
+        .map((line) => line.trim().split(/\s+/));
       // pid 1 is the host's init; the primary's sshd runs; nothing of the secondary or the machine
       expect(seen[0]).toEqual(["1", "dash"]);
       expect(seen.map(([, comm]) => comm)).toContain("sshd");
@@ -417,7 +443,10 @@ async function runScript(source: string): Promise<{ process: ReturnType<typeof s
     child.once("exit", () => reject(new Error(`script exited before starting: ${output}`)));
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  exited.then(() => fs.rmSync(path.dirname(file), { recursive: true, force: true }), () => undefined);
+  exited.then(
+    () => fs.rmSync(path.dirname(file), { recursive: true, force: true }),
+    () => undefined,
+  );
   return { process: child, started, exited };
 }
 

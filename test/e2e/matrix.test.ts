@@ -38,8 +38,7 @@ const REFUSED = (peer: HostName, prefix = ""): RegExp => new RegExp(`^${prefix}c
 // A peer that accepts and never answers: ssh gives up after ConnectTimeout (5 s), or, when checks
 // started together queue behind the one that opens the shared connection, the check's own 10 s
 // deadline comes first and names what it waited for.
-const HANGING = (peer: HostName, prefix = ""): RegExp =>
-  new RegExp(`^(${prefix}cannot reach ${peer}: connection time(d out|\\.\\.\\.)|timed out after 10s waiting for ssh root@${peer}: .*)$`);
+const HANGING = (peer: HostName, prefix = ""): RegExp => new RegExp(`^(${prefix}cannot reach ${peer}: connection time(d out|\\.\\.\\.)|timed out after 10s waiting for ssh root@${peer}: .*)$`);
 
 const CARP_OK = OK(/^primary MASTER, secondary BACKUP of 1 vhid$/);
 const CARP_FAULTS: Partial<Record<ScenarioName, Cell>> = {
@@ -281,16 +280,22 @@ describe.each(NODE_VERSIONS.map((version) => [version.label, version] as const))
     expect(version.stdout.trim()).toMatch(versionPattern);
   });
 
-  it.each(SCENARIO_NAMES.map((scenario) => [scenario, SCENARIO_DESCRIPTIONS[scenario]] as const))("%s (%s): every check's exit code and summary", async (scenario) => {
-    const outcome = await runScenario(lab, scenario);
-    outcomes.set(scenario, outcome);
-    const problems = outcome.runs.flatMap((cellRun) => cellProblems(EXPECTED[cellRun.key]?.[scenario], cellRun));
-    expect(problems).toEqual([]);
-  }, 180_000);
+  it.each(SCENARIO_NAMES.map((scenario) => [scenario, SCENARIO_DESCRIPTIONS[scenario]] as const))(
+    "%s (%s): every check's exit code and summary",
+    async (scenario) => {
+      const outcome = await runScenario(lab, scenario);
+      outcomes.set(scenario, outcome);
+      const problems = outcome.runs.flatMap((cellRun) => cellProblems(EXPECTED[cellRun.key]?.[scenario], cellRun));
+      expect(problems).toEqual([]);
+    },
+    180_000,
+  );
 
   it("ran no state-changing command on either host", () => {
     expect(outcomes.size).toBe(SCENARIO_NAMES.length);
-    const refused = [...outcomes].flatMap(([scenario, outcome]) => HOST_NAMES.flatMap((host) => outcome.commands[host].filter((entry) => entry.kind === "refused").map((entry) => `${scenario}, ${host}: ${entry.line}`)));
+    const refused = [...outcomes].flatMap(([scenario, outcome]) =>
+      HOST_NAMES.flatMap((host) => outcome.commands[host].filter((entry) => entry.kind === "refused").map((entry) => `${scenario}, ${host}: ${entry.line}`)),
+    );
     expect(refused).toEqual([]);
   });
 

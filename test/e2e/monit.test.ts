@@ -108,7 +108,10 @@ describe("monit in the simulated primary, with the example's check stanzas", () 
 
   const SECONDARY_MASTER = fixture("ifconfig_carp_group_secondary_backup_vio.txt").replace("carp: BACKUP", "carp: MASTER").replace("status: backup", "status: master");
 
-  const monitMails = (service: string, event: "Status failed" | "Status succeeded") => (mail: ReceivedMail): boolean => mail.subject.endsWith(` ${service}: ${event}`);
+  const monitMails =
+    (service: string, event: "Status failed" | "Status succeeded") =>
+    (mail: ReceivedMail): boolean =>
+      mail.subject.endsWith(` ${service}: ${event}`);
 
   async function firstLineOf(check: string): Promise<{ code: number | null; line: string }> {
     const run = await pair.run("primary", [`/etc/carpentry.monit/${check}`, "-t", "10"]);
@@ -174,7 +177,13 @@ describe("monit in the simulated primary, with the example's check stanzas", () 
     const [recovery] = await sink.wait(1, 15_000, monitMails("check_peer", "Status succeeded"));
     expect(recovery?.text).toMatch(/status succeeded \(0\) -- OK: /);
     await waitForSummary({ check_peer: "OK", check_carp: "OK" }, 15_000);
-    expect(sink.read().map((mail) => mail.subject).filter((subject) => subject.includes("check_carp")), "no mail about check_carp").toEqual([]);
+    expect(
+      sink
+        .read()
+        .map((mail) => mail.subject)
+        .filter((subject) => subject.includes("check_carp")),
+      "no mail about check_carp",
+    ).toEqual([]);
   });
 
   it("split brain: check_carp alerts with its summary line, and recovers", async () => {

@@ -16,7 +16,7 @@ async function leftoverChildren(host: HostName): Promise<string[]> {
 }
 
 async function closeSharedConnection(): Promise<void> {
-  await pair.run("primary", ["/bin/sh", "-c", "for s in /var/run/carpentry/cm-*; do [ -S \"$s\" ] && /usr/bin/ssh -o ControlPath=\"$s\" -O exit secondary; done; true"]);
+  await pair.run("primary", ["/bin/sh", "-c", 'for s in /var/run/carpentry/cm-*; do [ -S "$s" ] && /usr/bin/ssh -o ControlPath="$s" -O exit secondary; done; true']);
 }
 
 useSimulatedPair(

@@ -21,7 +21,9 @@ function showText(entries: readonly string[]): string {
 }
 
 async function setTables(host: HostName, tables: Readonly<Record<string, TableSpec>>): Promise<void> {
-  const listing = Object.entries(tables).map(([name, table]) => `${table.flags ?? "-pa-r--"}\t${name}\n`).join("");
+  const listing = Object.entries(tables)
+    .map(([name, table]) => `${table.flags ?? "-pa-r--"}\t${name}\n`)
+    .join("");
   await pair.setOutput(host, ["pfctl", "-vsT"], listing);
   for (const [name, table] of Object.entries(tables)) await pair.setOutput(host, ["pfctl", "-t", name, "-T", "show"], showText(table.entries));
 }
@@ -150,7 +152,10 @@ describe("check_pf_tables", () => {
 
   it("reads a configured table inside an anchor with -a, as pfctl names it (name@anchor)", async () => {
     await pair.writeConfig("primary", `${PRIMARY_CONFIG}[checks.pf_tables]\ntables = ["web@relayd/www"]\n`);
-    for (const [host, entries] of [["primary", ["192.0.2.80", "192.0.2.81"]], ["secondary", ["192.0.2.80"]]] as const) {
+    for (const [host, entries] of [
+      ["primary", ["192.0.2.80", "192.0.2.81"]],
+      ["secondary", ["192.0.2.80"]],
+    ] as const) {
       await pair.setOutput(host, ["pfctl", "-a", "relayd/www", "-vsT"], "--a----\tweb@relayd/www\n");
       await pair.setOutput(host, ["pfctl", "-a", "relayd/www", "-t", "web", "-T", "show"], showText(entries));
     }

@@ -54,9 +54,7 @@ useSimulatedPair(
 describe("check_pfsync", () => {
   it("OK for the healthy pair on both hosts, counts in the summary and as perfdata, one round trip", async () => {
     const onPrimary = await check("primary");
-    expect(onPrimary.firstLine).toBe(
-      "OK: states primary 1284, secondary 1279; pfsync0 up on both | states_primary=1284;;;0 states_secondary=1279;;;0 errors_primary=13c;;;0 errors_secondary=13c;;;0",
-    );
+    expect(onPrimary.firstLine).toBe("OK: states primary 1284, secondary 1279; pfsync0 up on both | states_primary=1284;;;0 states_secondary=1279;;;0 errors_primary=13c;;;0 errors_secondary=13c;;;0");
     expect(onPrimary.code).toBe(0);
     expect(onPrimary.stdout).toContain("secondary: pfsync0 up, syncdev vio0, syncpeer none (multicast), maxupd 128, defer off\n");
     const secondaryLog = await pair.commandEntries("secondary");
@@ -106,7 +104,11 @@ describe("check_pfsync", () => {
   });
 
   it("UNKNOWN naming host and line when pfctl -si prints what the parser does not understand", async () => {
-    await pair.setOutput("secondary", ["pfctl", "-si"], "Status: Enabled for 1 days 00:00:01             Debug: err\n\nState Table                          Total             Rate\n  current entries        twelve\n");
+    await pair.setOutput(
+      "secondary",
+      ["pfctl", "-si"],
+      "Status: Enabled for 1 days 00:00:01             Debug: err\n\nState Table                          Total             Rate\n  current entries        twelve\n",
+    );
     const res = await check("primary");
     expect(res.firstLine).toBe("UNKNOWN: cannot parse secondary's pfctl -si output line 4");
     expect(res.code).toBe(3);
@@ -159,7 +161,12 @@ describe("check_pfsync with compare_states", () => {
     // The secondary read its own table; no state list crossed the wire, only its three commands and one facts call ran there.
     const secondaryLog = await pair.commandEntries("secondary");
     expect(secondaryLog.filter((entry) => entry.kind === "ssh")).toHaveLength(1);
-    expect(secondaryLog.filter((entry) => entry.kind === "standin").map((entry) => entry.line)).toEqual(["/sbin/ifconfig pfsync0", "/sbin/pfctl -si", "/usr/bin/netstat -sp pfsync", "/sbin/pfctl -vvss"]);
+    expect(secondaryLog.filter((entry) => entry.kind === "standin").map((entry) => entry.line)).toEqual([
+      "/sbin/ifconfig pfsync0",
+      "/sbin/pfctl -si",
+      "/usr/bin/netstat -sp pfsync",
+      "/sbin/pfctl -vvss",
+    ]);
 
     const fromSecondary = await check("secondary");
     expect(fromSecondary.firstLine).toMatch(/^OK: states primary 430, secondary 410; secondary holds 100\.0% \|/);
@@ -212,7 +219,9 @@ describe("check_pfsync with compare_states", () => {
       // Keys for up to 49,500 states in well under 2 bytes each, against ~10 MB of pfctl -vvss text.
       expect(sentKiB * 1024).toBeLessThan(49_500 * 2);
       expect(Number(exchange?.[3])).toBeLessThan(400);
-      console.log(`pfsync compare_states, 50k states, run on the ${host}: keys sent ${sentKiB} KiB, answer ${exchange?.[3]} B, peer round trip ${exchange?.[4]} ms, whole check ${Math.round(res.durationMs)} ms (pfctl -vvss text: ${(tableBytes / 1048576).toFixed(1)} MiB)`);
+      console.log(
+        `pfsync compare_states, 50k states, run on the ${host}: keys sent ${sentKiB} KiB, answer ${exchange?.[3]} B, peer round trip ${exchange?.[4]} ms, whole check ${Math.round(res.durationMs)} ms (pfctl -vvss text: ${(tableBytes / 1048576).toFixed(1)} MiB)`,
+      );
       expect(res.durationMs).toBeLessThan(10_000);
     }
   });

@@ -9,7 +9,9 @@ import { startSmtpSinkIn, type HostSmtpSink, type ReceivedMail } from "../suppor
 const CARPENTRY = "/etc/carpentry.monit/carpentry";
 const SPOOL = "/var/spool/carpentry";
 // The peer checks open their own connections, so a stopped sshd is a dead peer for every check.
-const CONFIG = ['role = "primary"', "[peer]", 'host = "secondary"', "control_persist = 0", "[mail]", 'to = "admin@example.net"', 'from = "carpentry@primary.example.net"', "timeout = 5", ""].join("\n");
+const CONFIG = ['role = "primary"', "[peer]", 'host = "secondary"', "control_persist = 0", "[mail]", 'to = "admin@example.net"', 'from = "carpentry@primary.example.net"', "timeout = 5", ""].join(
+  "\n",
+);
 const EXIT: Readonly<Record<Status, number>> = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 };
 
 let pair: Pair;

@@ -54,7 +54,15 @@ describe("state-changing commands", () => {
   });
 
   it("leaves the read-only forms the checks use alone", async () => {
-    for (const argv of [["/sbin/pfctl", "-nf", "/etc/pf.conf"], ["/sbin/pfctl", "-t", "badhosts", "-T", "show"], ["/sbin/ifconfig", "carp203"], ["/sbin/ifconfig", "-g", "carp"], ["/sbin/sysctl", "net.inet.carp.preempt"], ["/usr/sbin/rcctl", "check", "carpentry"], ["/usr/sbin/smtpctl", "show", "queue"]]) {
+    for (const argv of [
+      ["/sbin/pfctl", "-nf", "/etc/pf.conf"],
+      ["/sbin/pfctl", "-t", "badhosts", "-T", "show"],
+      ["/sbin/ifconfig", "carp203"],
+      ["/sbin/ifconfig", "-g", "carp"],
+      ["/sbin/sysctl", "net.inet.carp.preempt"],
+      ["/usr/sbin/rcctl", "check", "carpentry"],
+      ["/usr/sbin/smtpctl", "show", "queue"],
+    ]) {
       await pair.run("primary", argv);
     }
     expect(await pair.refusedCommands("primary")).toEqual([]);

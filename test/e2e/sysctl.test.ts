@@ -18,7 +18,14 @@ let pair: Pair;
 /** The stand-in's answer to `/sbin/sysctl NAME...`: one line per name the kernel knows. */
 async function setLive(host: HostName, live: Record<string, string>): Promise<void> {
   for (const names of [NAMES, NAMES_WITH_WATCHDOG]) {
-    await pair.setOutput(host, ["/sbin/sysctl", ...names], names.filter((name) => name in live).map((name) => `${name}=${live[name]}\n`).join(""));
+    await pair.setOutput(
+      host,
+      ["/sbin/sysctl", ...names],
+      names
+        .filter((name) => name in live)
+        .map((name) => `${name}=${live[name]}\n`)
+        .join(""),
+    );
   }
 }
 
@@ -76,7 +83,8 @@ describe("check_sysctl", () => {
     expect(run.stdout).toContain("kern.watchdog.period: primary 0 (sysctl.conf -), secondary 32 (sysctl.conf 32): only in the secondary's sysctl.conf\n");
     expect(run.code).toBe(1);
     // The peer is asked for the primary's names while its file is on the way; its own name costs a second trip.
-    const asked = async (host: HostName): Promise<string[]> => (await pair.commandEntries(host)).filter((entry) => entry.kind === "standin" && entry.argv[0] === "/sbin/sysctl").map((entry) => entry.line);
+    const asked = async (host: HostName): Promise<string[]> =>
+      (await pair.commandEntries(host)).filter((entry) => entry.kind === "standin" && entry.argv[0] === "/sbin/sysctl").map((entry) => entry.line);
     expect(await asked("secondary")).toEqual([`/sbin/sysctl ${NAMES.join(" ")}`, `/sbin/sysctl ${NAMES_WITH_WATCHDOG.join(" ")}`]);
     expect(await asked("primary")).toEqual([`/sbin/sysctl ${NAMES_WITH_WATCHDOG.join(" ")}`]);
     await pair.writeConfig("primary", `${PAIR_CONFIG.primary}[checks.sysctl]\nignore = ["kern.watchdog.period"]\n`);

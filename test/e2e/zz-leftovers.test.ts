@@ -8,7 +8,10 @@ import { readFileSync } from "node:fs";
 import { expect, it } from "vitest";
 import { leftovers, startPair } from "../harness/pair.js";
 
-const pairMounts = (): string[] => readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((line) => /\/run\/netns\/c(pri|sec)\d+x|carpentry-pair-\d+x/.test(line));
+const pairMounts = (): string[] =>
+  readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .filter((line) => /\/run\/netns\/c(pri|sec)\d+x|carpentry-pair-\d+x/.test(line));
 
 it("finds nothing left by the test processes that have finished", async () => {
   // Other live workers' pairs are theirs (leftovers() leaves them out); their netns mounts are not

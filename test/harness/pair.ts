@@ -204,14 +204,36 @@ const PEER: Record<HostName, HostName> = { primary: "secondary", secondary: "pri
 
 /** Debian tools that OpenBSD does not have: absent (overlay whiteouts) inside the hosts. */
 const ABSENT_TOOLS = [
-  "node", "sha1sum", "sha224sum", "sha256sum", "sha384sum", "sha512sum", "md5sum", "b2sum",
-  "base32", "base64", "basenc", "bash", "rbash", "dash", "tac", "stdbuf", "flock", "nproc", "numfmt",
+  "node",
+  "sha1sum",
+  "sha224sum",
+  "sha256sum",
+  "sha384sum",
+  "sha512sum",
+  "md5sum",
+  "b2sum",
+  "base32",
+  "base64",
+  "basenc",
+  "bash",
+  "rbash",
+  "dash",
+  "tac",
+  "stdbuf",
+  "flock",
+  "nproc",
+  "numfmt",
 ];
 const ABSENT_PREFIXES = ["python"];
 /** Tools guarded or emulated by gnu-guard.sh (installed in /usr/bin). */
 const GUARDED_TOOLS = ["env", "find", "head", "sed", "sort", "stat", "xargs", "md5", "sha1", "sha256", "sha512"];
 const STANDIN_DIR: Record<StandinTool, "usr/sbin" | "usr/bin"> = {
-  ifconfig: "usr/sbin", pfctl: "usr/sbin", sysctl: "usr/sbin", smtpctl: "usr/sbin", rcctl: "usr/sbin", netstat: "usr/bin",
+  ifconfig: "usr/sbin",
+  pfctl: "usr/sbin",
+  sysctl: "usr/sbin",
+  smtpctl: "usr/sbin",
+  rcctl: "usr/sbin",
+  netstat: "usr/bin",
 };
 const OVERLAYS = ["etc", "usr", "var"] as const;
 
@@ -226,7 +248,7 @@ const OVERLAYS = ["etc", "usr", "var"] as const;
  */
 const HOLDER_SCRIPT = [
   "set -eu",
-  'H=$1 NAME=$2 ADDR=$3 IF=$4 NODE=$5',
+  "H=$1 NAME=$2 ADDR=$3 IF=$4 NODE=$5",
   "shift 5",
   "/usr/sbin/ip link set lo up",
   '/usr/sbin/ip addr add "$ADDR/30" dev "$IF"',
@@ -239,7 +261,7 @@ const HOLDER_SCRIPT = [
   "/usr/bin/mount -t tmpfs -o mode=0755 tmpfs /run",
   "/usr/bin/mkdir -m 0755 /run/sshd /run/.harness",
   '/usr/bin/mount --rbind "$H" /run/.harness',
-  "for d in upper work root usr-local-bin; do /usr/bin/mount -t tmpfs -o ro,mode=0555,size=4k tmpfs \"/run/.harness/$d\"; done",
+  'for d in upper work root usr-local-bin; do /usr/bin/mount -t tmpfs -o ro,mode=0555,size=4k tmpfs "/run/.harness/$d"; done',
   "for d in etc usr var; do",
   '  /usr/bin/mount -t overlay overlay -o "lowerdir=/$d,upperdir=$H/upper/$d,workdir=$H/work/$d" "/$d"',
   "done",
@@ -268,7 +290,7 @@ const HANG_SCRIPT = [
   "net.createServer({ pauseOnConnect: true }, (s) => {",
   "  held.add(s);",
   "  fs.appendFileSync(log, `Connection from ${s.remoteAddress} port ${s.remotePort} on ${address} port 22 (hanging listener)\\n`);",
-  '}).listen(22, address, () => console.log(`hanging listener listening on ${address} port 22`));',
+  "}).listen(22, address, () => console.log(`hanging listener listening on ${address} port 22`));",
   'process.on("SIGTERM", () => process.exit(0));',
 ].join("\n");
 
@@ -780,7 +802,7 @@ class PairImpl implements Pair {
     await execFileAsync("/usr/sbin/ip", ["link", "add", primary.veth, "netns", primary.ns, "type", "veth", "peer", "name", secondary.veth, "netns", secondary.ns]);
     await Promise.all([keys, ...HOST_NAMES.map((name) => this.startHolder(name))]);
     await this.writeSshFiles();
-    await Promise.all(HOST_NAMES.map((name) => this.sshds[name]?.start()));
+    await Promise.all(HOST_NAMES.map((name) => this.sshds[name]?.start() ?? Promise.resolve()));
   }
 
   private prepareHostDir(name: HostName): void {
@@ -848,11 +870,31 @@ class PairImpl implements Pair {
     const child = spawn(
       "/usr/bin/setpriv",
       [
-        "--pdeathsig", "KILL",
-        "/usr/sbin/ip", "netns", "exec", h.ns,
-        "/usr/bin/unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private",
-        "/usr/bin/dash", "-c", HOLDER_SCRIPT, "carpentry-holder",
-        h.dir, name, ADDRESS[name], h.veth, this.nodeBinary, ...this.whiteouts(),
+        "--pdeathsig",
+        "KILL",
+        "/usr/sbin/ip",
+        "netns",
+        "exec",
+        h.ns,
+        "/usr/bin/unshare",
+        "--mount",
+        "--uts",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "/usr/bin/dash",
+        "-c",
+        HOLDER_SCRIPT,
+        "carpentry-holder",
+        h.dir,
+        name,
+        ADDRESS[name],
+        h.veth,
+        this.nodeBinary,
+        ...this.whiteouts(),
       ],
       { stdio: ["pipe", "pipe", "pipe"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } },
     );
@@ -1247,7 +1289,25 @@ export function pfctlStatusText(f: { runtimeSeconds: number; currentEntries: num
   const rate = (n: number): string => `${(n / f.runtimeSeconds).toFixed(1)}/s`.padStart(16);
   const row = (name: string, n: number): string => `  ${name.padEnd(25)} ${String(n).padStart(14)} ${rate(n)}\n`;
   const gauge = (name: string, n: number): string => `  ${name.padEnd(25)} ${String(n).padStart(14)} ${"".padStart(14)}\n`;
-  const counters = ["match", "bad-offset", "fragment", "short", "normalize", "memory", "bad-timestamp", "congestion", "ip-option", "proto-cksum", "state-mismatch", "state-insert", "state-limit", "src-limit", "synproxy", "translate", "no-route"];
+  const counters = [
+    "match",
+    "bad-offset",
+    "fragment",
+    "short",
+    "normalize",
+    "memory",
+    "bad-timestamp",
+    "congestion",
+    "ip-option",
+    "proto-cksum",
+    "state-mismatch",
+    "state-insert",
+    "state-limit",
+    "src-limit",
+    "synproxy",
+    "translate",
+    "no-route",
+  ];
   return (
     `${`Status: Enabled for ${days} days ${hms}`.padEnd(44)}${"Debug: err".padStart(15)}\n\n` +
     `${"State Table".padEnd(27)} ${"Total".padStart(14)} ${"Rate".padStart(16)}\n` +

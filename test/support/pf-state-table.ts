@@ -13,7 +13,9 @@ export interface GeneratedState {
 
 /** The derived fixture's states, three lines each: the state, `age …`, `id: … creatorid: …`. */
 function templates(): string[][] {
-  const lines = fixture("derived_pfctl_vvss_openbsd7.txt").split("\n").filter((line) => line !== "");
+  const lines = fixture("derived_pfctl_vvss_openbsd7.txt")
+    .split("\n")
+    .filter((line) => line !== "");
   const blocks: string[][] = [];
   for (let i = 0; i < lines.length; i += 3) blocks.push(lines.slice(i, i + 3));
   return blocks;

@@ -154,7 +154,10 @@ function parseMail(raw: string, file = ""): ReceivedMail {
   return {
     file,
     envelopeFrom: headers.get("x-sink-envelope-from") ?? "",
-    envelopeTo: (headers.get("x-sink-envelope-to") ?? "").split(",").map((to) => to.trim()).filter(Boolean),
+    envelopeTo: (headers.get("x-sink-envelope-to") ?? "")
+      .split(",")
+      .map((to) => to.trim())
+      .filter(Boolean),
     headers,
     subject: decodeEncodedWords(headers.get("subject") ?? ""),
     text: found.text ?? "",
@@ -180,18 +183,27 @@ let bundled: Promise<Buffer> | undefined;
 
 /** This file and smtp-server as one CommonJS script that a host's node runs. */
 function bundleSink(): Promise<Buffer> {
-  bundled ??= import("esbuild").then(({ build }) => build({
-    stdin: { contents: 'import { runSmtpSinkMain } from "./smtp-sink.ts";\nvoid runSmtpSinkMain(process.argv.slice(2));\n', resolveDir: fileURLToPath(new URL(".", import.meta.url)), sourcefile: "smtp-sink-main.ts", loader: "ts" },
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node20",
-    // Loaded by bundleSink() alone, which the bundled sink never calls; nor does it use import.meta.
-    external: ["esbuild"],
-    logOverride: { "empty-import-meta": "silent" },
-    write: false,
-    logLevel: "warning",
-  })).then((out) => Buffer.from(out.outputFiles[0]?.contents ?? new Uint8Array()));
+  bundled ??= import("esbuild")
+    .then(({ build }) =>
+      build({
+        stdin: {
+          contents: 'import { runSmtpSinkMain } from "./smtp-sink.ts";\nvoid runSmtpSinkMain(process.argv.slice(2));\n',
+          resolveDir: fileURLToPath(new URL(".", import.meta.url)),
+          sourcefile: "smtp-sink-main.ts",
+          loader: "ts",
+        },
+        bundle: true,
+        platform: "node",
+        format: "cjs",
+        target: "node20",
+        // Loaded by bundleSink() alone, which the bundled sink never calls; nor does it use import.meta.
+        external: ["esbuild"],
+        logOverride: { "empty-import-meta": "silent" },
+        write: false,
+        logLevel: "warning",
+      }),
+    )
+    .then((out) => Buffer.from(out.outputFiles[0]?.contents ?? new Uint8Array()));
   return bundled;
 }
 

@@ -31,7 +31,10 @@ describe("gnuOnlyInShellLine catches", () => {
     ["tac", "tac /var/log/messages", /^tac: not on OpenBSD \(use tail -r\)/],
   ])("%s", (_, line, finding) => {
     const findings = gnuOnlyInShellLine(line);
-    expect(findings.some((text) => finding.test(text)), findings.join(" / ")).toBe(true);
+    expect(
+      findings.some((text) => finding.test(text)),
+      findings.join(" / "),
+    ).toBe(true);
   });
 
   it.each([
@@ -62,7 +65,10 @@ describe("gnuOnlyInShellLine leaves OpenBSD's forms alone", () => {
     ["sed -i with a suffix", "sed -i.orig 's/a/b/' x"],
     ["sed -n -e", "sed -n -e '/carp/p' /etc/hostname.carp0"],
     ["find -print0 | xargs -0", "find /etc/openvpn -type f -print0 | xargs -0 sha256"],
-    ["the tools the checks run", "/sbin/ifconfig carp; /sbin/ifconfig -g carp; /sbin/sysctl net.inet.carp.preempt; /sbin/pfctl -vsT; /usr/sbin/smtpctl show queue; /usr/sbin/rcctl check carpentry; /usr/bin/netstat -sp pfsync"],
+    [
+      "the tools the checks run",
+      "/sbin/ifconfig carp; /sbin/ifconfig -g carp; /sbin/sysctl net.inet.carp.preempt; /sbin/pfctl -vsT; /usr/sbin/smtpctl show queue; /usr/sbin/rcctl check carpentry; /usr/bin/netstat -sp pfsync",
+    ],
     ["our own code on the peer", "/etc/carpentry.monit/carpentry facts --json"],
     ["a long option after --", "grep -- --pattern x"],
     ["GNU names inside quotes, as data", "grep 'sha256sum --format bash' /etc/notes"],
@@ -96,13 +102,6 @@ describe("gnuOnlyInLogEntry", () => {
 
 describe("splitCommands", () => {
   it("splits a line into simple commands without quotes, redirections or comments", () => {
-    expect(splitCommands(`a 'b c' "d \\"e\\"" f\\ g 2>&1 >/dev/null | h; i && (j) # k\nl <<'EOF'\nbody\nEOF\nm`)).toEqual([
-      ["a", "b c", 'd "e"', "f g"],
-      ["h"],
-      ["i"],
-      ["j"],
-      ["l"],
-      ["m"],
-    ]);
+    expect(splitCommands(`a 'b c' "d \\"e\\"" f\\ g 2>&1 >/dev/null | h; i && (j) # k\nl <<'EOF'\nbody\nEOF\nm`)).toEqual([["a", "b c", 'd "e"', "f g"], ["h"], ["i"], ["j"], ["l"], ["m"]]);
   });
 });

@@ -16,7 +16,12 @@ function statement(stanza: MonitStanza, pattern: RegExp): RegExpExecArray[] {
 }
 
 function globalSetting(globals: string, pattern: RegExp): RegExpExecArray | null {
-  return pattern.exec(globals.split("\n").map((line) => line.replace(/#.*$/, "")).join("\n"));
+  return pattern.exec(
+    globals
+      .split("\n")
+      .map((line) => line.replace(/#.*$/, ""))
+      .join("\n"),
+  );
 }
 
 describe("parseMonitrc", () => {
@@ -29,7 +34,7 @@ describe("parseMonitrc", () => {
         "    if status != 0 then alert   # one rule",
         "",
         "# the next one",
-        "check process b matching \"^/usr/sbin/b\"",
+        'check process b matching "^/usr/sbin/b"',
         "    if does not exist then alert",
         "",
       ].join("\n"),
@@ -72,7 +77,10 @@ describe.each(ROLES)("monitrc.%s.example", (role) => {
     expect(monitTimeoutSeconds).toBeGreaterThan(Math.max(checkTimeoutSeconds, 10));
 
     const statusRules = statement(stanza, /^if (?:changed )?status\b.*$/);
-    expect(statusRules.map((match) => match[0]), "exactly one status rule").toHaveLength(1);
+    expect(
+      statusRules.map((match) => match[0]),
+      "exactly one status rule",
+    ).toHaveLength(1);
     expect(statusRules[0]?.[0]).toMatch(/^if status != 0 (?:for \d+ cycles )?then alert$/);
 
     const every = statement(stanza, /^every (\d+) cycles$/);

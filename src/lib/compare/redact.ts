@@ -68,9 +68,7 @@ export function isSecretFile(path: string, rules: RedactionRules): boolean {
 
 // Keeps a block's first and last lines, so a diff says which key changed without showing it.
 function maskBlocks(text: string, block: RegExp, isSecret: (label: string) => boolean): string {
-  return text.replace(block, (whole: string, begin: string, label: string, end: string | undefined) =>
-    isSecret(label) ? `${begin}\n${MASK}${end ? `\n${end}` : ""}` : whole,
-  );
+  return text.replace(block, (whole: string, begin: string, label: string, end: string | undefined) => (isSecret(label) ? `${begin}\n${MASK}${end ? `\n${end}` : ""}` : whole));
 }
 
 /**

@@ -105,7 +105,13 @@ export interface FactsAnswer {
 }
 
 /** This host's own answer, in-process, bound to the asker's deadline. */
-export async function answerHere(role: string, request: FactsRequest, signal: AbortSignal, options: FactsOptions, runAlongside: (commands: readonly HostCommand[]) => Promise<CommandResult[]>): Promise<FactsAnswer> {
+export async function answerHere(
+  role: string,
+  request: FactsRequest,
+  signal: AbortSignal,
+  options: FactsOptions,
+  runAlongside: (commands: readonly HostCommand[]) => Promise<CommandResult[]>,
+): Promise<FactsAnswer> {
   const talk = options.answer ? { ask: options.answer } : undefined;
   const [response, alongside] = await Promise.all([answerFacts(request, talk, signal), runAlongside(options.alongside ?? [])]);
   if (!response.ok) throw new HostError(`${role}: ${response.error}`.slice(0, 70), response.error);
@@ -309,7 +315,7 @@ registerFacts("batch", async (args, signal, talk) => {
     requests.map((item: unknown, index) => {
       const { op, args: opArgs } = (item ?? {}) as { op?: unknown; args?: unknown };
       const asBatch: Talk = { ask: (question) => talk.ask({ request: index, question } satisfies BatchQuestion) };
-      return op === "batch" ? failed("batch: a batch cannot hold a batch") : runOp(op, opArgs, signal, asBatch);
+      return op === "batch" ? Promise.resolve(failed("batch: a batch cannot hold a batch")) : runOp(op, opArgs, signal, asBatch);
     }),
   );
 });

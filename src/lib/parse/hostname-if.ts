@@ -70,7 +70,24 @@ const INTERFACE_RE = /^[a-z]+[0-9]+$/;
 const UINT_RE = /^[0-9]+$/;
 
 // Options this parser accepts without interpreting: flag words, and keywords taking one value.
-const IGNORED_FLAGS = new Set(["debug", "-debug", "-carppeer", "-description", "-inet", "-inet6", "autoconf", "-autoconf", "dhcp", "rtsol", "-rtsol", "arp", "-arp", "staticarp", "-staticarp", "-carpdev"]);
+const IGNORED_FLAGS = new Set([
+  "debug",
+  "-debug",
+  "-carppeer",
+  "-description",
+  "-inet",
+  "-inet6",
+  "autoconf",
+  "-autoconf",
+  "dhcp",
+  "rtsol",
+  "-rtsol",
+  "arp",
+  "-arp",
+  "staticarp",
+  "-staticarp",
+  "-carpdev",
+]);
 const IGNORED_WITH_VALUE = new Set(["group", "-group", "mtu", "rdomain", "lladdr", "llprio", "priority", "state", "rtlabel"]);
 
 interface Word {

@@ -382,9 +382,7 @@ export function normalizeTableEntry(line: string): string | null {
 const HOST = String.raw`(?:\([0-9]+\) )?[^\s()]+`;
 // print_state() writes "    " and then "   " before the state pair: exactly seven spaces. The
 // pre-4.7 FAQ sample has one or three, and a different column order, so it must not match.
-const STATE_RE = new RegExp(
-  String.raw`^(\S+) (\S+) (${HOST})(?: \((${HOST})\))? (->|<-) (${HOST})(?: \((${HOST})\))? {7}(\S+|<BAD STATE LEVELS [0-9]+:[0-9]+>)$`,
-);
+const STATE_RE = new RegExp(String.raw`^(\S+) (\S+) (${HOST})(?: \((${HOST})\))? (->|<-) (${HOST})(?: \((${HOST})\))? {7}(\S+|<BAD STATE LEVELS [0-9]+:[0-9]+>)$`);
 const STATE_TEXT_RE = /^(?:[A-Z_0-9]+:[A-Z_0-9]+|PROXY:(?:SRC|DST)|<BAD STATE LEVELS [0-9]+:[0-9]+>)$/;
 const DURATION = String.raw`([0-9]{2,}):([0-9]{2}):([0-9]{2})`;
 const AGE_RE = new RegExp(String.raw`^age ${DURATION}, expires in ${DURATION}, ([0-9]+):([0-9]+) pkts, ([0-9]+):([0-9]+) bytes((?:, .+)?)$`);

@@ -13,9 +13,7 @@ function nonEmptyLines(text: string, what: string): { lineNumber: number; raw: s
   const lines = text.split("\n");
   const last = lines.pop() ?? "";
   if (last !== "") throw new ParseError(what, "last line has no newline; output cut short?", lines.length + 1, last);
-  return lines
-    .map((l, i) => ({ lineNumber: i + 1, raw: l.endsWith("\r") ? l.slice(0, -1) : l }))
-    .filter((l) => l.raw.trim() !== "");
+  return lines.map((l, i) => ({ lineNumber: i + 1, raw: l.endsWith("\r") ? l.slice(0, -1) : l })).filter((l) => l.raw.trim() !== "");
 }
 
 export function parseRcctlCheck(text: string): RcctlCheckResult {

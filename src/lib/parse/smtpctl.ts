@@ -85,12 +85,31 @@ export function parseMailQueue(text: string, nowEpochSeconds: number): QueuedEnv
     };
     const p = splitLimited(raw, 14);
     if (p.length !== 14) fail(`${p.length} fields, expected 14; line truncated?`);
-    const [id = "", srcText = "", agentText = "", flagsText = "", sender = "", recipient = "", destination = "", created = "", expires = "", lastTry = "", retry = "", runstateText = "", runstateValue = "", error = ""] = p;
+    const [
+      id = "",
+      srcText = "",
+      agentText = "",
+      flagsText = "",
+      sender = "",
+      recipient = "",
+      destination = "",
+      created = "",
+      expires = "",
+      lastTry = "",
+      retry = "",
+      runstateText = "",
+      runstateValue = "",
+      error = "",
+    ] = p;
     if (!/^[0-9a-f]{16}$/.test(id)) fail("envelope id is not 16 hex digits");
     const src = pick(SOURCES, srcText) ?? fail(`unknown source ${JSON.stringify(srcText)}`);
     const agent = pick(AGENTS, agentText) ?? fail(`unknown agent ${JSON.stringify(agentText)}`);
     const flags = flagsText === "" ? [] : flagsText.split(",").map((f) => pick(FLAGS, f) ?? fail(`unknown flag ${JSON.stringify(f)}`));
-    for (const [field, value] of [["sender", sender], ["recipient", recipient], ["destination", destination]] as const) {
+    for (const [field, value] of [
+      ["sender", sender],
+      ["recipient", recipient],
+      ["destination", destination],
+    ] as const) {
       if (!value.includes("@") || /\s/.test(value)) fail(`${field} is not user@domain`);
     }
     const epoch = (field: string, value: string): number => (/^[0-9]+$/.test(value) ? Number(value) : fail(`${field} is not a number`));

@@ -9,21 +9,21 @@ import { ConfigError } from "./errors.js";
 const DEFAULT_CONFIG_PATH = "/etc/carpentry.monit/carpentry.toml";
 
 // Building blocks of the schemas here and of the checks' own [checks.NAME] schemas.
-export const absolutePath = v.pipe(
-  v.string(),
-  v.regex(/^\/[^\0]*$/, "an absolute path"),
-);
+export const absolutePath = v.pipe(v.string(), v.regex(/^\/[^\0]*$/, "an absolute path"));
 export const port = v.pipe(v.number(), v.integer("a whole number"), v.minValue(1, "a port from 1 to 65535"), v.maxValue(65535, "a port from 1 to 65535"));
 export const positiveSeconds = v.pipe(v.number(), v.minValue(0.1, "a number of seconds above 0"), v.maxValue(3600, "at most 3600 seconds"));
 export const wholeCount = v.pipe(v.number(), v.integer("a whole number"), v.minValue(0, "0 or more"));
 // A threshold is a plain number ("alert above it") or a Nagios range string.
-export const threshold = v.union([v.number(), v.pipe(v.string(), v.regex(/^@?(~|-?\d+(\.\d+)?)?(:(-?\d+(\.\d+)?)?)?$/, "a Nagios range such as 10, 10:, ~:10, 10:20 or @10:20"))], "a number or a Nagios range string");
+export const threshold = v.union(
+  [v.number(), v.pipe(v.string(), v.regex(/^@?(~|-?\d+(\.\d+)?)?(:(-?\d+(\.\d+)?)?)?$/, "a Nagios range such as 10, 10:, ~:10, 10:20 or @10:20"))],
+  "a number or a Nagios range string",
+);
 // Host names and user names reach ssh's argv: a leading '-' would be read as an option.
 const hostName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.:%[\]-]+$/, "a host name or address"), v.regex(/^[^-]/, "a host name not starting with '-'"));
 const userName = v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, "a user name"));
 export const interfaceName = v.pipe(v.string(), v.regex(/^[a-z]+[0-9]+$/, "an interface name such as em0"));
 const setName = v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_]*$/, "a name of lowercase letters, digits and _"));
-const sshOption = v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9]*[= ]\S.*$/, "an ssh option such as \"ServerAliveInterval=5\""));
+const sshOption = v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9]*[= ]\S.*$/, 'an ssh option such as "ServerAliveInterval=5"'));
 const regexSource = v.pipe(
   v.string(),
   v.check((source) => {
@@ -65,7 +65,15 @@ const hostSpecificSchema = v.strictObject({
 const driftSetSchema = v.strictObject({
   description: v.optional(v.string()),
   // A path ending in '/' is a directory, compared recursively; '*' matches within one path component.
-  paths: v.pipe(v.array(v.pipe(absolutePath, v.check((path) => !/[*?]/.test(path.replace(/\/+$/, "").replace(/\/[^/]*$/, "")), "an absolute path with '*' or '?' in its last component only"))), v.minLength(1, "at least one path")),
+  paths: v.pipe(
+    v.array(
+      v.pipe(
+        absolutePath,
+        v.check((path) => !/[*?]/.test(path.replace(/\/+$/, "").replace(/\/[^/]*$/, "")), "an absolute path with '*' or '?' in its last component only"),
+      ),
+    ),
+    v.minLength(1, "at least one path"),
+  ),
   exclude: v.optional(v.array(absolutePath), []),
   // Files whose content is a secret as a whole: only "differs" is ever said about them.
   secret_files: v.optional(v.array(v.string()), []),

@@ -65,6 +65,15 @@ export interface CommandEnd {
 export function commandFailed(command: string, where: string | undefined, end: CommandEnd): HostError {
   const how = end.exitCode !== undefined ? `exit ${end.exitCode}` : end.signal ? `killed by ${end.signal}` : "no exit status";
   const shown = command.length > 40 ? `${command.slice(0, 37)}...` : command;
-  const said = end.stderr.split("\n").map((line) => line.trim()).find((line) => line !== "");
+  const said = end.stderr
+    .split("\n")
+    .map((line) => line.trim())
+    .find((line) => line !== "");
   return new HostError(`${shown} failed${where ? ` on ${where}` : ""} (${how})`, said);
+}
+
+/** What was thrown, as an Error to throw on: our own code throws Errors, anything else is named as such. */
+export function asError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  return new Error(typeof thrown === "string" ? thrown : `a non-error was thrown (${typeof thrown})`);
 }

@@ -14,7 +14,10 @@ export interface Finding {
 
 /** Worst first, then in the order found, so the summary names the most urgent problem. */
 export function sortFindings<T extends Finding>(findings: readonly T[]): T[] {
-  return findings.map((finding, index) => ({ finding, index })).sort((a, b) => URGENCY[a.finding.status] - URGENCY[b.finding.status] || a.index - b.index).map(({ finding }) => finding);
+  return findings
+    .map((finding, index) => ({ finding, index }))
+    .sort((a, b) => URGENCY[a.finding.status] - URGENCY[b.finding.status] || a.index - b.index)
+    .map(({ finding }) => finding);
 }
 
 /** How the summary reads when several findings share the worst status; by default the first one's, with "(+N more)". */
@@ -25,7 +28,13 @@ export type ManySummary<T extends Finding> = (worst: readonly T[]) => string | u
  * over UNKNOWN here: a fault seen is reported as such), its summary plus "(+N more)", and the
  * findings' details before the context lines.
  */
-export function resultFromFindings<T extends Finding>(findings: readonly T[], okSummary: string, context: readonly string[] = [], perfdata: readonly PerfDatum[] = [], manySummary?: ManySummary<T>): Result {
+export function resultFromFindings<T extends Finding>(
+  findings: readonly T[],
+  okSummary: string,
+  context: readonly string[] = [],
+  perfdata: readonly PerfDatum[] = [],
+  manySummary?: ManySummary<T>,
+): Result {
   const sorted = sortFindings(findings);
   const first = sorted[0];
   if (first === undefined) return { status: "OK", summary: okSummary, details: [...context], perfdata: [...perfdata] };

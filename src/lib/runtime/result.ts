@@ -83,7 +83,12 @@ function formatNumber(value: number | "U"): string {
 // Perfdata labels: no spaces, '=' or quotes, lowercase; the Nagios guidelines want the first 19
 // characters unique, which the checks' label choice takes care of.
 function perfLabel(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9_.-]+/g, "_").replace(/^_+|_+$/g, "") || "value";
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9_.-]+/g, "_")
+      .replace(/^_+|_+$/g, "") || "value"
+  );
 }
 
 export function formatPerfdata(perfdata: readonly PerfDatum[]): string {

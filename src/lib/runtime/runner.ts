@@ -47,7 +47,8 @@ function createContext(config: Config, invocation: Invocation, scope: ProcessSco
   const role = config.role;
   const peerRole = otherRole(role);
   const local = new LocalHost(role, scope, deadline);
-  const multiplexing = config.peer.control_persist > 0 ? { controlDir: config.peer.control_dir ?? defaultControlDir(), persistSeconds: config.peer.control_persist, maxSessions: config.peer.max_sessions } : undefined;
+  const multiplexing =
+    config.peer.control_persist > 0 ? { controlDir: config.peer.control_dir ?? defaultControlDir(), persistSeconds: config.peer.control_persist, maxSessions: config.peer.max_sessions } : undefined;
   const peer = new SshHost({ role: peerRole, peer: config.peer, scope, deadline, multiplexing, batcher: invocation.batcher });
   const pick = (wanted: string): Host => (wanted === role ? local : peer);
   return {
@@ -81,7 +82,13 @@ export async function executeCheck(def: CheckDefinition, invocation: Invocation)
         if (!deadline.expired) return;
         const waiting = scope.waitingFor();
         const what = waiting[0] ?? "the check to finish";
-        resolve(result("UNKNOWN", `timed out after ${invocation.timeoutMs / 1000}s waiting for ${what}`, waiting.slice(1).map((w) => `also waiting for ${w}`)));
+        resolve(
+          result(
+            "UNKNOWN",
+            `timed out after ${invocation.timeoutMs / 1000}s waiting for ${what}`,
+            waiting.slice(1).map((w) => `also waiting for ${w}`),
+          ),
+        );
       },
       { once: true },
     );
@@ -180,7 +187,7 @@ function parseCheckArgs(def: CheckDefinition, argv: readonly string[], env: Node
     throw new UsageError(`bad arguments: ${(error as Error).message.split("\n")[0]?.slice(0, 50)}`, `${(error as Error).message}. See --help.`);
   }
   const values = parsed.values as Record<string, string | boolean | boolean[] | undefined>;
-  const text = (name: string): string | undefined => (typeof values[name] === "string" ? (values[name] as string) : undefined);
+  const text = (name: string): string | undefined => (typeof values[name] === "string" ? values[name] : undefined);
   const extra: Record<string, string | undefined> = {};
   for (const option of def.options ?? []) extra[option.name] = text(option.name);
   const warningText = text("warning");

@@ -3,7 +3,7 @@
 // which host is which: they name commands and facts, a Host gets them in one round trip.
 import type { PeerConfig, Role } from "../runtime/config.js";
 import type { Deadline } from "../runtime/deadline.js";
-import { HostError } from "../runtime/errors.js";
+import { asError, HostError } from "../runtime/errors.js";
 import { answerHere, factsRequest, PeerFacts, type FactsAnswer, type FactsBatcher, type FactsOptions } from "../facts/protocol.js";
 import type { ConversationInput, ProcessOutcome, ProcessScope } from "./process.js";
 import { buildBatchScript, QUESTION_PREFIX, renderCommand, type BatchScript, splitBatchOutput, truncateCommand, type CommandResult, type HostCommand } from "./shell.js";
@@ -80,7 +80,7 @@ class Conversation {
 
   /** The command's result, its questions left out of its stdout. */
   result(outcome: ProcessOutcome, label: string): CommandResult {
-    if (this.failure !== undefined) throw this.failure;
+    if (this.failure !== undefined) throw asError(this.failure);
     const stdout = outcome.stdout
       .split("\n")
       .filter((line) => !line.startsWith(QUESTION_PREFIX))
@@ -209,6 +209,9 @@ export class SshHost implements Host {
 }
 
 function lastStderr(stderr: string): string | undefined {
-  const lines = stderr.split("\n").map((line) => line.trim()).filter(Boolean);
+  const lines = stderr
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean);
   return lines.length > 0 ? lines.slice(-2).join(" / ") : undefined;
 }

@@ -3,7 +3,7 @@
 // when the deadline's signal aborts, the whole group (ssh and what a shell started included) is
 // killed, so nothing outlives the check.
 import type { Options, Result as ExecaResult } from "execa";
-import { HostError, TimeoutError } from "../runtime/errors.js";
+import { asError, HostError, TimeoutError } from "../runtime/errors.js";
 
 type Execa = typeof import("execa").execa;
 let execaLoading: Promise<Execa> | undefined;
@@ -148,7 +148,12 @@ export class ProcessScope {
    * at a time) and may write to its stdin; the first input is written at once. The outcome's stdout
    * holds every line, talk included.
    */
-  async converse(file: string, args: readonly string[], options: SpawnOptions & { readonly input: string }, onLine: (line: string, input: ConversationInput) => Promise<void>): Promise<ProcessOutcome> {
+  async converse(
+    file: string,
+    args: readonly string[],
+    options: SpawnOptions & { readonly input: string },
+    onLine: (line: string, input: ConversationInput) => Promise<void>,
+  ): Promise<ProcessOutcome> {
     const execa = await this.start();
     const subprocess = execa(file, args, { ...baseOptions(this.signal, options.env), detached: true, stdin: "pipe", buffer: { stdout: false } });
     // A peer that exits without reading all we write must not crash us with EPIPE.
@@ -187,7 +192,7 @@ export class ProcessScope {
       });
       const result = await subprocess;
       await talk;
-      if (talkError !== undefined && !result.isCanceled) throw talkError;
+      if (talkError !== undefined && !result.isCanceled) throw asError(talkError);
       throwIfNotRun(file, result, options.description);
       return outcomeOf(result, stdout);
     });

@@ -97,6 +97,9 @@ export function truncateCommand(text: string, max = 40): string {
 }
 
 export function lastLine(text: string): string {
-  const lines = text.split("\n").map((line) => line.trim()).filter(Boolean);
+  const lines = text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean);
   return lines[lines.length - 1] ?? "";
 }

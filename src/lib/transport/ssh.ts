@@ -141,22 +141,25 @@ export function sshArgs(peer: PeerConfig, multiplexing: Multiplexing | undefined
   const args = ["-o", "BatchMode=yes"];
   for (const option of peer.ssh_options) args.push("-o", option);
   args.push(
-    "-o", `ConnectTimeout=${peer.connect_timeout}`,
-    "-o", "StrictHostKeyChecking=yes",
-    "-o", "ServerAliveInterval=5",
-    "-o", "ServerAliveCountMax=2",
-    "-o", "LogLevel=ERROR",
-    "-p", String(peer.port),
-    "-l", peer.user,
+    "-o",
+    `ConnectTimeout=${peer.connect_timeout}`,
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    "ServerAliveInterval=5",
+    "-o",
+    "ServerAliveCountMax=2",
+    "-o",
+    "LogLevel=ERROR",
+    "-p",
+    String(peer.port),
+    "-l",
+    peer.user,
   );
   if (peer.identity_file) args.push("-o", "IdentitiesOnly=yes", "-i", peer.identity_file);
   if (peer.known_hosts_file) args.push("-o", `UserKnownHostsFile=${peer.known_hosts_file}`);
   if (multiplexing) {
-    args.push(
-      "-o", "ControlMaster=auto",
-      "-o", `ControlPath=${controlPath(multiplexing, peer)}`,
-      "-o", `ControlPersist=${multiplexing.persistSeconds}`,
-    );
+    args.push("-o", "ControlMaster=auto", "-o", `ControlPath=${controlPath(multiplexing, peer)}`, "-o", `ControlPersist=${multiplexing.persistSeconds}`);
   } else {
     args.push("-o", "ControlMaster=no", "-o", "ControlPath=none");
   }

@@ -20,7 +20,11 @@ function host(role: Role, files: Record<string, string>, live: string[] = Object
 
 const MAPPING = { re0: "em0" };
 
-function decide(primaryFiles: Record<string, string>, secondaryFiles: Record<string, string>, options: { map?: Record<string, string>; ignore?: string[]; livePrimary?: string[]; liveSecondary?: string[] } = {}): Result {
+function decide(
+  primaryFiles: Record<string, string>,
+  secondaryFiles: Record<string, string>,
+  options: { map?: Record<string, string>; ignore?: string[]; livePrimary?: string[]; liveSecondary?: string[] } = {},
+): Result {
   return decideCarpInterfaces({
     primary: host("primary", primaryFiles, options.livePrimary),
     secondary: host("secondary", secondaryFiles, options.liveSecondary),
@@ -78,7 +82,9 @@ describe("decideCarpInterfaces", () => {
   });
 
   it("CRITICAL for a differing vhid, address or netmask; a netmask written another way is the same", () => {
-    expect(decide(HEALTHY_PRIMARY, { ...HEALTHY_SECONDARY, "hostname.carp120": USERS_SECONDARY.replace("vhid 120", "vhid 12") }).details[0]).toBe("hostname.carp120: vhid 120 on primary, 12 on secondary");
+    expect(decide(HEALTHY_PRIMARY, { ...HEALTHY_SECONDARY, "hostname.carp120": USERS_SECONDARY.replace("vhid 120", "vhid 12") }).details[0]).toBe(
+      "hostname.carp120: vhid 120 on primary, 12 on secondary",
+    );
     expect(decide(HEALTHY_PRIMARY, { ...HEALTHY_SECONDARY, "hostname.carp120": USERS_SECONDARY.replace("192.168.120.103", "192.168.120.104") }).summary).toBe("hostname.carp120 address differs");
     const netmask = decide(HEALTHY_PRIMARY, { ...HEALTHY_SECONDARY, "hostname.carp120": USERS_SECONDARY.replace("255.255.255.0", "255.255.255.128") });
     expect(netmask.summary).toBe("hostname.carp120 netmask differs");
@@ -138,13 +144,21 @@ describe("decideCarpInterfaces", () => {
   it("UNKNOWN for a file it cannot read as text", () => {
     const primary = host("primary", HEALTHY_PRIMARY);
     const binary: FileFacts = { path: "/etc/hostname.carp0", type: "file", size: 10, binary: true };
-    const res = decideCarpInterfaces({ primary, secondary: { role: "secondary", files: [binary, file("hostname.carp120", USERS_SECONDARY)], liveInterfaces: ["carp0", "carp120"] }, hostSpecificInterfaces: MAPPING, ignore: [] });
+    const res = decideCarpInterfaces({
+      primary,
+      secondary: { role: "secondary", files: [binary, file("hostname.carp120", USERS_SECONDARY)], liveInterfaces: ["carp0", "carp120"] },
+      hostSpecificInterfaces: MAPPING,
+      ignore: [],
+    });
     expect(res.status).toBe("UNKNOWN");
     expect(res.details[0]).toBe("cannot read /etc/hostname.carp0 on secondary: it is not a text file");
   });
 
   it("leaves out ignored interfaces and files that netstart does not read", () => {
-    const res = decide({ ...HEALTHY_PRIMARY, "hostname.carp9": USERS_PRIMARY, "hostname.carp0.orig": "garbage garbage" }, HEALTHY_SECONDARY, { ignore: ["carp9"], livePrimary: ["carp0", "carp120", "carp9"] });
+    const res = decide({ ...HEALTHY_PRIMARY, "hostname.carp9": USERS_PRIMARY, "hostname.carp0.orig": "garbage garbage" }, HEALTHY_SECONDARY, {
+      ignore: ["carp9"],
+      livePrimary: ["carp0", "carp120", "carp9"],
+    });
     expect(res.status).toBe("OK");
   });
 

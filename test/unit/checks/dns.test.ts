@@ -30,11 +30,7 @@ describe("decideDns", () => {
     const res = decideDns(THREE, [ok("www.ok.test", ["192.0.2.10"]), failed("a.nx.test", "ENOTFOUND"), failed("x.fail.test", "ESERVFAIL")]);
     expect(res.status).toBe("CRITICAL");
     expect(res.summary).toBe("a.nx.test: NXDOMAIN via 127.0.0.1:53 (+1 more)");
-    expect(res.details).toEqual([
-      "a.nx.test A via 127.0.0.1:53: NXDOMAIN (1 ms)",
-      "x.fail.test A via 127.0.0.1:53: SERVFAIL (1 ms)",
-      "www.ok.test A: 192.0.2.10 (2 ms)",
-    ]);
+    expect(res.details).toEqual(["a.nx.test A via 127.0.0.1:53: NXDOMAIN (1 ms)", "x.fail.test A via 127.0.0.1:53: SERVFAIL (1 ms)", "www.ok.test A: 192.0.2.10 (2 ms)"]);
     expect(formatPerfdata(res.perfdata)).toBe("resolved=1;;;0;3 slowest=2ms;;;0");
   });
 
@@ -91,7 +87,11 @@ describe("queryName", () => {
   });
 
   it("tells SERVFAIL, NXDOMAIN and REFUSED apart", async () => {
-    for (const [rcode, code] of [[2, "ESERVFAIL"], [3, "ENOTFOUND"], [5, "EREFUSED"]] as const) {
+    for (const [rcode, code] of [
+      [2, "ESERVFAIL"],
+      [3, "ENOTFOUND"],
+      [5, "EREFUSED"],
+    ] as const) {
       const outcome = await queryName("www.ok.test", at(await fakeServer(rcode)), new ProcessScope(new AbortController().signal));
       expect(outcome).toMatchObject({ ok: false, code });
       server?.close();

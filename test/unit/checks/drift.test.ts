@@ -23,7 +23,10 @@ describe("driftResult", () => {
     const res = driftResult([comparison([])], LABELS);
     expect(res.status).toBe("OK");
     expect(res.summary).toBe("pf: 12 paths the same on primary and secondary");
-    expect(res.perfdata).toEqual([{ label: "paths", value: 12, min: 0 }, { label: "differing", value: 0, min: 0 }]);
+    expect(res.perfdata).toEqual([
+      { label: "paths", value: 12, min: 0 },
+      { label: "differing", value: 0, min: 0 },
+    ]);
   });
 
   it("CRITICAL for a changed file: summary names it, the diff follows the list of paths", () => {
@@ -44,10 +47,22 @@ describe("driftResult", () => {
           { path: "/etc/openvpn", kinds: ["mode"], local: dir("/etc/openvpn", 0o755), peer: dir("/etc/openvpn", 0o700) },
           { path: "/etc/openvpn/ccd/new", kinds: ["only on peer"], peer: file("/etc/openvpn/ccd/new") },
           { path: "/etc/openvpn/gone", kinds: ["only here"], local: file("/etc/openvpn/gone") },
-          { path: "/etc/openvpn/server.conf", kinds: ["content", "owner"], local: file("/etc/openvpn/server.conf"), peer: file("/etc/openvpn/server.conf", { uid: 1000, gid: 1000, contentDigest: "bb" }), content: { kind: "withheld", reason: "secret" } },
+          {
+            path: "/etc/openvpn/server.conf",
+            kinds: ["content", "owner"],
+            local: file("/etc/openvpn/server.conf"),
+            peer: file("/etc/openvpn/server.conf", { uid: 1000, gid: 1000, contentDigest: "bb" }),
+            content: { kind: "withheld", reason: "secret" },
+          },
           { path: "/etc/openvpn/current", kinds: ["symlink target"], local: link("/etc/openvpn/current", "v2"), peer: link("/etc/openvpn/current", "v1") },
           { path: "/etc/openvpn/x", kinds: ["type"], local: file("/etc/openvpn/x"), peer: link("/etc/openvpn/x", "y") },
-          { path: "/etc/openvpn/big", kinds: ["content"], local: file("/etc/openvpn/big", { size: 52428800 }), peer: file("/etc/openvpn/big", { size: 52428801 }), content: { kind: "withheld", reason: "too large" } },
+          {
+            path: "/etc/openvpn/big",
+            kinds: ["content"],
+            local: file("/etc/openvpn/big", { size: 52428800 }),
+            peer: file("/etc/openvpn/big", { size: 52428801 }),
+            content: { kind: "withheld", reason: "too large" },
+          },
           { path: "/etc/openvpn/key.txt", kinds: ["content"], local: file("/etc/openvpn/key.txt"), peer: file("/etc/openvpn/key.txt"), content: { kind: "secrets only" } },
           { path: "/etc/openvpn/blob", kinds: ["content"], local: file("/etc/openvpn/blob"), peer: file("/etc/openvpn/blob"), content: { kind: "withheld", reason: "binary" } },
           { path: "/etc/openvpn/huge-change", kinds: ["content"], local: file("/etc/openvpn/huge-change"), peer: file("/etc/openvpn/huge-change"), content: { kind: "too different" } },
@@ -75,10 +90,12 @@ describe("driftResult", () => {
     const diff = unifiedDiff("primary:/etc/pf.conf", "secondary:/etc/pf.conf", "a\n".repeat(50), "b\n".repeat(50));
     if (diff.kind !== "diff") throw new Error("expected a diff");
     const res = driftResult(
-      [comparison([
-        { path: "/etc/pf.conf", kinds: ["content"], local: file("/etc/pf.conf"), peer: file("/etc/pf.conf"), content: diff },
-        { path: "/etc/pf.tables/spamd.txt", kinds: ["only here"], local: file("/etc/pf.tables/spamd.txt") },
-      ])],
+      [
+        comparison([
+          { path: "/etc/pf.conf", kinds: ["content"], local: file("/etc/pf.conf"), peer: file("/etc/pf.conf"), content: diff },
+          { path: "/etc/pf.tables/spamd.txt", kinds: ["only here"], local: file("/etc/pf.tables/spamd.txt") },
+        ]),
+      ],
       LABELS,
     );
     const text = formatText(res, false);
@@ -89,7 +106,15 @@ describe("driftResult", () => {
 
   it("keeps the first line within 80 characters for a long path", () => {
     const path = `/etc/openv-client-${"x".repeat(100)}/client.conf`;
-    const res = driftResult([comparison([{ path, kinds: ["only on peer"], peer: file(path) }, { path: "/b", kinds: ["only here"], local: file("/b") }])], LABELS);
+    const res = driftResult(
+      [
+        comparison([
+          { path, kinds: ["only on peer"], peer: file(path) },
+          { path: "/b", kinds: ["only here"], local: file("/b") },
+        ]),
+      ],
+      LABELS,
+    );
     const beforePerfdata = firstLine(res).split(" | ")[0] ?? "";
     expect(beforePerfdata.length).toBeLessThanOrEqual(SUMMARY_MAX_CHARS);
     expect(beforePerfdata).toMatch(/\(\+1 more\)$/);
@@ -184,7 +209,8 @@ describe("the sets", () => {
 });
 
 describe("check_drift without a peer to ask", () => {
-  const run = async (toml: string, set: string | undefined) => (await executeCheck(check, { configPath: "/c.toml", timeoutMs: 5000, verbose: false, config: parseConfig(toml, "/c.toml", { only: check }), extra: { set } })).result;
+  const run = async (toml: string, set: string | undefined) =>
+    (await executeCheck(check, { configPath: "/c.toml", timeoutMs: 5000, verbose: false, config: parseConfig(toml, "/c.toml", { only: check }), extra: { set } })).result;
 
   it("UNKNOWN naming an unknown --set, with the known sets", async () => {
     const res = await run(`${BASE_CONFIG}[drift.custom]\npaths = ["/etc/x"]\n`, "nosuchset");

@@ -26,7 +26,13 @@ function primaryEntries(): ManifestEntry[] {
 }
 
 const RUNNING = { name: "carpentry", state: "ok" as const };
-const WATCHERS = { program: "entr", running: [{ pid: 4242, name: "entr" }, { pid: 4250, name: "entr" }] };
+const WATCHERS = {
+  program: "entr",
+  running: [
+    { pid: 4242, name: "entr" },
+    { pid: 4250, name: "entr" },
+  ],
+};
 
 function primary(entries: ManifestEntry[] = primaryEntries(), extra: Partial<InstalledFacts> = {}): InstalledFacts {
   return { paths: DEFAULT_PATHS.primary, entries, service: RUNNING, watchers: WATCHERS, ...extra };
@@ -103,7 +109,11 @@ describe("decideInstalled", () => {
   });
 
   it("takes '*' in a configured path, and ignores symlinks' own modes", () => {
-    const entries = [file("/etc/carpentry.monit/check_carp"), file("/etc/carpentry.monit/check_dns"), { path: "/etc/carpentry.monit/latest", type: "symlink" as const, mode: 0o777, uid: 0, gid: 0, size: 0, linkTarget: "check_dns" }];
+    const entries = [
+      file("/etc/carpentry.monit/check_carp"),
+      file("/etc/carpentry.monit/check_dns"),
+      { path: "/etc/carpentry.monit/latest", type: "symlink" as const, mode: 0o777, uid: 0, gid: 0, size: 0, linkTarget: "check_dns" },
+    ];
     expect(decideInstalled({ paths: ["/etc/carpentry.monit/check_*", "/etc/carpentry.monit/latest"], entries }).status).toBe("OK");
     expect(decideInstalled({ paths: ["/etc/carpentry.monit/check_*", "/etc/carpentry.monit/zz_*"], entries }).summary).toBe("/etc/carpentry.monit/zz_* missing");
   });

@@ -8,7 +8,6 @@ import type { CommandResult } from "../../../src/lib/transport/shell.js";
 import { parseRange } from "../../../src/lib/runtime/thresholds.js";
 import { fixture } from "../../support/fixtures.js";
 
-
 /** The real OpenSMTPD capture: transcripts between `===== $ command (situation) =====` lines. */
 function captured(situation: string): string {
   const lines = fixture("smtpctl-show-queue.txt", "opensmtpd").split("\n");

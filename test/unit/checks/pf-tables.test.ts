@@ -8,7 +8,6 @@ import { ConfigError, ParseError } from "../../../src/lib/runtime/errors.js";
 import { firstLine, formatText } from "../../../src/lib/runtime/result.js";
 import { fixture } from "../../support/fixtures.js";
 
-
 /** The normalized entries of `-T show` output, as a host reads them (all of them: one bucket). */
 function entriesOf(text: string, key = "t"): string[] {
   const read = new TableCapture(key, true);

@@ -55,7 +55,9 @@ function hostFacts(role: Role, states: number, overrides: { ifconfig?: CommandRe
   });
 }
 
-const NO_GROWTH: CounterGrowth = { byRole: { primary: { kind: "compared", since: "2026-01-01T00:00:00.000Z", increases: [] }, secondary: { kind: "compared", since: "2026-01-01T00:00:00.000Z", increases: [] } } };
+const NO_GROWTH: CounterGrowth = {
+  byRole: { primary: { kind: "compared", since: "2026-01-01T00:00:00.000Z", increases: [] }, secondary: { kind: "compared", since: "2026-01-01T00:00:00.000Z", increases: [] } },
+};
 
 function facts(primary: PfsyncHostFacts, secondary: PfsyncHostFacts, more: Partial<PfsyncFacts> = {}): PfsyncFacts {
   return { primary, secondary, growth: NO_GROWTH, ...more };
@@ -105,9 +107,7 @@ describe("countsWithinTolerance (the admin's 0.93-1.03 of the primary, +/-3 belo
 describe("decidePfsync: interfaces and counts", () => {
   it("is OK for a healthy pair, with the counts in the summary and as perfdata", () => {
     const res = decidePfsync(facts(hostFacts("primary", 412), hostFacts("secondary", 405)), DEFAULTS);
-    expect(firstLine(res)).toBe(
-      "OK: states primary 412, secondary 405; pfsync0 up on both | states_primary=412;;;0 states_secondary=405;;;0 errors_primary=13c;;;0 errors_secondary=13c;;;0",
-    );
+    expect(firstLine(res)).toBe("OK: states primary 412, secondary 405; pfsync0 up on both | states_primary=412;;;0 states_secondary=405;;;0 errors_primary=13c;;;0 errors_secondary=13c;;;0");
     expect(res.details).toContain("primary: pfsync0 up, syncdev vio1, syncpeer none (multicast), maxupd 128, defer off");
     expect(res.details).toContain("secondary: pfsync0 up, syncdev vio0, syncpeer none (multicast), maxupd 128, defer off");
     expect(res.details).toContain("states: primary 412, secondary 405 (98.3%); tolerance 0.93-1.03 of the primary's count, +/-3 below 100 states");
@@ -119,7 +119,9 @@ describe("decidePfsync: interfaces and counts", () => {
 
   it("is OK for 2 vs 5 states (small counts), CRITICAL for 1000 vs 925 and 1040, OK for 935", () => {
     expect(decidePfsync(facts(hostFacts("primary", 2), hostFacts("secondary", 5)), DEFAULTS).status).toBe("OK");
-    expect(firstLine(decidePfsync(facts(hostFacts("primary", 1000), hostFacts("secondary", 925)), DEFAULTS))).toMatch(/^CRITICAL: states diverged: primary 1000, secondary 925 \| states_primary=1000;;;0 states_secondary=925;;;0/);
+    expect(firstLine(decidePfsync(facts(hostFacts("primary", 1000), hostFacts("secondary", 925)), DEFAULTS))).toMatch(
+      /^CRITICAL: states diverged: primary 1000, secondary 925 \| states_primary=1000;;;0 states_secondary=925;;;0/,
+    );
     expect(decidePfsync(facts(hostFacts("primary", 1000), hostFacts("secondary", 935)), DEFAULTS).status).toBe("OK");
     const above = decidePfsync(facts(hostFacts("primary", 1000), hostFacts("secondary", 1040)), DEFAULTS);
     expect(above).toMatchObject({ status: "CRITICAL", summary: "states diverged: primary 1000, secondary 1040" });
@@ -204,10 +206,16 @@ describe("readHostFacts: output it cannot read is UNKNOWN naming host and line",
   it("rejects pfctl -si cut short, ifconfig and netstat noise", () => {
     const cut = pfctlInfoText(412).split("\n").slice(0, 5).join("\n") + "\n";
     expect(() => readHostFacts("primary", "pfsync0", { ifconfig: ok(IFCONFIG_PRIMARY), pfctlInfo: ok(cut), netstat: ok(NETSTAT) })).toThrow(ParseError);
-    expect(() => readHostFacts("primary", "pfsync0", { ifconfig: ok("pfsync0: flags=41<UP,RUNNING> mtu 1500\n\tpfsync: syncdev: vio1 maxupd: x defer: off\n"), pfctlInfo: ok(pfctlInfoText(1)), netstat: ok(NETSTAT) })).toThrow(
-      /cannot parse primary's ifconfig pfsync output line 2/,
+    expect(() =>
+      readHostFacts("primary", "pfsync0", {
+        ifconfig: ok("pfsync0: flags=41<UP,RUNNING> mtu 1500\n\tpfsync: syncdev: vio1 maxupd: x defer: off\n"),
+        pfctlInfo: ok(pfctlInfoText(1)),
+        netstat: ok(NETSTAT),
+      }),
+    ).toThrow(/cannot parse primary's ifconfig pfsync output line 2/);
+    expect(() => readHostFacts("primary", "pfsync0", { ifconfig: ok(IFCONFIG_PRIMARY), pfctlInfo: ok(pfctlInfoText(1)), netstat: ok(fixture("derived_netstat_sp_carp.txt")) })).toThrow(
+      /expected pfsync:/,
     );
-    expect(() => readHostFacts("primary", "pfsync0", { ifconfig: ok(IFCONFIG_PRIMARY), pfctlInfo: ok(pfctlInfoText(1)), netstat: ok(fixture("derived_netstat_sp_carp.txt")) })).toThrow(/expected pfsync:/);
   });
 
   it("turns a failing command into a HostError naming it, its host and its stderr", () => {
@@ -404,7 +412,19 @@ describe("decidePfsync: compare_states", () => {
 
 describe("config [checks.pfsync]", () => {
   it("has documented defaults", () => {
-    expect(config().checks.pfsync).toMatchObject({ interface: "pfsync0", ratio_low: 0.93, ratio_high: 1.03, small_count: 100, small_slack: 3, compare_states: false, min_state_age: 30, share_warning: 95, share_critical: 80, ignore_counters: [], state_dir: "/var/db/carpentry" });
+    expect(config().checks.pfsync).toMatchObject({
+      interface: "pfsync0",
+      ratio_low: 0.93,
+      ratio_high: 1.03,
+      small_count: 100,
+      small_slack: 3,
+      compare_states: false,
+      min_state_age: 30,
+      share_warning: 95,
+      share_critical: 80,
+      ignore_counters: [],
+      state_dir: "/var/db/carpentry",
+    });
   });
 
   it("refuses a state_dir under /etc, an unknown counter and a syncpeer that is no IPv4 address", () => {

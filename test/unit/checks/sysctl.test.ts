@@ -1,15 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  check,
-  decideSysctl,
-  expectationsFrom,
-  namesToAsk,
-  readLiveValues,
-  readSysctlConf,
-  settingsSchema,
-  SYSCTL_CONF,
-  type SysctlHostView,
-} from "../../../src/checks/sysctl.js";
+import { check, decideSysctl, expectationsFrom, namesToAsk, readLiveValues, readSysctlConf, settingsSchema, SYSCTL_CONF, type SysctlHostView } from "../../../src/checks/sysctl.js";
 import { checkSettings, parseConfig, type Role } from "../../../src/lib/runtime/config.js";
 import { HostError, ParseError } from "../../../src/lib/runtime/errors.js";
 import { firstLine, SUMMARY_MAX_CHARS, type Result } from "../../../src/lib/runtime/result.js";

@@ -117,8 +117,20 @@ describe("the mail spool", () => {
     dir = mkdtempSync(join(tmpdir(), "carpentry-report-test-"));
     sink = await startSmtpSink(join(dir, "mailbox"));
     settings = parseConfig(
-      [`role = "primary"`, "[peer]", `host = "secondary"`, "[mail]", `to = ["admin@example.net", "ops@example.net"]`, `from = "fw1 <carpentry@fw1.example.net>"`, `smtp_port = ${sink.port}`, `spool_dir = "${join(dir, "spool")}"`, "timeout = 3"].join("\n"),
-      "test.toml", { all: ALL_CHECKS }).mail;
+      [
+        `role = "primary"`,
+        "[peer]",
+        `host = "secondary"`,
+        "[mail]",
+        `to = ["admin@example.net", "ops@example.net"]`,
+        `from = "fw1 <carpentry@fw1.example.net>"`,
+        `smtp_port = ${sink.port}`,
+        `spool_dir = "${join(dir, "spool")}"`,
+        "timeout = 3",
+      ].join("\n"),
+      "test.toml",
+      { all: ALL_CHECKS },
+    ).mail;
   });
 
   afterEach(async () => {
@@ -237,7 +249,11 @@ describe("the mail spool", () => {
     const [first, second] = await Promise.all([sendThroughSpool(settings, await compose("cron")), sendThroughSpool(settings, await compose("by hand"))]);
     expect(first.delivered && second.delivered).toBe(true);
     expect(first.earlierSent + second.earlierSent).toBe(1);
-    expect(readMailbox(sink.mailbox).map((mail) => mail.subject).sort()).toEqual(["by hand", "cron", "left over"]);
+    expect(
+      readMailbox(sink.mailbox)
+        .map((mail) => mail.subject)
+        .sort(),
+    ).toEqual(["by hand", "cron", "left over"]);
     expect(readdirSync(settings.spool_dir)).toEqual([]);
   });
 

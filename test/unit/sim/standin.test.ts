@@ -18,9 +18,7 @@ interface Answer {
 
 /** Sets the state files for `key`, then runs the stand-in as `tool` with `args`. */
 function callStandin(tool: string, args: readonly string[], state: { key: string; out?: string; err?: string; rc?: number } | undefined): Answer {
-  const setup = state
-    ? `mkdir -p "$S/${tool}" && printf %s "$OUT" >"$S/${tool}/$KEY.out" && printf %s "$ERR" >"$S/${tool}/$KEY.err" && echo "$RC" >"$S/${tool}/$KEY.rc" &&`
-    : "";
+  const setup = state ? `mkdir -p "$S/${tool}" && printf %s "$OUT" >"$S/${tool}/$KEY.out" && printf %s "$ERR" >"$S/${tool}/$KEY.err" && echo "$RC" >"$S/${tool}/$KEY.rc" &&` : "";
   const script = `mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /etc && echo primary >/etc/myname && S=/run/carpentry-demo/state/primary && mkdir -p "$S" && ${setup} printf %s "$SCRIPT" >/run/standin && chmod 755 /run/standin && ln -s standin /run/${tool} && exec /run/${tool} "$@"`;
   const run = spawnSync("unshare", ["--user", "--map-root-user", "--mount", "/bin/sh", "-c", script, "sh", ...args], {
     encoding: "utf8",

@@ -75,7 +75,12 @@ export interface CompareTablesOptions {
  * The asker's side of the peer's question: which tables print the same, and offers for the others.
  * `captureOf` is awaited only for a table whose output differs.
  */
-export async function replyToPeer(keys: readonly string[], peerTables: readonly RawListing[], localRaw: ReadonlyMap<string, RawTable>, captureOf: (key: string) => Promise<TableCapture>): Promise<RawReply> {
+export async function replyToPeer(
+  keys: readonly string[],
+  peerTables: readonly RawListing[],
+  localRaw: ReadonlyMap<string, RawTable>,
+  captureOf: (key: string) => Promise<TableCapture>,
+): Promise<RawReply> {
   const compared = new Set(keys);
   const same: string[] = [];
   const skip: string[] = [];

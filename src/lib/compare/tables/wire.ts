@@ -5,7 +5,11 @@ import * as v from "valibot";
 import { MAX_BUCKET_BITS } from "./hashing.js";
 import { validTableKey } from "./names.js";
 
-const tableKey = (message: string) => v.pipe(v.string(message), v.check<string, string>((key) => validTableKey(key), message));
+const tableKey = (message: string) =>
+  v.pipe(
+    v.string(message),
+    v.check<string, string>((key) => validTableKey(key), message),
+  );
 const tableKeys = (message: string) => v.array(tableKey(message), message);
 
 const digest = (message?: string) => v.object({ count: v.number(message), sum: v.string(message) }, message);

@@ -3,8 +3,6 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writ
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ALL_CHECKS } from "../../../../src/checks/index.js";
-import { parseConfig } from "../../../../src/lib/runtime/config.js";
 import type { Host } from "../../../../src/lib/transport/host.js";
 import type { CommandResult, HostCommand } from "../../../../src/lib/transport/shell.js";
 import {
@@ -29,7 +27,16 @@ const CANARY = "CANARY5d21e";
 const LABELS = { local: "primary", peer: "secondary" };
 
 describe("hostValueMapper: the primary's host-specific values become the secondary's", () => {
-  const mapping = hostValueMapping({ values: [{ primary: "192.168.110.101", secondary: "192.168.110.102" }, { primary: "192.168.110.10", secondary: "192.168.110.20" }], interfaces: { re0: "em0", em0: "em1" } }, "/c.toml");
+  const mapping = hostValueMapping(
+    {
+      values: [
+        { primary: "192.168.110.101", secondary: "192.168.110.102" },
+        { primary: "192.168.110.10", secondary: "192.168.110.20" },
+      ],
+      interfaces: { re0: "em0", em0: "em1" },
+    },
+    "/c.toml",
+  );
 
   it("replaces whole tokens only: 192.168.110.10 does not match inside 192.168.110.101", () => {
     expect(hostValueMapper(mapping)("a 192.168.110.10 b 192.168.110.101 c 192.168.110.100\n")).toBe("a 192.168.110.20 b 192.168.110.102 c 192.168.110.100\n");
@@ -52,7 +59,13 @@ describe("hostValueMapper: the primary's host-specific values become the seconda
   });
 
   it("refuses a value that would map two ways, naming the key", () => {
-    const conflicting = { values: [{ primary: "a", secondary: "b" }, { primary: "b", secondary: "c" }], interfaces: {} };
+    const conflicting = {
+      values: [
+        { primary: "a", secondary: "b" },
+        { primary: "b", secondary: "c" },
+      ],
+      interfaces: {},
+    };
     expect(() => hostValueMapping(conflicting, "/c.toml")).toThrow(ConfigError);
     try {
       hostValueMapping(conflicting, "/c.toml");
@@ -282,7 +295,6 @@ function peerConversing(question: unknown, stdout: string): Host & { requests: u
 }
 
 describe("compareFileSets: what the peer answers is checked, never trusted into a verdict", () => {
-  const config = parseConfig('role = "primary"\n[peer]\nhost = "secondary"\n', "/c.toml", { all: ALL_CHECKS });
   const answer = (value: unknown): string => JSON.stringify({ protocol: 2, version: "0.1.0", ok: true, value });
   const compare = async (peer: Host) => {
     plant(scratch, { "pf.conf": "pass\n" });
@@ -315,7 +327,9 @@ describe("compareFileSets: what the peer answers is checked, never trusted into 
     const differ = { test: { digest: "x", count: 1, unreadable: [] } };
     await expect(compare(peerConversing({ digests: { test: { digest: 5 } } }, answer({})))).rejects.toThrow(HostError);
     await expect(compare(peerConversing({ digests: { other: { digest: "x", count: 1, unreadable: [] } } }, answer({})))).rejects.toThrow("secondary's carpentry gave no fileSets digest for test");
-    await expect(compare(peerConversing({ digests: differ }, answer({ digests: differ, details: { test: { count: 1, differing: [{ path: "/x" }], absent: [], unreadable: [] } } })))).rejects.toThrow("secondary's carpentry gave a bad fileSets answer");
+    await expect(compare(peerConversing({ digests: differ }, answer({ digests: differ, details: { test: { count: 1, differing: [{ path: "/x" }], absent: [], unreadable: [] } } })))).rejects.toThrow(
+      "secondary's carpentry gave a bad fileSets answer",
+    );
     await expect(compare(peerConversing(undefined, "Segmentation fault\n"))).rejects.toThrow(HostError);
     const older = JSON.stringify({ protocol: 1, version: "0.0.9", ok: false, error: "protocol 2 not supported (this host speaks 1-1, carpentry 0.0.9)" });
     await expect(compare(peerConversing(undefined, older))).rejects.toThrow("secondary runs carpentry 0.0.9");

@@ -13,8 +13,6 @@ import { renderCommand } from "../../../../src/lib/transport/shell.js";
 import { seededRandom } from "../../../support/random.js";
 import { fixture } from "../../../support/fixtures.js";
 
-
-
 /** Entries of every shape `-T show` prints, normalized: IPv4 and IPv6 hosts, networks, negations. */
 function randomEntries(count: number, next: () => number): string[] {
   const entries = new Set<string>();
@@ -114,15 +112,72 @@ describe("the fast path for lines pfctl prints", () => {
   // normalizeTableEntry() is the definition; the byte-level fast path must agree with it on every
   // line, and hash the bytes exactly as the string of the slow path.
   const edgeCases = [
-    "   10.0.0.1", "  !10.0.0.0/8", "   0.0.0.0/0", "   255.255.255.255", "   1.2.3.4/31", "   1.2.3.4/32", "   1.2.3.4/00", "   1.2.3.4/08",
-    "   01.2.3.4", "   256.1.1.1", "   1.2.3", "   1.2.3.4.5", "   1.2.3.4 ", "   1.2.3.4\r", "\t1.2.3.4", "1.2.3.4", "  !!1.2.3.4",
-    "   1.2.3.4/33", "   1.2.3.4/", "   1.2.3.4@em0", "   1.2.3.4\t(host.example)", "   1.2.3.4/24@vio0", "   1234.1.1.1", "   1.2.3.04",
-    "   D  1.2.3.4", "   1.2.3.4/320", "   -1.2.3.4", "   1.2.3.4/3a",
-    "   ::", "   ::1", "   1::", "   ::/0", "   2001:db8::/32", "  !2001:db8:1::5", "   fe80::1", "   2001:db8::1/128", "   2001:db8::1/64",
-    "   2001:DB8::1", "   2001:0db8::1", "   1:0:0:0:0:0:0:1", "   1::1:0:0:1", "   1:0:0:1::1", "   1:0:0:1:1::1", "   1:0::1", "   1::0:1",
-    "   0::", "   ::0", "   1:2:3:4:5:6:7:8", "   1:2:3:4:5:6:7:8::", "   ::1:2:3:4:5:6:7", "   1:2:3:4:5:6:7", "   1::2::3", "   1:::2",
-    "   ::ffff:1.2.3.4", "   ::ffff:102:304", "   12345::1", "   1:2:3:4:5:6:7:", "   :1::2", "   fe80::1@em0", "   fe80::1%em0", "   ::/129",
-    "   ::/064", "   1:2:3:4:5:6:0:0", "   1:2:3:4:5:6::", "   1:0:2:3:4:5:6:7", "   0:1:2:3:4:5:6:7",
+    "   10.0.0.1",
+    "  !10.0.0.0/8",
+    "   0.0.0.0/0",
+    "   255.255.255.255",
+    "   1.2.3.4/31",
+    "   1.2.3.4/32",
+    "   1.2.3.4/00",
+    "   1.2.3.4/08",
+    "   01.2.3.4",
+    "   256.1.1.1",
+    "   1.2.3",
+    "   1.2.3.4.5",
+    "   1.2.3.4 ",
+    "   1.2.3.4\r",
+    "\t1.2.3.4",
+    "1.2.3.4",
+    "  !!1.2.3.4",
+    "   1.2.3.4/33",
+    "   1.2.3.4/",
+    "   1.2.3.4@em0",
+    "   1.2.3.4\t(host.example)",
+    "   1.2.3.4/24@vio0",
+    "   1234.1.1.1",
+    "   1.2.3.04",
+    "   D  1.2.3.4",
+    "   1.2.3.4/320",
+    "   -1.2.3.4",
+    "   1.2.3.4/3a",
+    "   ::",
+    "   ::1",
+    "   1::",
+    "   ::/0",
+    "   2001:db8::/32",
+    "  !2001:db8:1::5",
+    "   fe80::1",
+    "   2001:db8::1/128",
+    "   2001:db8::1/64",
+    "   2001:DB8::1",
+    "   2001:0db8::1",
+    "   1:0:0:0:0:0:0:1",
+    "   1::1:0:0:1",
+    "   1:0:0:1::1",
+    "   1:0:0:1:1::1",
+    "   1:0::1",
+    "   1::0:1",
+    "   0::",
+    "   ::0",
+    "   1:2:3:4:5:6:7:8",
+    "   1:2:3:4:5:6:7:8::",
+    "   ::1:2:3:4:5:6:7",
+    "   1:2:3:4:5:6:7",
+    "   1::2::3",
+    "   1:::2",
+    "   ::ffff:1.2.3.4",
+    "   ::ffff:102:304",
+    "   12345::1",
+    "   1:2:3:4:5:6:7:",
+    "   :1::2",
+    "   fe80::1@em0",
+    "   fe80::1%em0",
+    "   ::/129",
+    "   ::/064",
+    "   1:2:3:4:5:6:0:0",
+    "   1:2:3:4:5:6::",
+    "   1:0:2:3:4:5:6:7",
+    "   0:1:2:3:4:5:6:7",
   ];
 
   function randomIPv4Line(next: () => number): string {
@@ -244,7 +299,9 @@ describe("buckets", () => {
       const next = seededRandom(seed);
       const primary = randomEntries(size, next);
       const onPrimary = new Set(primary);
-      const extra = randomEntries(added * 2, seededRandom(seed + 1000)).filter((entry) => !onPrimary.has(entry)).slice(0, added);
+      const extra = randomEntries(added * 2, seededRandom(seed + 1000))
+        .filter((entry) => !onPrimary.has(entry))
+        .slice(0, added);
       expect(extra).toHaveLength(added);
       const dropped = new Set(shuffled(primary, next).slice(0, removed));
       const secondary = shuffled([...primary.filter((entry) => !dropped.has(entry)), ...extra], next);
@@ -292,13 +349,22 @@ describe("reading -T show output in chunks", () => {
       expect(entriesOf(read)).toEqual(expected);
       expect(read.digest()).toEqual(whole.digest());
     }
-    expect(entriesOf(capture(text, Array.from({ length: text.length }, (_, i) => i)))).toEqual(expected);
+    expect(
+      entriesOf(
+        capture(
+          text,
+          Array.from({ length: text.length }, (_, i) => i),
+        ),
+      ),
+    ).toEqual(expected);
   });
 
   it("finds the same entries, of some buckets or of all, whatever the chunk sizes", () => {
     const next = seededRandom(30);
     // Some lines unindented, and some cuts right after a newline: entries starting a chunk.
-    const text = randomEntries(20_000, next).map((entry) => `${next() < 0.3 ? "" : "   "}${entry}\n`).join("");
+    const text = randomEntries(20_000, next)
+      .map((entry) => `${next() < 0.3 ? "" : "   "}${entry}\n`)
+      .join("");
     const cuts: number[] = [];
     for (let at = Math.floor(next() * 5000); at < text.length; at += 1 + Math.floor(next() * 5000)) {
       cuts.push(next() < 0.5 ? at : text.indexOf("\n", at) + 1);
@@ -334,7 +400,12 @@ describe("reading -T show output in chunks", () => {
     expect(() => capture("   10.0.0.1\n   999.0.0.1")).toThrow(/line 2/);
     expect(() => capture(fixture("pfctl_vt_bruteforce_T_expire_600_openbsd_noqqe.txt"))).toThrow(ParseError);
     const endless = "1".repeat(100_000);
-    expect(() => capture(endless, Array.from({ length: 99 }, (_, i) => (i + 1) * 1000))).toThrow(/line 1/);
+    expect(() =>
+      capture(
+        endless,
+        Array.from({ length: 99 }, (_, i) => (i + 1) * 1000),
+      ),
+    ).toThrow(/line 1/);
   });
 });
 
@@ -434,7 +505,10 @@ describe("table names", () => {
       expect(await ask({ tables: [hostile], ignore: [] })).toMatchObject({ ok: false, error: "pfTables: selection.tables must be null or table names" });
     }
     const offer = { key: "t", digest: { count: 1, sum: "0000000000000000" }, bucketBits: 0, sums: "" };
-    const reply = (offers: unknown[], same: unknown[] = []) => () => validateReply({ same, skip: [], offers });
+    const reply =
+      (offers: unknown[], same: unknown[] = []) =>
+      () =>
+        validateReply({ same, skip: [], offers });
     expect(reply([{ ...offer, bucketBits: 17 }])).toThrow("pfTables: offers[].bucketBits must be 0 to 16");
     expect(reply([{ ...offer, key: "a b" }])).toThrow("pfTables: offers[].key must be a table name");
     expect(reply([{ ...offer, digest: "x" }])).toThrow("pfTables: offers[].digest must be {count, sum}");

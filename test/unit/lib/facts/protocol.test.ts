@@ -93,7 +93,10 @@ describe("facts", () => {
       heard.push(question);
       return heard.length * 10;
     });
-    expect(heard).toEqual([{ question: 1, args: "hello" }, { question: 2, heard: 10 }]);
+    expect(heard).toEqual([
+      { question: 1, args: "hello" },
+      { question: 2, heard: 10 },
+    ]);
     expect(value).toEqual({ first: 10, second: 20 });
     expect(peer.requests).toHaveLength(1);
     const old = await answerFacts({ protocol: 1, op: "quiz", args: 1, deadlineMs: 1000 }, { ask: async () => 1 });

@@ -41,10 +41,7 @@ describe("parseHostnameIf", () => {
   });
 
   it("reads hex and keyword netmasks, inet alias, inet6 with a positional prefix length", () => {
-    const parsed = parseHostnameIf(
-      ["inet 10.0.0.1 0xffff0000 10.0.255.255", "inet alias 10.1.0.1 netmask 255.255.255.128", "inet6 2001:db8::1 64", "inet6 autoconf", "vhid 7"].join("\n"),
-      WHAT,
-    );
+    const parsed = parseHostnameIf(["inet 10.0.0.1 0xffff0000 10.0.255.255", "inet alias 10.1.0.1 netmask 255.255.255.128", "inet6 2001:db8::1 64", "inet6 autoconf", "vhid 7"].join("\n"), WHAT);
     expect(parsed.addresses.map((a) => `${a.family} ${a.address}/${a.prefixLength}`)).toEqual(["inet 10.0.0.1/16", "inet 10.1.0.1/25", "inet6 2001:db8::1/64"]);
   });
 
@@ -57,7 +54,10 @@ describe("parseHostnameIf", () => {
   it("reads the balancing form's carpnodes", () => {
     const parsed = parseHostnameIf("inet 192.0.2.19 255.255.255.0 192.0.2.255 balancing ip carpnodes 5:0,6:100 carpdev vr0 pass mekmitasdigoat\n", WHAT);
     expect(parsed.balancing).toBe("ip");
-    expect(parsed.carpnodes).toEqual([{ vhid: 5, advskew: 0 }, { vhid: 6, advskew: 100 }]);
+    expect(parsed.carpnodes).toEqual([
+      { vhid: 5, advskew: 0 },
+      { vhid: 6, advskew: 100 },
+    ]);
   });
 
   it("reads CRLF files", () => {

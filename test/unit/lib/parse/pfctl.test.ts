@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ParseError } from "../../../../src/lib/runtime/errors.js";
-import {
-  normalizeTableEntry,
-  parsePfInfo,
-  parseStates,
-  parseTableList,
-} from "../../../../src/lib/parse/pfctl.js";
+import { normalizeTableEntry, parsePfInfo, parseStates, parseTableList } from "../../../../src/lib/parse/pfctl.js";
 import { fixture, expectParseError } from "../../../support/fixtures.js";
 
 /** Every cut inside a line must fail; returns the results of the cuts at line ends. */
@@ -174,7 +169,11 @@ describe("parseTableList", () => {
 
 describe("normalizeTableEntry", () => {
   // `pfctl -T show` output as compare-tables reads it: each non-empty line, null where it holds no entry.
-  const showEntries = (text: string): (string | null)[] => text.split("\n").filter((line) => line.trim() !== "").map(normalizeTableEntry);
+  const showEntries = (text: string): (string | null)[] =>
+    text
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .map(normalizeTableEntry);
   it("OpenBSD show (one IPv4 host)", () => {
     expect(showEntries(fixture("pfctl_t_bruteforce_T_show_openbsd_noqqe.txt"))).toEqual(["69.110.96.21"]);
   });
@@ -182,14 +181,7 @@ describe("normalizeTableEntry", () => {
     expect(showEntries(fixture("freebsd_pfctl_t_bruteforce_T_show_mondoo.txt"))).toEqual(["192.0.2.10", "198.51.100.0/24"]);
   });
   it("negated and IPv6 entries (derived)", () => {
-    expect(showEntries(fixture("derived_pfctl_t_T_show_negated_ipv6.txt"))).toEqual([
-      "10.0.0.1",
-      "!10.0.0.0/8",
-      "192.0.2.0/24",
-      "2001:db8::/32",
-      "!2001:db8:1::5",
-      "fe80::1",
-    ]);
+    expect(showEntries(fixture("derived_pfctl_t_T_show_negated_ipv6.txt"))).toEqual(["10.0.0.1", "!10.0.0.0/8", "192.0.2.0/24", "2001:db8::/32", "!2001:db8:1::5", "fe80::1"]);
   });
   it("expire output (stderr count, D feedback lines) is not show output", () => {
     expect(showEntries(fixture("pfctl_vt_bruteforce_T_expire_3600_openbsd_noqqe.txt"))[0]).toBeNull();

@@ -11,7 +11,12 @@ describe("parsePgrepLong", () => {
     expect(parsePgrepLong("")).toEqual([]);
   });
   it("rejects other shapes and cut output, naming the line", () => {
-    for (const [text, line] of [["4242\n", 1], ["4242 entr\nentr 4250\n", 2], ["4242 entr -r sh\n", 1], ["4242 en", 1]] as const) {
+    for (const [text, line] of [
+      ["4242\n", 1],
+      ["4242 entr\nentr 4250\n", 2],
+      ["4242 entr -r sh\n", 1],
+      ["4242 en", 1],
+    ] as const) {
       try {
         parsePgrepLong(text);
         throw new Error(`parsed ${JSON.stringify(text)}`);

@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { parseMailQueue, parseSmtpdStatus, summarizeQueue } from "../../../../src/lib/parse/smtpctl.js";
 import { expectParseError, fixture } from "../../../support/fixtures.js";
 
-
 /** The capture file holds several transcripts between `=====` markers, with `#` notes on top. */
 function sections(text: string): Map<string, string> {
   const out = new Map<string, string>();

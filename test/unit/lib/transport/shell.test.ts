@@ -32,7 +32,14 @@ describe("quoting for the host's shell", () => {
     expect(() => quote("a\0b")).toThrow(HostError);
   });
   it("renders pipelines of quoted argv", () => {
-    expect(renderCommand({ pipeline: [["/sbin/pfctl", "-t", "a b", "-T", "show"], ["/usr/bin/wc", "-l"]] })).toBe("/sbin/pfctl -t 'a b' -T show | /usr/bin/wc -l");
+    expect(
+      renderCommand({
+        pipeline: [
+          ["/sbin/pfctl", "-t", "a b", "-T", "show"],
+          ["/usr/bin/wc", "-l"],
+        ],
+      }),
+    ).toBe("/sbin/pfctl -t 'a b' -T show | /usr/bin/wc -l");
   });
 });
 
@@ -62,6 +69,11 @@ describe("batches: several commands, one round trip", () => {
     expect(() => splitBatchOutput(batch, commands, `\n@@${batch.nonce} 0 0\n`, "")).toThrow(/output ended before/);
   });
   it("refuses two commands reading input", () => {
-    expect(() => buildBatchScript([{ argv: ["/bin/cat"], input: "a" }, { argv: ["/bin/cat"], input: "b" }])).toThrow(HostError);
+    expect(() =>
+      buildBatchScript([
+        { argv: ["/bin/cat"], input: "a" },
+        { argv: ["/bin/cat"], input: "b" },
+      ]),
+    ).toThrow(HostError);
   });
 });

@@ -95,7 +95,11 @@ describe("the shared connection's sessions", () => {
   it("hands out one fewer than MaxSessions at once, and the next waiter gets the first one released", async () => {
     const socketPath = join(dir, "cm-sessions");
     const held = await Promise.all([acquireSessionSlot(socketPath, 4, 2000), acquireSessionSlot(socketPath, 4, 2000), acquireSessionSlot(socketPath, 4, 2000)]);
-    expect(readdirSync(dir).filter((f) => f.startsWith("cm-sessions.s")).sort()).toEqual(["cm-sessions.s0", "cm-sessions.s1", "cm-sessions.s2"]);
+    expect(
+      readdirSync(dir)
+        .filter((f) => f.startsWith("cm-sessions.s"))
+        .sort(),
+    ).toEqual(["cm-sessions.s0", "cm-sessions.s1", "cm-sessions.s2"]);
     const fourth = acquireSessionSlot(socketPath, 4, 2000);
     let settled = false;
     void fourth.then(() => (settled = true));
