@@ -1,5 +1,5 @@
-// The simulated gateway pair, described once for `carpentry demo` and the e2e harness: the admin's
-// notes' pair in good health (files, configs, and what ifconfig, pfctl, sysctl, smtpctl, rcctl and
+// The simulated gateway pair, described once for `carpentry demo` and the e2e harness: a pair set up
+// the 'carpentry' way (one-way sync from the primary, entr watchers, ifstated switching smtpd) in good health (files, configs, and what ifconfig, pfctl, sysctl, smtpctl, rcctl and
 // netstat print on each host, from real OpenBSD captures) and the catalogue of faults, each a change
 // to that healthy state. A state is plain data: the demo plants it on its user-namespace hosts
 // (tour.ts), the harness on its network-namespace hosts (test/harness/scenarios.ts).
@@ -32,7 +32,7 @@ export interface HostState {
   readonly outputs: Map<string, StandinOutput>;
   /** running; stopped: the peer's connections are refused; hanging: it accepts and never answers. */
   sshd: "running" | "stopped" | "hanging";
-  /** The notes' carpentry rc.d service runs entr(1) watchers here (check_installed asks pgrep). */
+  /** carpentry's rc.d sync service runs entr(1) watchers here, on the primary (check_installed asks pgrep). */
   entrWatchers: boolean;
 }
 
@@ -60,7 +60,7 @@ function chmodFile(host: HostState, path: string, mode: number): void {
 
 // -- the healthy pair: files and configs ----------------------------------------------------------------
 
-/** The notes' management addresses: the files that name them differ between the hosts by design ([host_specific]). */
+/** The management addresses on the pfsync network: the files that name them differ between the hosts by design ([host_specific]). */
 export const ADDRESS: Readonly<Record<HostName, string>> = { primary: "192.168.110.101", secondary: "192.168.110.102" };
 const UPLINK: Readonly<Record<HostName, string>> = { primary: "re0", secondary: "em0" };
 export const peerOf = (host: HostName): HostName => (host === "primary" ? "secondary" : "primary");
@@ -71,7 +71,7 @@ export const DNS_RECORDS: Readonly<Record<string, string>> = { "gw.carp.test": "
 const pem = (label: string, body: string): string => `-----BEGIN ${label}-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC${body}\nBKcwggSjAgEAAoIBAQC7\n-----END ${label}-----\n`;
 const staticKey = (body: string): string => `#\n# 2048 bit OpenVPN static key\n#\n-----BEGIN OpenVPN Static key V1-----\n${body}e5f1c2d3a4b5\n-----END OpenVPN Static key V1-----\n`;
 
-/** hostname.carp203 behind the live carp203: the notes' one-line form on the primary, the secondary's copy with advskew 100. */
+/** hostname.carp203 behind the live carp203: the one-line form on the primary, the secondary's copy with advskew 100 (same vhid, pass and address, other layout). */
 function hostnameCarp203(host: HostName, pass: string): string {
   return host === "primary"
     ? `inet 10.112.203.254 255.255.255.0 NONE vhid 203 carpdev vio2 advskew 0 pass ${pass}\ndescription "INT_203"\nup\n`
@@ -156,7 +156,7 @@ function plantHealthyFiles(state: HostState, host: HostName): void {
   plant("/etc/carpentry.bin/pf.sh", "#!/bin/ksh\nscp -p /etc/pf.conf root@secondary:/etc/\n", 0o700);
   plant("/etc/carpentry.bin/pf-tables-memory.sh", "#!/bin/ksh\n# push the in-memory tables to the secondary\n", 0o700);
   plant("/etc/rc.d/carpentry", '#!/bin/ksh\ndaemon="/etc/carpentry.bin/entr-all"\n. /etc/rc.d/rc.subr\nrc_cmd $1\n', 0o755);
-  // The notes: /etc/carpentry holds the primary's own settings; the secondary has none.
+  // /etc/carpentry holds the sync's settings, which only the primary, the side that copies, needs.
   if (host === "primary") plant("/etc/carpentry/carpentry.conf", "peer=192.168.110.102\n", 0o600);
 }
 
@@ -201,7 +201,7 @@ export interface PeerLink {
   readonly dnsPort?: number;
 }
 
-/** Each host's carpentry.toml (in /etc/carpentry.monit, 0600): the two-line config, the link, the notes' host-specific values. */
+/** Each host's carpentry.toml (in /etc/carpentry.monit, 0600): the two-line config, the link, the host-specific values (addresses, NIC names). */
 export function carpentryConfig(host: HostName, link: PeerLink): string {
   return [
     `role = "${host}"`,

@@ -53,8 +53,8 @@ export class ScenarioLab {
   }
 
   /**
-   * The state on both hosts: files, configs, stand-in outputs, sshds, resolvers (unbound, as the notes
-   * run it on both), entr watchers; no shared ssh connection, no pfsync counter reading kept.
+   * The state on both hosts: files, configs, stand-in outputs, sshds, resolvers (unbound, run
+   * on both hosts so that DNS survives a failover), entr watchers; no shared ssh connection, no pfsync counter reading kept.
    */
   async plant(state: PairState): Promise<void> {
     const { pair } = this;
