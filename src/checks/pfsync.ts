@@ -2,12 +2,13 @@ import * as v from "valibot";
 import type { CheckContext, CheckDefinition } from "../lib/runtime/check.js";
 import { absolutePath, checkSettings, interfaceName, wholeCount, type Config, type Role } from "../lib/runtime/config.js";
 import { commandFailed, HostError, ParseError } from "../lib/runtime/errors.js";
+import { readPeerMessage } from "../lib/facts/protocol.js";
 import { loadReading, saveReading } from "../lib/runtime/last-reading.js";
 import { resultFromFindings, type Finding } from "../lib/runtime/findings.js";
 import { parsePfsyncInterface, type PfsyncInterface } from "../lib/parse/ifconfig.js";
 import { parseProtocolStats } from "../lib/parse/netstat.js";
 import { parsePfInfo, parseStates, type PfInfo } from "../lib/parse/pfctl.js";
-import { encodeStateKeys, EXPIRY_MARGIN_SECONDS, isStateMatchCounts, PFCTL_STATES_ARGV, stateKeys, type StateKeys, type StateMatchCounts } from "../lib/facts/pf-states.js";
+import { encodeStateKeys, EXPIRY_MARGIN_SECONDS, PFCTL_STATES_ARGV, stateMatchCountsSchema, stateKeys, type StateKeys, type StateMatchCounts } from "../lib/facts/pf-states.js";
 import type { PerfDatum, Result } from "../lib/runtime/result.js";
 import type { CommandResult, HostCommand } from "../lib/transport/shell.js";
 import { parseRange, rangeAlerts, type Range } from "../lib/runtime/thresholds.js";
@@ -496,11 +497,11 @@ async function gather(ctx: CheckContext, settings: PfsyncSettings): Promise<Gath
   const answer = await ctx.peer.facts("pfStateMatch", { keys, minAgeSeconds: settings.minStateAge }, { alongside: commands });
   const elapsedMs = performance.now() - started;
   const peer = readHostFacts(ctx.peerRole, settings.interfaceName, outputsFrom(answer.alongside, ctx.peerRole));
-  if (!isStateMatchCounts(answer.value)) throw new HostError(`${ctx.peerRole}'s carpentry answered pfStateMatch with something else`);
+  const counts = readPeerMessage(stateMatchCountsSchema, answer.value, ctx.peerRole, "pfStateMatch");
   return {
     local,
     peer,
-    share: stateShare(ctx.role, localKeys, answer.value),
+    share: stateShare(ctx.role, localKeys, counts),
     exchange: { peer: ctx.peerRole, sentBytes: answer.requestBytes, receivedBytes: answer.answerBytes, elapsedMs },
   };
 }

@@ -3,7 +3,8 @@
 import { createHash } from "node:crypto";
 import { lstat, readdir, readFile, readlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { registerFacts } from "./protocol.js";
+import * as v from "valibot";
+import { readPeerMessage, registerFacts } from "./protocol.js";
 import type { Host } from "../transport/host.js";
 import type { CommandResult, HostCommand } from "../transport/shell.js";
 
@@ -98,8 +99,26 @@ async function readFilesLocally(args: ReadFilesArgs): Promise<FileFacts[]> {
 
 registerFacts("readFiles", (args) => readFilesLocally(validate(args)));
 
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+/** What a host's readFiles answers, as the asker checks it (FileFacts). */
+const fileFactsSchema = v.array(
+  v.object({
+    path: v.string(),
+    type: v.picklist(["file", "dir", "symlink", "missing", "other"]),
+    mode: v.optional(count),
+    uid: v.optional(count),
+    gid: v.optional(count),
+    size: v.optional(count),
+    sha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/))),
+    content: v.optional(v.string()),
+    binary: v.optional(v.boolean()),
+    linkTarget: v.optional(v.string()),
+    error: v.optional(v.string()),
+  }),
+);
+
 /** Reads files on a host, with `alongside` commands in the same round trip. */
 export async function readFilesOn(host: Host, args: ReadFilesArgs, alongside: readonly HostCommand[] = []): Promise<{ files: FileFacts[]; alongside: readonly CommandResult[] }> {
   const answer = await host.facts("readFiles", args, { alongside });
-  return { files: answer.value as FileFacts[], alongside: answer.alongside };
+  return { files: readPeerMessage(fileFactsSchema, answer.value, host.role, "readFiles"), alongside: answer.alongside };
 }

@@ -7,6 +7,7 @@
 // `st->id = htobe64(pf_status.stateid++)`, creatorid = its hostid), so a host's live ids sorted are
 // close together and their differences fit in one or two bytes as varints: about 1.3 bytes a state,
 // instead of the ~200 bytes a state takes in `pfctl -vvss`.
+import * as v from "valibot";
 import { commandFailed, ParseError } from "../runtime/errors.js";
 import { registerFacts } from "./protocol.js";
 import { parseStates, type PfState } from "../parse/pfctl.js";
@@ -159,11 +160,9 @@ export interface StateMatchArgs {
   readonly minAgeSeconds: number;
 }
 
-export function isStateMatchCounts(value: unknown): value is StateMatchCounts {
-  if (typeof value !== "object" || value === null) return false;
-  const fields = ["states", "theirsHeld", "settled", "settledHeldByThem", "young", "expiring"] as const;
-  return fields.every((field) => Number.isInteger((value as Record<string, unknown>)[field]));
-}
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+/** What a host's pfStateMatch answers, as the asker checks it. */
+export const stateMatchCountsSchema = v.object({ states: count, theirsHeld: count, settled: count, settledHeldByThem: count, young: count, expiring: count });
 
 async function readStateTable(deadline: AbortSignal): Promise<string> {
   const [file = "", ...args] = PFCTL_STATES_ARGV;

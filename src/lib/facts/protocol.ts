@@ -23,6 +23,12 @@ export interface FactsRequest {
   readonly args: unknown;
 }
 
+/** Every answer's envelope, as the asker checks it: the op's value is checked by whoever asked for it. */
+const responseSchema = v.variant("ok", [
+  v.object({ protocol: v.number(), version: v.string(), ok: v.literal(true), value: v.unknown() }),
+  v.object({ protocol: v.number(), version: v.string(), ok: v.literal(false), error: v.string() }),
+]);
+
 export type FactsResponse =
   | { readonly protocol: number; readonly version: string; readonly ok: true; readonly value: unknown }
   | { readonly protocol: number; readonly version: string; readonly ok: false; readonly error: string };
@@ -174,16 +180,16 @@ export class PeerFacts {
     if (result.exitCode === 127 || /not found|No such file/.test(result.stderr)) {
       throw new HostError(`${role} has no ${this.carpentryPath}`, `install the same carpentry build on both gateways; ${result.stderr.trim()}`);
     }
-    let response: FactsResponse;
+    let parsed: unknown;
     try {
-      response = JSON.parse(result.stdout) as FactsResponse;
+      parsed = JSON.parse(result.stdout);
     } catch {
       const said = (result.stdout.trim() || result.stderr.trim()).split("\n")[0] ?? "";
       throw new HostError(`${role}'s carpentry gave no answer (exit ${result.exitCode})`, `${where}: ${said.slice(0, 200)}`);
     }
-    if (typeof response !== "object" || response === null || typeof response.protocol !== "number") {
-      throw new HostError(`${role}'s carpentry answered something else`, where);
-    }
+    const checked = v.safeParse(responseSchema, parsed);
+    if (!checked.success) throw new HostError(`${role}'s carpentry answered something else`, where);
+    const response = checked.output;
     if (!response.ok) {
       if (/^protocol /.test(response.error) || /^unknown op/.test(response.error)) {
         throw new HostError(`${role} runs carpentry ${response.version}, this host ${VERSION}`, `${where}: ${response.error}; upgrade both gateways to one version`);
@@ -194,9 +200,12 @@ export class PeerFacts {
   }
 
   /** The answer to one request of a batch, as read() judges a whole answer. */
-  readBatched(response: FactsResponse | undefined, index: number): unknown {
+  readBatched(answer: unknown, index: number): unknown {
     const role = this.transport.role;
-    if (!response) throw new HostError(`${role}'s carpentry answered a batch without request ${index + 1}`);
+    if (answer === undefined) throw new HostError(`${role}'s carpentry answered a batch without request ${index + 1}`);
+    const checked = v.safeParse(responseSchema, answer);
+    if (!checked.success) throw new HostError(`${role}'s carpentry answered request ${index + 1} of a batch with something else`);
+    const response = checked.output;
     if (!response.ok) throw new HostError(`${role}: ${response.error}`.slice(0, 70), `${this.carpentryPath}: ${response.error}`);
     return response.value;
   }
@@ -301,7 +310,7 @@ async function sendBatch(peer: PeerFacts, waiting: readonly Waiting[]): Promise<
   }
   waiting.forEach((w, index) => {
     try {
-      w.resolve(peer.readBatched(Array.isArray(answers) ? (answers[index] as FactsResponse | undefined) : undefined, index));
+      w.resolve(peer.readBatched(Array.isArray(answers) ? (answers[index] as unknown) : undefined, index));
     } catch (error) {
       w.reject(error);
     }

@@ -5,6 +5,7 @@ import { answerFacts, FactsBatcher, PROTOCOL, registerFacts, type FactsTransport
 import type { Host } from "../../../../src/lib/transport/host.js";
 import type { CommandResult, HostCommand } from "../../../../src/lib/transport/shell.js";
 import { hostOver } from "../../../support/facts-peer.js";
+import { readFilesOn } from "../../../../src/lib/facts/files.js";
 registerFacts("echo", async (args) => args);
 registerFacts("fail", async () => {
   throw new Error("no such table");
@@ -117,5 +118,30 @@ describe("facts", () => {
   it("refuses a batch inside a batch", async () => {
     const response = await answerFacts({ protocol: PROTOCOL, op: "batch", args: { requests: [{ op: "batch", args: { requests: [] } }] }, deadlineMs: 1000 });
     expect(response.ok && response.value).toEqual([expect.objectContaining({ ok: false, error: expect.stringMatching(/cannot hold a batch/) })]);
+  });
+});
+
+describe("what the peer answers is checked against a schema before anything reads it", () => {
+  /** A peer whose carpentry prints `stdout` whatever it is asked. */
+  const peerPrinting = (stdout: string): Host =>
+    hostOver({
+      role: "secondary",
+      label: "secondary (stub)",
+      run: async (commands: readonly HostCommand[]): Promise<CommandResult[]> => commands.map(() => ({ command: "carpentry facts", stdout, stderr: "", exitCode: 0 })),
+      converse: () => Promise.reject(new Error("not a conversation")),
+    });
+  const ok = (value: unknown): string => JSON.stringify({ protocol: PROTOCOL, version: "0.1.0", ok: true, value });
+
+  it("refuses an envelope that is no answer", async () => {
+    await expect(peerPrinting(JSON.stringify({ protocol: PROTOCOL, version: "0.1.0", value: 1 })).facts("echo", 1)).rejects.toThrow("secondary's carpentry answered something else");
+  });
+
+  it("refuses a readFiles answer of the wrong shape, naming where", async () => {
+    const ask = (value: unknown) => readFilesOn(peerPrinting(ok(value)), { paths: ["/etc/sysctl.conf"], withContent: true, maxBytes: 1024 });
+    await expect(ask([{ path: "/etc/sysctl.conf", type: "file", content: "x" }])).resolves.toMatchObject({ files: [{ content: "x" }] });
+    await expect(ask([{ path: "/etc/sysctl.conf", type: "fifo" }])).rejects.toThrow(
+      expect.objectContaining({ summary: "secondary's carpentry gave a bad readFiles answer", detail: expect.stringMatching(/^at 0\.type: /) }),
+    );
+    await expect(ask({ path: "/etc/sysctl.conf" })).rejects.toThrow(HostError);
   });
 });
