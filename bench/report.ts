@@ -309,6 +309,11 @@ function checkRow(label: string, how: string, f: Figures): string[] {
   ];
 }
 
+/** A shell pipeline's row beside the check's: no peer facts process, the pipeline's own result words. */
+function pipelineRow(label: string, how: string, f: Figures, result: string): string[] {
+  return [label, how, range(f.wallMs, formatMs), formatMs(f.cpuMs.median), "-", formatBytes(f.bytesFromPeer.median), formatKb(f.rssKb.max), "-", `${f.connections.max}/${f.sshCommands.max}`, result];
+}
+
 function startupTable(rows: readonly StartupRow[]): string {
   const node = rows.find((row) => row.name === "node -e 0");
   return markdown(
@@ -371,18 +376,7 @@ export function printTable(results: Results): string {
       const label = `${row.size} ${row.differences === 0 ? "identical" : `${row.differences} diffs`}`;
       rows.push(checkRow(label, "check", row.check));
       if (row.checkMasterUp) rows.push(checkRow(label, "check, master up", row.checkMasterUp));
-      rows.push([
-        label,
-        "pipeline",
-        range(row.naive.wallMs, formatMs),
-        formatMs(row.naive.cpuMs.median),
-        "-",
-        formatBytes(row.naive.bytesFromPeer.median),
-        formatKb(row.naive.rssKb.max),
-        "-",
-        `${row.naive.connections.max}/${row.naive.sshCommands.max}`,
-        `${row.naive.firstLine} lines from comm -3`,
-      ]);
+      rows.push(pipelineRow(label, "pipeline", row.naive, `${row.naive.firstLine} lines from comm -3`));
     }
     out.push(markdown(["table", "how", "wall", "CPU on primary", "peer facts CPU", "from peer", "peak RSS", "peer peak RSS", "conn/cmds", "result"], rows));
   }
@@ -395,18 +389,7 @@ export function printTable(results: Results): string {
       const label = `${row.files} files ${row.variant}`;
       rows.push(checkRow(label, "check", row.check));
       if (row.checkMasterUp) rows.push(checkRow(label, "check, master up", row.checkMasterUp));
-      rows.push([
-        label,
-        "find | xargs sha256",
-        range(row.findXargs.wallMs, formatMs),
-        formatMs(row.findXargs.cpuMs.median),
-        "-",
-        formatBytes(row.findXargs.bytesFromPeer.median),
-        formatKb(row.findXargs.rssKb.max),
-        "-",
-        `${row.findXargs.connections.max}/${row.findXargs.sshCommands.max}`,
-        `${row.findXargs.firstLine} lines differ`,
-      ]);
+      rows.push(pipelineRow(label, "find | xargs sha256", row.findXargs, `${row.findXargs.firstLine} lines differ`));
     }
     const loop = d.cksumLoop;
     rows.push([
