@@ -502,7 +502,7 @@ async function gather(ctx: CheckContext, settings: PfsyncSettings): Promise<Gath
     local,
     peer,
     share: stateShare(ctx.role, localKeys, counts),
-    exchange: { peer: ctx.peerRole, sentBytes: answer.requestBytes, receivedBytes: answer.answerBytes, elapsedMs },
+    ...(answer.wire ? { exchange: { peer: ctx.peerRole, sentBytes: answer.wire.requestBytes, receivedBytes: answer.wire.answerBytes, elapsedMs } } : {}),
   };
 }
 

@@ -105,9 +105,8 @@ export interface FactsAnswer {
   readonly value: unknown;
   /** The results of FactsOptions.alongside, in order. */
   readonly alongside: readonly CommandResult[];
-  /** The request's size and the answer's, as they cross the wire (or would, on this host). */
-  readonly requestBytes: number;
-  readonly answerBytes: number;
+  /** What crossed the wire, for a request that had a round trip of its own; none on this host. */
+  readonly wire?: { readonly requestBytes: number; readonly answerBytes: number };
 }
 
 /** This host's own answer, in-process, bound to the asker's deadline. */
@@ -121,7 +120,7 @@ export async function answerHere(
   const talk = options.answer ? { ask: options.answer } : undefined;
   const [response, alongside] = await Promise.all([answerFacts(request, talk, signal), runAlongside(options.alongside ?? [])]);
   if (!response.ok) throw new HostError(`${role}: ${response.error}`.slice(0, 70), response.error);
-  return { value: response.value, alongside, requestBytes: Buffer.byteLength(JSON.stringify(request)), answerBytes: Buffer.byteLength(JSON.stringify(response)) };
+  return { value: response.value, alongside };
 }
 
 /** What carries a request to the peer's carpentry: the ssh host's commands and conversations. */
@@ -147,13 +146,14 @@ export class PeerFacts {
     const alongside = options.alongside ?? [];
     if (alongside.length > 0) return this.askWith(request, alongside, options);
     const value = this.batcher ? await this.batcher.ask(this, request, options.answer) : await this.askNow(request, options.answer);
-    return { value, alongside: [], requestBytes: Buffer.byteLength(JSON.stringify(request)), answerBytes: 0 };
+    return { value, alongside: [] };
   }
 
   /** One request, now, in one process of its own. */
   async askNow(request: FactsRequest, answer: ((question: unknown) => Promise<unknown>) | undefined): Promise<unknown> {
     if (answer) {
-      const result = await this.transport.converse(this.command(request), JSON.stringify(request), replyLine(this.transport.role, answer));
+      const command = this.command(request);
+      const result = await this.transport.converse(command, command.input, replyLine(this.transport.role, answer));
       return this.read(result);
     }
     return (await this.askWith(request, [], {})).value;
@@ -162,14 +162,15 @@ export class PeerFacts {
   private async askWith(request: FactsRequest, alongside: readonly HostCommand[], options: FactsOptions): Promise<FactsAnswer> {
     if (options.answer) throw new Error("a conversing request cannot carry other commands");
     // The other commands first, as they would run before the request was sent.
-    const results = await this.transport.run([...alongside, this.command(request)]);
+    const command = this.command(request);
+    const results = await this.transport.run([...alongside, command]);
     const result = results[alongside.length];
     const others = results.slice(0, alongside.length);
     if (!result) throw new HostError(`no answer from ${this.transport.label}`);
-    return { value: this.read(result), alongside: others, requestBytes: Buffer.byteLength(JSON.stringify(request)), answerBytes: Buffer.byteLength(result.stdout) };
+    return { value: this.read(result), alongside: others, wire: { requestBytes: Buffer.byteLength(command.input), answerBytes: Buffer.byteLength(result.stdout) } };
   }
 
-  private command(request: FactsRequest): HostCommand {
+  private command(request: FactsRequest): HostCommand & { readonly input: string } {
     return { argv: [this.carpentryPath, "facts"], input: JSON.stringify(request) };
   }
 
