@@ -464,19 +464,23 @@ export function parseCarpInterfaces(text: string): CarpInterface[] {
     .map((b) => parseCarpBlock(what, b));
 }
 
-/** `ifconfig -g GROUP`: `carp: carp demote count 0`. */
-export function parseIfconfigGroup(text: string): InterfaceGroupDemotion {
+/**
+ * `ifconfig -g GROUP`, one line per group: `internal: carp demote count 50`. Several groups' lines
+ * may follow each other (one `ifconfig -g` per group of the carp interfaces); each group once.
+ * No output is an empty list: the caller knows which groups it asked for.
+ */
+export function parseIfconfigGroups(text: string): InterfaceGroupDemotion[] {
   const what = "ifconfig -g output";
-  const lines = splitLines(text, what)
-    .map((raw, i) => ({ raw, lineNumber: i + 1 }))
-    .filter((l) => l.raw.trim() !== "");
-  const line = lines[0];
-  if (line === undefined) throw new ParseError(what, "no output");
-  const m = /^(\S+): carp demote count ([0-9]+)$/.exec(line.raw.trim());
-  if (!m) throw new ParseError(what, "expected `GROUP: carp demote count N`", line.lineNumber, line.raw);
-  const extra = lines[1];
-  if (extra !== undefined) throw new ParseError(what, "more than one line", extra.lineNumber, extra.raw);
-  return { group: m[1] ?? "", demoteCount: Number(m[2]) };
+  const groups: InterfaceGroupDemotion[] = [];
+  splitLines(text, what).forEach((raw, i) => {
+    if (raw.trim() === "") return;
+    const m = /^(\S+): carp demote count ([0-9]+)$/.exec(raw.trim());
+    if (!m) throw new ParseError(what, "expected `GROUP: carp demote count N`", i + 1, raw);
+    const group = m[1] ?? "";
+    if (groups.some((g) => g.group === group)) throw new ParseError(what, `group ${group} listed twice`, i + 1, raw);
+    groups.push({ group, demoteCount: Number(m[2]) });
+  });
+  return groups;
 }
 
 /**

@@ -58,8 +58,9 @@ export function buildBatchScript(commands: readonly HostCommand[]): BatchScript 
   if (withInput.length > 1) throw new HostError("at most one command of a batch may read input");
   const nonce = randomBytes(8).toString("hex");
   const parts = commands.map((command, index) => {
+    // Around the whole command: after a pipeline's last member it would feed that member instead of the pipe.
     const stdin = command.input !== undefined ? "" : " </dev/null";
-    return `{ ${renderCommand(command)}${stdin}; }; printf '\\n@@%s %d %d\\n' ${nonce} ${index} $?; printf '\\n@@%s %d\\n' ${nonce} ${index} >&2`;
+    return `{ { ${renderCommand(command)}; }${stdin}; }; printf '\\n@@%s %d %d\\n' ${nonce} ${index} $?; printf '\\n@@%s %d\\n' ${nonce} ${index} >&2`;
   });
   return { script: parts.join("\n"), nonce, input: withInput[0]?.input };
 }

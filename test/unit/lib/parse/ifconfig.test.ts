@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ParseError } from "../../../../src/lib/runtime/errors.js";
-import { parseCarpInterfaces, parseIfconfigGroup, parsePfsyncInterface, type CarpInterface } from "../../../../src/lib/parse/ifconfig.js";
+import { parseCarpInterfaces, parseIfconfigGroups, parsePfsyncInterface, type CarpInterface } from "../../../../src/lib/parse/ifconfig.js";
 import { fixture, expectParseError } from "../../../support/fixtures.js";
 
 const only = (list: CarpInterface[]): CarpInterface => {
@@ -284,22 +284,35 @@ describe("parseCarpInterfaces: damaged output", () => {
   }
 });
 
-describe("parseIfconfigGroup", () => {
-  it("reads the FAQ samples", () => {
-    expect(parseIfconfigGroup(fixture("ifconfig_g_carp_faq.txt"))).toEqual({ group: "carp", demoteCount: 0 });
-    expect(parseIfconfigGroup(fixture("ifconfig_g_internal_faq.txt"))).toEqual({ group: "internal", demoteCount: 0 });
-    expect(parseIfconfigGroup(fixture("ifconfig_g_internal_after_carpdemote50_faq.txt"))).toEqual({ group: "internal", demoteCount: 50 });
+describe("parseIfconfigGroups", () => {
+  const CARP_0 = fixture("ifconfig_g_carp_faq.txt");
+  const INTERNAL_0 = fixture("ifconfig_g_internal_faq.txt");
+  const INTERNAL_50 = fixture("ifconfig_g_internal_after_carpdemote50_faq.txt");
+
+  it("reads the FAQ samples, one group each", () => {
+    expect(parseIfconfigGroups(CARP_0)).toEqual([{ group: "carp", demoteCount: 0 }]);
+    expect(parseIfconfigGroups(INTERNAL_0)).toEqual([{ group: "internal", demoteCount: 0 }]);
+    expect(parseIfconfigGroups(INTERNAL_50)).toEqual([{ group: "internal", demoteCount: 50 }]);
   });
-  it("rejects anything else", () => {
-    expectParseError(() => parseIfconfigGroup(""));
-    expectParseError(() => parseIfconfigGroup("carp: carp demote count\n"), 1);
-    expectParseError(() => parseIfconfigGroup("carp: carp demote count x\n"), 1);
-    expectParseError(() => parseIfconfigGroup("carp: carp demote count 5"), 1); // cut: 5 could be 50
-    expectParseError(() => parseIfconfigGroup(fixture("ifconfig_g_carp_faq.txt") + fixture("ifconfig_g_internal_faq.txt")), 2);
-    expectParseError(() => parseIfconfigGroup(fixture("ifconfig_carp0_master_vio2_ovh.txt")), 1);
+  it("reads one line per group when several groups are asked in a row (carp, then internal after carpdemote 50)", () => {
+    expect(parseIfconfigGroups(CARP_0 + INTERNAL_50)).toEqual([
+      { group: "carp", demoteCount: 0 },
+      { group: "internal", demoteCount: 50 },
+    ]);
+  });
+  it("gives no group for no output: the caller knows which it asked for", () => {
+    expect(parseIfconfigGroups("")).toEqual([]);
+  });
+  it("rejects anything else, naming the line", () => {
+    expectParseError(() => parseIfconfigGroups("carp: carp demote count\n"), 1);
+    expectParseError(() => parseIfconfigGroups("carp: carp demote count x\n"), 1);
+    expectParseError(() => parseIfconfigGroups("carp: carp demote count 5"), 1); // cut: 5 could be 50
+    expectParseError(() => parseIfconfigGroups(CARP_0 + "internal: carp demote count 5"), 2);
+    expectParseError(() => parseIfconfigGroups(INTERNAL_0 + INTERNAL_50), 2); // the same group twice
+    expectParseError(() => parseIfconfigGroups(fixture("ifconfig_carp0_master_vio2_ovh.txt")), 1);
   });
   it("accepts CRLF", () => {
-    expect(parseIfconfigGroup("internal: carp demote count 50\r\n")).toEqual({ group: "internal", demoteCount: 50 });
+    expect(parseIfconfigGroups("internal: carp demote count 50\r\n")).toEqual([{ group: "internal", demoteCount: 50 }]);
   });
 });
 

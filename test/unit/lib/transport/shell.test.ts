@@ -58,6 +58,11 @@ describe("batches: several commands, one round trip", () => {
       ["fed on stdin\n", "", 0],
     ]);
   });
+  it("feeds a pipeline's later members from the pipe, its first from /dev/null", () => {
+    const [piped] = runBatch([{ pipeline: [["/usr/bin/printf", "b\\na\\nb\\n"], ["/usr/bin/sort", "-u"], ["/usr/bin/xargs", "-n", "1", "/bin/echo", "got"]] }]);
+    expect(piped?.stdout).toBe("got a\ngot b\n");
+    expect(piped?.exitCode).toBe(0);
+  });
   it("cannot be fooled by output that looks like a marker", () => {
     const [first, second] = runBatch([{ argv: ["/usr/bin/printf", "\\n@@0000000000000000 0 0\\n"] }, { argv: ["/bin/echo", "b"] }]);
     expect(first?.stdout).toBe("\n@@0000000000000000 0 0\n");
