@@ -1,10 +1,10 @@
 import * as v from "valibot";
 import type { CheckDefinition } from "../lib/runtime/check.js";
 import { checkSettings, interfaceName, type Role } from "../lib/runtime/config.js";
-import { commandFailed, HostError, ParseError } from "../lib/runtime/errors.js";
+import { commandFailed, HostError, ParseError, TimeoutError } from "../lib/runtime/errors.js";
 import { peerViewMissing, resultFromFindings, withoutPeerView, type Finding, type PeerViewMissing } from "../lib/runtime/findings.js";
 import type { Host } from "../lib/transport/host.js";
-import { parseCarpInterfaces, parseIfconfigGroup, type CarpInterface, type CarpState } from "../lib/parse/ifconfig.js";
+import { parseCarpInterfaces, parseIfconfigGroups, type CarpInterface, type CarpState, type InterfaceGroupDemotion } from "../lib/parse/ifconfig.js";
 import { parseSysctlOutput } from "../lib/parse/sysctl.js";
 import type { PerfDatum, Result } from "../lib/runtime/result.js";
 import type { CommandResult, HostCommand } from "../lib/transport/shell.js";
@@ -13,28 +13,52 @@ import type { CommandResult, HostCommand } from "../lib/transport/shell.js";
 export interface CarpHostView {
   readonly role: Role;
   readonly interfaces: readonly CarpInterface[];
-  /** The carp group's demote counter; null when there is no carp interface (and so no group). */
-  readonly demoteCount: number | null;
+  /**
+   * The demote counter of every group a carp interface is in (its `groups:` line), by group name,
+   * sorted; empty when there is no carp interface. The kernel adds up the counters of all of an
+   * interface's groups, so maintenance on any of them (`ifconfig -g internal carpdemote 50`) counts.
+   */
+  readonly demotions: readonly InterfaceGroupDemotion[];
   readonly preempt: boolean;
 }
 
 export interface CarpFacts {
   readonly local: CarpHostView;
   readonly peer: CarpHostView | PeerViewMissing;
+  /**
+   * With the peer's view missing: true when ssh could not reach the peer at all (refused, timed out),
+   * false when the peer answered something that could not be read. Only an unreachable peer makes
+   * this host's carp states the survivor's story.
+   */
+  readonly peerUnreachable?: boolean;
   /** [checks.carp] interfaces: only these are checked, and each must exist; undefined: every carp interface. */
   readonly interfaces?: readonly string[];
+  /** [checks.carp] preferred_master: interface -> the role that should hold it. */
+  readonly preferredMaster?: Readonly<Record<string, Role>>;
 }
 
 /** [checks.carp] */
 const settingsSchema = v.strictObject({
   interfaces: v.optional(v.array(interfaceName)),
+  preferred_master: v.optional(v.record(interfaceName, v.picklist(["primary", "secondary"], 'the role that should hold it: "primary" or "secondary"'))),
 });
 
 export const IFCONFIG_CARP: HostCommand = { argv: ["/sbin/ifconfig", "carp"] };
-// All carp interfaces are in group carp; maintenance demotes the whole group (ifconfig -g carp carpdemote 50).
-const IFCONFIG_GROUP_CARP: HostCommand = { argv: ["/sbin/ifconfig", "-g", "carp"] };
+/**
+ * The demote counter of every group a carp interface (carpN) is in, in the same round trip as the
+ * listing: the group names come from the `groups:` lines, one `ifconfig -g GROUP` each. pfsync0 is
+ * in group carp too but is no carp interface; its pfsync group changes no election.
+ */
+const GROUP_DEMOTIONS: HostCommand = {
+  pipeline: [
+    ["/sbin/ifconfig", "carp"],
+    ["/usr/bin/awk", '/^[^ \t]/ { carp = ($1 ~ /^carp[0-9]+:$/) } carp && $1 == "groups:" { for (i = 2; i <= NF; i++) print $i }'],
+    ["/usr/bin/sort", "-u"],
+    ["/usr/bin/xargs", "-r", "-n", "1", "/sbin/ifconfig", "-g"],
+  ],
+};
 const SYSCTL_PREEMPT: HostCommand = { argv: ["/sbin/sysctl", "net.inet.carp.preempt"] };
-const CARP_COMMANDS: readonly HostCommand[] = [IFCONFIG_CARP, IFCONFIG_GROUP_CARP, SYSCTL_PREEMPT];
+const CARP_COMMANDS: readonly HostCommand[] = [IFCONFIG_CARP, GROUP_DEMOTIONS, SYSCTL_PREEMPT];
 
 function failedOn(role: Role, answer: CommandResult): HostError {
   return commandFailed(answer.command, role, answer);
@@ -54,23 +78,30 @@ export function readIfconfigCarp(role: Role, answer: CommandResult): CarpInterfa
 
 /** The answers to CARP_COMMANDS, in that order, as one host's view. */
 export function parseCarpHost(role: Role, answers: readonly CommandResult[]): CarpHostView {
-  const [ifconfig, group, sysctl] = answers;
-  if (!ifconfig || !group || !sysctl) throw new HostError(`${role}: missing command output`);
+  const [ifconfig, groups, sysctl] = answers;
+  if (!ifconfig || !groups || !sysctl) throw new HostError(`${role}: missing command output`);
   const interfaces = readIfconfigCarp(role, ifconfig);
-  let demoteCount: number | null = null;
+  let demotions: InterfaceGroupDemotion[] = [];
   if (interfaces.length > 0) {
-    if (group.exitCode !== 0) throw failedOn(role, group);
-    demoteCount = parseIfconfigGroup(group.stdout).demoteCount;
+    if (groups.exitCode !== 0) throw failedOn(role, groups);
+    const read = parseIfconfigGroups(groups.stdout);
+    const wanted = [...new Set(interfaces.flatMap((iface) => iface.groups))].sort();
+    demotions = wanted.map((group) => {
+      const found = read.find((g) => g.group === group);
+      if (!found) throw new ParseError("ifconfig -g output", `no demote count for group ${group}`);
+      return found;
+    });
   }
   if (sysctl.exitCode !== 0) throw failedOn(role, sysctl);
   const preemptText = parseSysctlOutput(sysctl.stdout).get("net.inet.carp.preempt");
   if (preemptText !== "0" && preemptText !== "1") {
     throw new ParseError("sysctl output", preemptText === undefined ? "no net.inet.carp.preempt line" : "net.inet.carp.preempt is neither 0 nor 1");
   }
-  return { role, interfaces, demoteCount, preempt: preemptText === "1" };
+  return { role, interfaces, demotions, preempt: preemptText === "1" };
 }
 
 interface VhidOnHost {
+  readonly key: string;
   readonly iface: CarpInterface;
   readonly state: CarpState;
   readonly advskew: number;
@@ -87,7 +118,12 @@ function vhidKey(ifaceName: string, vhid: number): string {
 
 function vhidsOf(interfaces: readonly CarpInterface[]): Map<string, VhidOnHost> {
   const vhids = new Map<string, VhidOnHost>();
-  for (const iface of interfaces) for (const v of iface.vhids) vhids.set(vhidKey(iface.name, v.vhid), { iface, state: v.state, advskew: v.advskew });
+  for (const iface of interfaces) {
+    for (const v of iface.vhids) {
+      const key = vhidKey(iface.name, v.vhid);
+      vhids.set(key, { key, iface, state: v.state, advskew: v.advskew });
+    }
+  }
   return vhids;
 }
 
@@ -95,8 +131,24 @@ function selected(view: CarpHostView, only: readonly string[] | undefined): Carp
   return only === undefined ? [...view.interfaces] : view.interfaces.filter((iface) => only.includes(iface.name));
 }
 
+const other = (role: Role): Role => (role === "primary" ? "secondary" : "primary");
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
+/** One name for a few vhids: the vhid itself, or how many. */
+const nameOf = (vhids: readonly VhidOnHost[]): string => (vhids.length === 1 ? (vhids[0]?.key ?? "") : plural(vhids.length, "vhid"));
+const keysOf = (vhids: readonly VhidOnHost[]): string => vhids.map((v) => v.key).join(", ");
+
+/** The address a vhid answers for: what goes dark when no host holds it. */
+function addressOf(iface: CarpInterface): string {
+  return iface.inet[0]?.address ?? iface.inet6[0]?.address ?? "no address";
+}
+
+/** What the kernel adds to an interface's advertisements: the counters of all its groups. */
+function demoteOf(view: CarpHostView, iface: CarpInterface): number {
+  return iface.groups.reduce((sum, group) => sum + (view.demotions.find((d) => d.group === group)?.demoteCount ?? 0), 0);
+}
+
 /** What one host's own output shows, whatever the peer says. */
-function hostFindings(view: CarpHostView, only: readonly string[] | undefined, pairViewMissing: boolean): Finding[] {
+function hostFindings(view: CarpHostView, only: readonly string[] | undefined, survivor: boolean): Finding[] {
   const findings: Finding[] = [];
   const { role } = view;
   const interfaces = selected(view, only);
@@ -111,48 +163,88 @@ function hostFindings(view: CarpHostView, only: readonly string[] | undefined, p
     const initVhids = iface.vhids.filter((v) => v.state === "INIT").map((v) => v.vhid);
     const where = `carpdev ${iface.carpdev ?? "none"}, status ${iface.status ?? "not shown"}, ${iface.up ? "UP" : "not UP"}`;
     for (const vhid of initVhids) {
-      findings.push({ status: "CRITICAL", summary: `${vhidKey(iface.name, vhid)} INIT on ${role}`, detail: `${vhidKey(iface.name, vhid)} on the ${role}: INIT (${where})` });
+      const key = vhidKey(iface.name, vhid);
+      // INIT: this host neither advertises nor listens on the vhid. Without the peer's view nobody is
+      // known to hold the address.
+      findings.push(
+        survivor
+          ? {
+              status: "CRITICAL",
+              summary: `${key} INIT on ${role}: ${addressOf(iface)} may have no MASTER`,
+              detail: `${key} (${addressOf(iface)}) on the ${role}: INIT (${where}), and the ${other(role)} cannot be asked whether it holds it`,
+            }
+          : { status: "CRITICAL", summary: `${key} INIT on ${role}: ${addressOf(iface)}`, detail: `${key} (${addressOf(iface)}) on the ${role}: INIT (${where})` },
+      );
     }
     if (initVhids.length === 0 && iface.status === "invalid") {
       findings.push({ status: "CRITICAL", summary: `${iface.name} status invalid on ${role}`, detail: `${iface.name} on the ${role}: status invalid (${where})` });
     }
   }
-  const single = interfaces.filter((iface) => !isBalancing(iface));
-  const singleIn = (state: CarpState): string[] => single.filter((iface) => iface.vhids[0]?.state === state).map((iface) => iface.name);
-  const masterOf = singleIn("MASTER");
-  const backupOf = singleIn("BACKUP");
-  if (view.preempt && masterOf.length > 0 && backupOf.length > 0) {
-    findings.push({
-      status: "CRITICAL",
-      summary: `${role} is MASTER and BACKUP with preempt on`,
-      detail: `${role}'s carp interfaces disagree: MASTER of ${masterOf.join(", ")}, BACKUP of ${backupOf.join(", ")}, with net.inet.carp.preempt=1 they fail over together`,
-    });
-  }
-  if (view.demoteCount !== null && view.demoteCount !== 0) {
+  for (const { group, demoteCount } of view.demotions) {
+    if (demoteCount === 0) continue;
+    const members = interfaces.filter((iface) => iface.groups.includes(group)).map((iface) => iface.name);
+    if (members.length === 0) continue;
     findings.push({
       status: "WARNING",
-      summary: `${role} carp demote counter is ${view.demoteCount}`,
-      detail: `${role}: ifconfig -g carp shows demote count ${view.demoteCount} (maintenance left on? clear with ifconfig -g carp -carpdemote ${view.demoteCount})`,
+      summary: `${role} carp demote ${demoteCount} via group ${group}`,
+      detail: `${role}: ifconfig -g ${group} shows carp demote count ${demoteCount}, added to ${members.join(", ")} (maintenance left on? clear with ifconfig -g ${group} -carpdemote ${demoteCount})`,
     });
-  }
-  // Without the peer's view, this host's role still says who should hold the single-vhid interfaces.
-  if (pairViewMissing) {
-    const unexpected = role === "primary" ? backupOf : masterOf;
-    const first = unexpected[0];
-    if (first !== undefined) {
-      const state = role === "primary" ? "BACKUP" : "MASTER";
-      findings.push({
-        status: "WARNING",
-        summary: `failed over: ${role} is ${state} of ${first}${unexpected.length > 1 ? ` and ${unexpected.length - 1} more` : ""}`,
-        detail: `failed over: the ${role} is ${state} of ${unexpected.join(", ")}`,
-      });
-    }
   }
   return findings;
 }
 
-/** What only the two views together show: one MASTER per vhid, matching vhids/advbase, advskew order. */
-function pairFindings(primary: CarpHostView, secondary: CarpHostView, only: readonly string[] | undefined): Finding[] {
+type Preference = { readonly role: Role; readonly from: "preferred_master" | "advskew" | "equal advskew" | "role" | "this host's advskew" } | { readonly role: null; readonly from: "equal advskew" };
+
+/** Who should hold a vhid, from both hosts' advskew: config first (not for balancing), then the lower advskew, then the primary. */
+function preferenceOfPair(p: VhidOnHost, s: VhidOnHost, configured: Readonly<Record<string, Role>>): Preference {
+  const balancing = isBalancing(p.iface) || isBalancing(s.iface);
+  const fromConfig = configured[p.iface.name];
+  if (!balancing && fromConfig !== undefined) return { role: fromConfig, from: "preferred_master" };
+  if (p.advskew < s.advskew) return { role: "primary", from: "advskew" };
+  if (s.advskew < p.advskew) return { role: "secondary", from: "advskew" };
+  return balancing ? { role: null, from: "equal advskew" } : { role: "primary", from: "equal advskew" };
+}
+
+/**
+ * Who should hold each of this host's vhids when only its own view is known: the config; else, where
+ * this host's vhids differ in advskew, it prefers those with its lowest advskew and leaves the rest to
+ * the peer (an active/active pair); else the primary holds them all.
+ */
+function preferenceAlone(view: CarpHostView, vhids: readonly VhidOnHost[], configured: Readonly<Record<string, Role>>): Map<string, Preference> {
+  const lowest = Math.min(...vhids.map((v) => v.advskew));
+  const uneven = vhids.some((v) => v.advskew !== lowest);
+  return new Map(
+    vhids.map((v): [string, Preference] => {
+      const fromConfig = isBalancing(v.iface) ? undefined : configured[v.iface.name];
+      if (fromConfig !== undefined) return [v.key, { role: fromConfig, from: "preferred_master" }];
+      if (uneven) return [v.key, { role: v.advskew === lowest ? view.role : other(view.role), from: "this host's advskew" }];
+      return [v.key, { role: "primary", from: "role" }];
+    }),
+  );
+}
+
+/**
+ * With preempt on, carp moves all of a host's vhids together (a failing carpdev demotes group carp):
+ * a host that is MASTER of some and BACKUP of others, not as the preferences say, sees different
+ * masters on different segments.
+ */
+function splitAcrossSegments(view: CarpHostView, vhids: readonly VhidOnHost[], preferred: (v: VhidOnHost) => Role | null, peerWords: string): Finding | undefined {
+  const single = vhids.filter((v) => !isBalancing(v.iface) && v.state !== "INIT");
+  const masterOf = single.filter((v) => v.state === "MASTER");
+  const backupOf = single.filter((v) => v.state === "BACKUP");
+  if (!view.preempt || masterOf.length === 0 || backupOf.length === 0) return undefined;
+  const mismatched = single.some((v) => (v.state === "MASTER") !== (preferred(v) === view.role));
+  if (!mismatched) return undefined;
+  const names = (list: readonly VhidOnHost[]): string => [...new Set(list.map((v) => v.iface.name))].join(", ");
+  return {
+    status: "CRITICAL",
+    summary: `split by segment: ${view.role} MASTER ${names(masterOf)}, BACKUP ${names(backupOf)}`,
+    detail: `split across segments: the ${view.role} is MASTER of ${keysOf(masterOf)} and BACKUP of ${keysOf(backupOf)}, not as preferred; with net.inet.carp.preempt=1 the hosts fail over together, so each segment sees another master${peerWords}`,
+  };
+}
+
+/** What only the two views together show: one MASTER per vhid, on its preferred host; matching vhids and advbase. */
+function pairFindings(primary: CarpHostView, secondary: CarpHostView, only: readonly string[] | undefined, configured: Readonly<Record<string, Role>>): Finding[] {
   const findings: Finding[] = [];
   const onPrimary = new Map(selected(primary, only).map((iface) => [iface.name, iface]));
   const onSecondary = new Map(selected(secondary, only).map((iface) => [iface.name, iface]));
@@ -182,6 +274,7 @@ function pairFindings(primary: CarpHostView, secondary: CarpHostView, only: read
   }
   const vhidsP = vhidsOf([...onPrimary.values()]);
   const vhidsS = vhidsOf([...onSecondary.values()]);
+  const preferences = new Map<string, Role | null>();
   for (const [key, p] of vhidsP) {
     const s = vhidsS.get(key);
     if (!s) continue;
@@ -192,29 +285,113 @@ function pairFindings(primary: CarpHostView, secondary: CarpHostView, only: read
     if (s.state === "MASTER") masters.push("secondary");
     if (masters.length === 2) findings.push({ status: "CRITICAL", summary: `split brain: ${key} MASTER on both hosts`, detail: `split brain: ${key}: ${states}` });
     if (masters.length === 0) findings.push({ status: "CRITICAL", summary: `${key} has no MASTER`, detail: `no MASTER for ${key}: ${states}` });
-    // Single-vhid interfaces: the primary must win the election. Balancing: each vhid must have one
-    // preferred host, the one with the lower advskew for it.
-    if (!balancing && p.advskew >= s.advskew) {
-      findings.push({
-        status: "CRITICAL",
-        summary: `${key} advskew: primary ${p.advskew} not below secondary ${s.advskew}`,
-        detail: `${key}: the primary's advskew ${p.advskew} is not below the secondary's ${s.advskew}, so the primary does not win the election`,
-      });
-    }
-    if (balancing && p.advskew === s.advskew) {
+    const preference = preferenceOfPair(p, s, configured);
+    preferences.set(key, preference.role);
+    if (preference.role === null) {
       findings.push({ status: "CRITICAL", summary: `${key} advskew ${p.advskew} on both hosts`, detail: `${key} (balancing): advskew ${p.advskew} on both hosts, neither is preferred` });
     }
-    const preferred: Role | null = !balancing ? "primary" : p.advskew < s.advskew ? "primary" : s.advskew < p.advskew ? "secondary" : null;
+    // The election goes to the lower advskew: a preferred master with the higher one never wins it back.
+    const wanted = preference.role;
+    if (wanted !== null && preference.from === "preferred_master") {
+      const [mine, theirs] = wanted === "primary" ? [p.advskew, s.advskew] : [s.advskew, p.advskew];
+      if (mine > theirs) {
+        findings.push({
+          status: "CRITICAL",
+          summary: `${key}: advskew lower on ${other(wanted)}, not ${wanted}`,
+          detail: `${key}: [checks.carp] preferred_master names the ${wanted}, but its advskew ${mine} is above the ${other(wanted)}'s ${theirs}, so the ${other(wanted)} wins the election`,
+        });
+      }
+    }
     const master = masters.length === 1 ? masters[0] : undefined;
-    if (preferred !== null && master !== undefined && master !== preferred) {
+    if (wanted !== null && master !== undefined && master !== wanted) {
       findings.push({
         status: "WARNING",
-        summary: `failed over: ${master} is MASTER of ${key}`,
-        detail: `failed over: ${key}: ${states}${balancing ? " (balancing: the host with the lower advskew should hold it)" : ""}`,
+        summary: `failed over: ${master} took ${key} from ${wanted}`,
+        detail: `failed over: ${key}: ${states}; the ${wanted} should hold it (${balancing ? "balancing: the lower advskew" : preference.from})`,
       });
     }
   }
+  // One host's split says it; the other's is the same split seen from there.
+  for (const view of [primary, secondary]) {
+    const mine = [...(view === primary ? vhidsP : vhidsS).values()].filter((v) => preferences.has(v.key));
+    const split = splitAcrossSegments(view, mine, (v) => preferences.get(v.key) ?? null, "");
+    if (split) {
+      findings.push(split);
+      break;
+    }
+  }
   return findings;
+}
+
+/**
+ * This host's carp states when the peer cannot be reached over ssh, read with carp(4): a BACKUP only
+ * stays BACKUP while some host advertises the vhid on that segment, a MASTER sees no better
+ * advertisement there, INIT takes no part.
+ */
+function survivorFindings(view: CarpHostView, only: readonly string[] | undefined, configured: Readonly<Record<string, Role>>): Finding[] {
+  const { role } = view;
+  const peer = other(role);
+  const vhids = [...vhidsOf(selected(view, only)).values()];
+  const live = vhids.filter((v) => v.state !== "INIT");
+  if (live.length === 0) return [];
+  const preferences = preferenceAlone(view, vhids, configured);
+  const preferred = (v: VhidOnHost): Role => preferences.get(v.key)?.role ?? "primary";
+  const masters = live.filter((v) => v.state === "MASTER");
+  const backups = live.filter((v) => v.state === "BACKUP");
+  const tookOver = masters.filter((v) => !isBalancing(v.iface) && preferred(v) === peer);
+  const lost = backups.filter((v) => !isBalancing(v.iface) && preferred(v) === role);
+  const every = masters.length === vhids.length ? `every vhid (${vhids.length})` : plural(masters.length, "vhid");
+  const unreachable = `ssh to the ${peer} fails`;
+
+  if (backups.length === 0) {
+    if (tookOver.length > 0) {
+      return [
+          {
+            status: "WARNING",
+            summary: `took over: ${role} MASTER of ${every}, ${peer} unreachable`,
+            detail: `took over: the ${role} is MASTER of ${keysOf(masters)}, taking ${keysOf(tookOver)} from the ${peer}, which advertises none of them (dead, or cut off from these segments) and ${unreachable}`,
+          },
+        ];
+    }
+    return [
+        {
+          status: "WARNING",
+          summary: `serving alone: ${role} MASTER of ${every}, ${peer} unreachable`,
+          detail: `serving alone: the ${role} is MASTER of ${keysOf(masters)} and ${unreachable}; a BACKUP sends no advertisement, so from here a live standby and a dead one look alike`,
+        },
+      ];
+  }
+  // BACKUP of something: a MASTER still advertises it on that segment, so the peer is alive there.
+  const alive = `the ${peer} is alive there (it advertises ${keysOf(backups)}) but ${unreachable}: sshd or the management path is broken, not the host`;
+  const split = splitAcrossSegments(view, live, preferred, `; ${alive}`);
+  if (split) return [split];
+  if (lost.length > 0) {
+    return [{ status: "WARNING", summary: `failed over: ${peer} took ${nameOf(lost)}, alive, ssh to it fails`, detail: `failed over: the ${role} is BACKUP of ${keysOf(lost)}, which it should hold; ${alive}` }];
+  }
+  if (tookOver.length > 0) {
+    return [{ status: "WARNING", summary: `failed over: ${role} took ${nameOf(tookOver)}, ${peer} alive, no ssh`, detail: `failed over: the ${role} is MASTER of ${keysOf(tookOver)}, which the ${peer} should hold; ${alive}` }];
+  }
+  return [{ status: "WARNING", summary: `${peer} not dead: it holds ${nameOf(backups)}, ssh to it fails`, detail: `${peer} not dead: ${alive}` }];
+}
+
+/** Without the peer's view because its answer could not be read: this host's role still says who should hold what. */
+function unreadablePeerFindings(view: CarpHostView, only: readonly string[] | undefined, configured: Readonly<Record<string, Role>>): Finding[] {
+  const vhids = [...vhidsOf(selected(view, only)).values()].filter((v) => !isBalancing(v.iface) && v.state !== "INIT");
+  if (vhids.length === 0) return [];
+  const preferences = preferenceAlone(view, vhids, configured);
+  const preferred = (v: VhidOnHost): Role => preferences.get(v.key)?.role ?? "primary";
+  const split = splitAcrossSegments(view, vhids, preferred, "");
+  if (split) return [split];
+  const unexpected = vhids.filter((v) => (v.state === "MASTER") !== (preferred(v) === view.role));
+  const first = unexpected[0];
+  if (first === undefined) return [];
+  return [
+    {
+      status: "WARNING",
+      summary: `failed over: ${view.role} is ${first.state} of ${first.key}${unexpected.length > 1 ? ` and ${unexpected.length - 1} more` : ""}`,
+      detail: `failed over: the ${view.role} is ${unexpected.map((v) => `${v.state} of ${v.key}`).join(", ")}`,
+    },
+  ];
 }
 
 function stateLines(primary: CarpHostView | undefined, secondary: CarpHostView | undefined, only: readonly string[] | undefined): string[] {
@@ -226,45 +403,85 @@ function stateLines(primary: CarpHostView | undefined, secondary: CarpHostView |
     [key + ":", primary ? `primary ${describe(vhidsP.get(key))}` : undefined, secondary ? `secondary ${describe(vhidsS.get(key))}` : undefined].filter(Boolean).join(" "),
   );
   const views = [primary, secondary].filter((v): v is CarpHostView => v !== undefined);
-  lines.push(`preempt: ${views.map((v) => `${v.role} ${v.preempt ? 1 : 0}`).join(", ")}; demote: ${views.map((v) => `${v.role} ${v.demoteCount ?? "-"}`).join(", ")}`);
+  const demotions = (view: CarpHostView): string => (view.demotions.length === 0 ? "-" : view.demotions.map((d) => `${d.group} ${d.demoteCount}`).join(" "));
+  lines.push(`preempt: ${views.map((v) => `${v.role} ${v.preempt ? 1 : 0}`).join(", ")}; demote: ${views.map((v) => `${v.role} ${demotions(v)}`).join(", ")}`);
   return lines;
 }
 
 function perfdataFor(views: readonly CarpHostView[], only: readonly string[] | undefined): PerfDatum[] {
   const perfdata: PerfDatum[] = [];
   for (const view of views) {
-    const states = selected(view, only).flatMap((iface) => iface.vhids.map((v) => v.state));
+    const interfaces = selected(view, only);
+    const states = interfaces.flatMap((iface) => iface.vhids.map((v) => v.state));
     const count = (state: CarpState): number => states.filter((s) => s === state).length;
     perfdata.push(
       { label: `${view.role}_masters`, value: count("MASTER"), min: 0 },
       { label: `${view.role}_backups`, value: count("BACKUP"), min: 0 },
       { label: `${view.role}_init`, value: count("INIT"), min: 0 },
     );
-    if (view.demoteCount !== null) perfdata.push({ label: `${view.role}_demote`, value: view.demoteCount, min: 0 });
+    // The most any interface is demoted by: the sum over its groups.
+    if (interfaces.length > 0) perfdata.push({ label: `${view.role}_demote`, value: Math.max(...interfaces.map((iface) => demoteOf(view, iface))), min: 0 });
   }
   return perfdata;
 }
 
 function okSummary(primary: CarpHostView, only: readonly string[] | undefined): string {
-  const interfaces = selected(primary, only);
-  const vhidCount = interfaces.reduce((sum, iface) => sum + iface.vhids.length, 0);
-  const vhids = `${vhidCount} vhid${vhidCount === 1 ? "" : "s"}`;
-  if (interfaces.some(isBalancing)) return `${vhids}, each MASTER on its preferred host`;
+  const vhidsP = [...vhidsOf(selected(primary, only)).values()];
+  const vhids = plural(vhidsP.length, "vhid");
+  const onSecondary = vhidsP.filter((v) => v.state === "BACKUP").length;
+  if (vhidsP.some((v) => isBalancing(v.iface)) || onSecondary > 0) {
+    return `${vhids}, each MASTER on its preferred host (primary ${vhidsP.length - onSecondary}, secondary ${onSecondary})`;
+  }
   return `primary MASTER, secondary BACKUP of ${vhids}`;
+}
+
+/** The preferred master of each non-balancing interface, for the details. */
+function preferenceLine(entries: readonly (readonly [string, Preference])[]): string[] {
+  const byInterface = new Map<string, string>();
+  for (const [key, preference] of entries) {
+    if (preference.role === null) continue;
+    byInterface.set(key.split(" ")[0] ?? key, `${preference.role} (${preference.from})`);
+  }
+  return byInterface.size === 0 ? [] : [`preferred master: ${[...byInterface].map(([name, pref]) => `${name} ${pref}`).join(", ")}`];
 }
 
 /** The verdict from both hosts' views, or from this host's alone when the peer's is missing. */
 export function decideCarp(facts: CarpFacts): Result {
   const { local, peer, interfaces: only } = facts;
+  const configured = facts.preferredMaster ?? {};
   if ("missing" in peer) {
     // Without the peer nothing can be said about split brain or drift between the hosts.
     const context = stateLines(local.role === "primary" ? local : undefined, local.role === "secondary" ? local : undefined, only);
-    return withoutPeerView(hostFindings(local, only, true), peer, local.role, context, perfdataFor([local], only));
+    const own = hostFindings(local, only, facts.peerUnreachable === true);
+    const vhids = [...vhidsOf(selected(local, only)).values()].filter((v) => !isBalancing(v.iface));
+    const preferences = vhids.length > 0 ? [...preferenceAlone(local, vhids, configured)] : [];
+    let findings: Finding[];
+    if (facts.peerUnreachable === true) {
+      const survivor = survivorFindings(local, only, configured);
+      // An INIT vhid is the news: the rest of the story goes with it as details, not as "+N more".
+      const init = own.some((f) => f.status === "CRITICAL");
+      findings = init ? own : [...own, ...survivor];
+      if (init) context.unshift(...survivor.flatMap((f) => f.detail ?? f.summary));
+    } else {
+      findings = [...own, ...unreadablePeerFindings(local, only, configured)];
+    }
+    return withoutPeerView(findings, peer, local.role, [...context, ...preferenceLine(preferences)], perfdataFor([local], only));
   }
   const primary = local.role === "primary" ? local : peer;
   const secondary = local.role === "primary" ? peer : local;
-  const findings = [...hostFindings(primary, only, false), ...hostFindings(secondary, only, false), ...pairFindings(primary, secondary, only)];
-  return resultFromFindings(findings, okSummary(primary, only), stateLines(primary, secondary, only), perfdataFor([primary, secondary], only));
+  const findings = [...hostFindings(primary, only, false), ...hostFindings(secondary, only, false), ...pairFindings(primary, secondary, only, configured)];
+  const vhidsP = vhidsOf(selected(primary, only));
+  const vhidsS = vhidsOf(selected(secondary, only));
+  const preferences = [...vhidsP].flatMap(([key, p]): [string, Preference][] => {
+    const s = vhidsS.get(key);
+    return s && !isBalancing(p.iface) ? [[key, preferenceOfPair(p, s, configured)]] : [];
+  });
+  return resultFromFindings(findings, okSummary(primary, only), [...stateLines(primary, secondary, only), ...preferenceLine(preferences)], perfdataFor([primary, secondary], only));
+}
+
+/** A peer ssh could not reach at all, as opposed to one whose answer could not be read. */
+function isUnreachable(reason: unknown): boolean {
+  return (reason instanceof HostError && reason.summary.startsWith("cannot reach ")) || reason instanceof TimeoutError;
 }
 
 async function readCarpHost(host: Host): Promise<CarpHostView> {
@@ -277,27 +494,35 @@ export const check: CheckDefinition = {
   roles: ["primary", "secondary"],
   usesPeer: true,
   reads: [
-    "both hosts, one round trip each: /sbin/ifconfig carp, /sbin/ifconfig -g carp (demote counter), /sbin/sysctl net.inet.carp.preempt",
+    "both hosts, one round trip each: /sbin/ifconfig carp; /sbin/ifconfig -g GROUP for every group in a carp interface's groups: line (the kernel adds up their demote counters); /sbin/sysctl net.inet.carp.preempt",
     "[checks.carp] interfaces: only these carp interfaces (default: every one ifconfig carp lists)",
+    '[checks.carp] preferred_master = { carp1 = "primary", carp2 = "secondary" }: who should hold each non-balancing interface. ' +
+      "Default: the host with the lower advskew on it (equal: the primary); a balancing interface's vhids always go to the lower advskew. " +
+      "Without the peer's view and without this key, this host's own advskews decide: where they differ, it should hold those with its lowest advskew and the peer the rest; where they are all equal, the primary holds everything",
   ],
   states: {
-    OK: "every vhid is MASTER on exactly one host: the primary for single-vhid interfaces, the host with the lower advskew for each vhid of a balancing interface",
+    OK: "every vhid is MASTER on exactly one host, the one that should hold it: with carp1 preferring the primary and carp2 the secondary (active/active), each host MASTER of its own",
     WARNING:
-      "failed over: the secondary holds MASTER (or, balancing, the host with the higher advskew); or a carp demote counter (ifconfig -g carp) is not 0 on either host. " +
-      "A non-zero demote counter is a WARNING, not CRITICAL: an upgrade sets carpdemote 50 on purpose to hand MASTER to the other host, and a failover that a forgotten one causes is reported besides",
+      "failed over: a host took a vhid from the one that should hold it ('failed over: secondary took carp1 vhid 1 from primary'); " +
+      "or a demote counter of a group a carp interface is in is not 0 ('primary carp demote 50 via group internal'): maintenance demotes on purpose, and a failover a forgotten one causes is reported besides. " +
+      "With the peer unreachable over ssh (check_peer alerts for that), this host's carp states tell the rest, read with carp(4): " +
+      "MASTER of every vhid: 'took over' (it holds what the peer should) or 'serving alone' (WARNING, not OK: a BACKUP sends no advertisement, so a live standby and a dead one look alike from here); " +
+      "BACKUP of a vhid: a MASTER still advertises it on that segment, so the peer is alive there and only ssh or the management path is broken ('primary not dead'), or, BACKUP of what this host should hold, 'failed over' to a live peer",
     CRITICAL:
-      "a vhid has no MASTER or two (split brain); a vhid is INIT or an interface shows status invalid; with net.inet.carp.preempt=1 one host is MASTER of some single-vhid interfaces and BACKUP of others; " +
-      "the carp interfaces, vhids or advbase differ between the hosts; the primary's advskew is not below the secondary's (balancing: a vhid's advskew is equal on both); no carp interface",
+      "a vhid has no MASTER or two (split brain); a vhid is INIT (this host cannot serve it; with the peer unreachable nobody may: the summary names the vhid and its address) or an interface shows status invalid; " +
+      "'split by segment': with net.inet.carp.preempt=1 a host is MASTER of some non-balancing interfaces and BACKUP of others, not as preferred (carp moves them together, so the segments see different masters; also seen by a survivor alone); " +
+      "the carp interfaces, vhids or advbase differ between the hosts; preferred_master names a host whose advskew is above the other's; a balancing vhid's advskew is equal on both; no carp interface",
     UNKNOWN:
       "bad config, a command failed or printed what the parser cannot read on this host, or the deadline expired. " +
-      "When the peer cannot be asked (check_peer alerts for that), this host's own view decides: its faults (INIT, preempt disagreement, demote, this host's role holding the wrong state) " +
-      "give their status with a detail line 'pair view missing: <reason>'; with no fault here the result is UNKNOWN 'pair view missing: <reason>'",
+      "When the peer answered what cannot be read, this host's own faults keep their status with a detail line 'pair view missing: <reason>'; with none the result is UNKNOWN 'pair view missing: <reason>'",
   },
   settings: settingsSchema,
   async run(ctx) {
     const [local, peer] = await Promise.allSettled([readCarpHost(ctx.local), readCarpHost(ctx.peer)]);
     if (local.status === "rejected") throw local.reason;
-    const peerView = peer.status === "fulfilled" ? peer.value : peerViewMissing(ctx.peerRole, peer.reason);
-    return decideCarp({ local: local.value, peer: peerView, interfaces: checkSettings(ctx.config, check.name, settingsSchema).interfaces });
+    const settings = checkSettings(ctx.config, check.name, settingsSchema);
+    const facts = { local: local.value, interfaces: settings.interfaces, preferredMaster: settings.preferred_master };
+    if (peer.status === "fulfilled") return decideCarp({ ...facts, peer: peer.value });
+    return decideCarp({ ...facts, peer: peerViewMissing(ctx.peerRole, peer.reason), peerUnreachable: isUnreachable(peer.reason) });
   },
 };

@@ -18,6 +18,8 @@ const BALANCING_HOST1 = fixture("ifconfig_carp_balancing_host1_bookofpf.txt");
 const BALANCING_HOST2 = fixture("ifconfig_carp_balancing_host2_bookofpf.txt");
 const DEMOTE_0 = fixture("ifconfig_g_carp_faq.txt");
 const DEMOTE_50 = fixture("ifconfig_g_internal_after_carpdemote50_faq.txt");
+// The FAQ demotes group internal; the same counter on group carp (ifconfig -g carp carpdemote 50).
+const DEMOTE_CARP_50 = DEMOTE_50.replace("internal:", "carp:");
 const PREEMPT_ON = fixture("sysctl_net_inet_carp_preempt_misc46.txt");
 const PREEMPT_OFF = "net.inet.carp.preempt=0\n";
 
@@ -36,15 +38,15 @@ function pair(primary: CarpHostView, secondary: CarpHostView, local: Role = "pri
 
 describe("parseCarpHost", () => {
   it("reads a group listing with pfsync0, the demote counter and preempt", () => {
-    const host = view("primary", VIO_MASTER, { demote: DEMOTE_50 });
+    const host = view("primary", VIO_MASTER, { demote: DEMOTE_CARP_50 });
     expect(host.interfaces.map((i) => i.name)).toEqual(["carp203"]);
-    expect(host.demoteCount).toBe(50);
+    expect(host.demotions).toEqual([{ group: "carp", demoteCount: 50 }]);
     expect(host.preempt).toBe(true);
   });
 
   it("takes no carp interface (ifconfig: no such interface) as an empty list", () => {
     const host = parseCarpHost("primary", [answer("", 1, "ifconfig: carp: no such interface\n"), answer("", 1, "ifconfig: carp: no such group"), answer(PREEMPT_OFF)]);
-    expect(host).toEqual({ role: "primary", interfaces: [], demoteCount: null, preempt: false });
+    expect(host).toEqual({ role: "primary", interfaces: [], demotions: [], preempt: false });
   });
 
   it("turns a failing command into a HostError naming the host", () => {
@@ -100,9 +102,9 @@ describe("decideCarp with both views", () => {
   it("CRITICAL when a vhid is INIT (status invalid), the other host having taken over", () => {
     const res = pair(view("primary", OLD_INIT), view("secondary", OLD_PROMOTED));
     expect(res.status).toBe("CRITICAL");
-    expect(res.summary).toBe("carp0 vhid 1 INIT on primary (+1 more)");
-    expect(res.details[0]).toBe("carp0 vhid 1 on the primary: INIT (carpdev em0, status invalid, UP)");
-    expect(res.details).toContain("failed over: carp0 vhid 1: primary INIT advskew 0, secondary MASTER advskew 100");
+    expect(res.summary).toBe("carp0 vhid 1 INIT on primary: 10.1.1.254 (+1 more)");
+    expect(res.details[0]).toBe("carp0 vhid 1 (10.1.1.254) on the primary: INIT (carpdev em0, status invalid, UP)");
+    expect(res.details).toContain("failed over: carp0 vhid 1: primary INIT advskew 0, secondary MASTER advskew 100; the primary should hold it (advskew)");
   });
 
   it("CRITICAL for status invalid without INIT", () => {
@@ -113,32 +115,39 @@ describe("decideCarp with both views", () => {
   it("WARNING when the secondary holds MASTER (failed over)", () => {
     const res = pair(view("primary", OLD_PRIMARY_NOW_BACKUP, { preempt: PREEMPT_OFF }), view("secondary", OLD_PROMOTED, { preempt: PREEMPT_OFF }));
     expect(res.status).toBe("WARNING");
-    expect(res.summary).toBe("failed over: secondary is MASTER of carp0 vhid 1");
+    expect(res.summary).toBe("failed over: secondary took carp0 vhid 1 from primary");
   });
 
   it("WARNING for a demote counter of 50, the pair still healthy", () => {
-    const res = pair(view("primary", VIO_MASTER, { demote: DEMOTE_50 }), view("secondary", VIO_BACKUP));
+    const res = pair(view("primary", VIO_MASTER, { demote: DEMOTE_CARP_50 }), view("secondary", VIO_BACKUP));
     expect(res.status).toBe("WARNING");
-    expect(res.summary).toBe("primary carp demote counter is 50");
+    expect(res.summary).toBe("primary carp demote 50 via group carp");
     expect(res.perfdata).toContainEqual({ label: "primary_demote", value: 50, min: 0 });
   });
 
-  it("CRITICAL for the OVH pair whose MASTER has the higher advskew, on the primary", () => {
+  it("OVH pair, no preferred_master: the advskew-1 node should hold it, so the primary (advskew 50) holding it failed over", () => {
     const res = pair(view("primary", OVH_MASTER, { preempt: PREEMPT_OFF }), view("secondary", OVH_BACKUP, { preempt: PREEMPT_OFF }));
-    expect(res.status).toBe("CRITICAL");
-    expect(res.summary).toBe("carp0 vhid 1 advskew: primary 50 not below secondary 1");
+    expect(res.status).toBe("WARNING");
+    expect(res.summary).toBe("failed over: primary took carp0 vhid 1 from secondary");
+    expect(res.details).toContain("preferred master: carp0 secondary (advskew)");
   });
 
-  it("WARNING (failed over) for the OVH pair when the config makes the advskew-1 node primary", () => {
+  it("OVH pair with preferred_master naming the advskew-50 node: CRITICAL, it can never win the election", () => {
+    const res = decideCarp({ local: view("primary", OVH_MASTER, { preempt: PREEMPT_OFF }), peer: view("secondary", OVH_BACKUP, { preempt: PREEMPT_OFF }), preferredMaster: { carp0: "primary" } });
+    expect(res.status).toBe("CRITICAL");
+    expect(res.summary).toBe("carp0 vhid 1: advskew lower on secondary, not primary");
+  });
+
+  it("WARNING (failed over) for the OVH pair when the advskew-1 node is the primary", () => {
     const res = pair(view("primary", OVH_BACKUP, { preempt: PREEMPT_OFF }), view("secondary", OVH_MASTER, { preempt: PREEMPT_OFF }));
     expect(res.status).toBe("WARNING");
-    expect(res.summary).toBe("failed over: secondary is MASTER of carp0 vhid 1");
+    expect(res.summary).toBe("failed over: secondary took carp0 vhid 1 from primary");
   });
 
   it("OK for the balancing pair: each host MASTER of the vhids it prefers, preempt on", () => {
     const res = pair(view("primary", BALANCING_HOST1), view("secondary", BALANCING_HOST2));
     expect(res.status).toBe("OK");
-    expect(res.summary).toBe("4 vhids, each MASTER on its preferred host");
+    expect(res.summary).toBe("4 vhids, each MASTER on its preferred host (primary 2, secondary 2)");
     expect(res.details).toContain("carp0 vhid 6: primary BACKUP advskew 100 secondary MASTER advskew 0");
   });
 
@@ -149,7 +158,7 @@ describe("decideCarp with both views", () => {
     const host2Lost = BALANCING_HOST2.replace("state MASTER vhid 4", "state BACKUP vhid 4");
     const res = pair(view("primary", host1TookOver), view("secondary", host2Lost));
     expect(res.status).toBe("WARNING");
-    expect(res.summary).toBe("failed over: primary is MASTER of carp1 vhid 4");
+    expect(res.summary).toBe("failed over: primary took carp1 vhid 4 from secondary");
   });
 
   it("compares vhids by exact number: vhid 2 is not vhid 25", () => {
@@ -173,18 +182,18 @@ describe("decideCarp with both views", () => {
     expect(res.summary).toBe("vhids differ: carp1 only on primary");
   });
 
-  it("CRITICAL when one host is MASTER and BACKUP with preempt on; only failed over with it off", () => {
+  it("CRITICAL split across segments when one host is MASTER and BACKUP, not as preferred, with preempt on; only failed over with it off", () => {
     const carp1Backup = OLD_BACKUP.replaceAll("carp0", "carp1").replace("vhid 1 ", "vhid 2 ");
     const carp1Master = OLD_PROMOTED.replaceAll("carp0", "carp1").replace("vhid 1 ", "vhid 2 ").replace("advskew 100", "advskew 0");
     const primaryMixed = OLD_MASTER + carp1Backup.replace("advskew 100", "advskew 0");
     const secondaryMixed = OLD_BACKUP + carp1Master.replace("advskew 0", "advskew 100");
     const withPreempt = pair(view("primary", primaryMixed), view("secondary", secondaryMixed));
     expect(withPreempt.status).toBe("CRITICAL");
-    expect(withPreempt.summary).toBe("primary is MASTER and BACKUP with preempt on (+2 more)");
-    expect(withPreempt.details[0]).toBe("primary's carp interfaces disagree: MASTER of carp0, BACKUP of carp1, with net.inet.carp.preempt=1 they fail over together");
+    expect(withPreempt.summary).toBe("split by segment: primary MASTER carp0, BACKUP carp1 (+1 more)");
+    expect(withPreempt.details[0]).toMatch(/^split across segments: the primary is MASTER of carp0 vhid 1 and BACKUP of carp1 vhid 2, not as preferred; /);
     const withoutPreempt = pair(view("primary", primaryMixed, { preempt: PREEMPT_OFF }), view("secondary", secondaryMixed, { preempt: PREEMPT_OFF }));
     expect(withoutPreempt.status).toBe("WARNING");
-    expect(withoutPreempt.summary).toBe("failed over: secondary is MASTER of carp1 vhid 2");
+    expect(withoutPreempt.summary).toBe("failed over: secondary took carp1 vhid 2 from primary");
   });
 
   it("CRITICAL when a host has no carp interface at all", () => {
@@ -209,32 +218,174 @@ describe("decideCarp with both views", () => {
   });
 });
 
-describe("decideCarp without the peer's view", () => {
-  const missing = { missing: "cannot reach secondary 10.231.0.2: connection refused" };
+
+// An active/active pair from the vio captures: carp203 prefers the primary (advskew 0 there, 100 on the
+// secondary), carp204 (vhid 204, on vio3) the secondary, with the advskews the other way round.
+const CARP203_BLOCK = (capture: string): string => `carp203:${capture.split("carp203:")[1] ?? ""}`;
+function carp204(state: "MASTER" | "BACKUP" | "INIT", advskew: number): string {
+  return CARP203_BLOCK(VIO_BACKUP)
+    .replaceAll("carp203", "carp204")
+    .replace("00:00:5e:00:01:cb", "00:00:5e:00:01:cc")
+    .replace("INT_203", "INT_204")
+    .replace("index 8 ", "index 9 ")
+    .replace("carp: BACKUP carpdev vio2 vhid 203 advbase 1 advskew 100", `carp: ${state} carpdev vio3 vhid 204 advbase 1 advskew ${advskew}`)
+    .replace("status: backup", `status: ${state === "INIT" ? "invalid" : state.toLowerCase()}`)
+    .replaceAll("10.112.203.", "10.112.204.");
+}
+const withState = (capture: string, state: "MASTER" | "BACKUP" | "INIT"): string =>
+  capture.replace(/carp: (MASTER|BACKUP) carpdev vio2/, `carp: ${state} carpdev vio2`).replace(/status: (master|backup)/, `status: ${state === "INIT" ? "invalid" : state.toLowerCase()}`);
+const AA = {
+  primary: (carp203: "MASTER" | "BACKUP" | "INIT" = "MASTER", carp204State: "MASTER" | "BACKUP" | "INIT" = "BACKUP"): string => withState(VIO_MASTER, carp203) + carp204(carp204State, 100),
+  secondary: (carp203: "MASTER" | "BACKUP" | "INIT" = "BACKUP", carp204State: "MASTER" | "BACKUP" | "INIT" = "MASTER"): string => withState(VIO_BACKUP, carp203) + carp204(carp204State, 0),
+};
+
+describe("active/active: carp203 prefers the primary, carp204 the secondary, no balancing", () => {
+  it("OK when each host holds what it prefers, preempt on both (derived from advskew, or declared)", () => {
+    const res = pair(view("primary", AA.primary()), view("secondary", AA.secondary()));
+    expect(res.status).toBe("OK");
+    expect(res.summary).toBe("2 vhids, each MASTER on its preferred host (primary 1, secondary 1)");
+    expect(res.details).toContain("preferred master: carp203 primary (advskew), carp204 secondary (advskew)");
+    const declared = decideCarp({ local: view("secondary", AA.secondary()), peer: view("primary", AA.primary()), preferredMaster: { carp203: "primary", carp204: "secondary" } });
+    expect(declared.status).toBe("OK");
+    expect(declared.details).toContain("preferred master: carp203 primary (preferred_master), carp204 secondary (preferred_master)");
+  });
+
+  it("failover of carp203: the secondary took it from the primary (the primary BACKUP of both)", () => {
+    const res = pair(view("primary", AA.primary("BACKUP", "BACKUP")), view("secondary", AA.secondary("MASTER", "MASTER")));
+    expect(res.status).toBe("WARNING");
+    expect(res.summary).toBe("failed over: secondary took carp203 vhid 203 from primary");
+  });
+
+  it("failover of carp204: the primary took it from the secondary", () => {
+    const res = pair(view("primary", AA.primary("MASTER", "MASTER")), view("secondary", AA.secondary("BACKUP", "BACKUP")), "secondary");
+    expect(res.status).toBe("WARNING");
+    expect(res.summary).toBe("failed over: primary took carp204 vhid 204 from secondary");
+  });
+
+  it("CRITICAL when preferred_master contradicts the advskews", () => {
+    const res = decideCarp({ local: view("primary", AA.primary()), peer: view("secondary", AA.secondary()), preferredMaster: { carp204: "primary" } });
+    expect(res.status).toBe("CRITICAL");
+    expect(res.summary).toBe("carp204 vhid 204: advskew lower on secondary, not primary (+2 more)");
+  });
+
+  it("CRITICAL split across segments: with preempt the secondary MASTER of carp203 and BACKUP of carp204", () => {
+    const res = pair(view("primary", AA.primary("BACKUP", "MASTER")), view("secondary", AA.secondary("MASTER", "BACKUP")));
+    expect(res.status).toBe("CRITICAL");
+    expect(res.summary).toBe("split by segment: primary MASTER carp204, BACKUP carp203 (+2 more)");
+    expect(res.details).toContain("failed over: carp203 vhid 203: primary BACKUP advskew 0, secondary MASTER advskew 100; the primary should hold it (advskew)");
+  });
+});
+
+describe("demote counters of every group a carp interface is in", () => {
+  const INTERNAL_FAQ = fixture("ifconfig_group_internal_faq.txt");
+  const DEMOTE_INTERNAL_0 = fixture("ifconfig_g_internal_faq.txt");
+
+  it("reads one counter per group (the FAQ's carp1, carp2 in groups carp and internal)", () => {
+    const host = view("primary", INTERNAL_FAQ, { demote: DEMOTE_0 + DEMOTE_50 });
+    expect(host.demotions).toEqual([
+      { group: "carp", demoteCount: 0 },
+      { group: "internal", demoteCount: 50 },
+    ]);
+  });
+
+  it("WARNING 'carp demote 50 via group internal', with the interfaces it adds to and how to clear it", () => {
+    const res = decideCarp({ local: view("primary", INTERNAL_FAQ, { demote: DEMOTE_0 + DEMOTE_50 }), peer: { missing: "x" } });
+    expect(res.status).toBe("WARNING");
+    expect(res.summary).toBe("primary carp demote 50 via group internal");
+    expect(res.details).toContain("primary: ifconfig -g internal shows carp demote count 50, added to carp1, carp2 (maintenance left on? clear with ifconfig -g internal -carpdemote 50)");
+    expect(res.perfdata).toContainEqual({ label: "primary_demote", value: 50, min: 0 });
+  });
+
+  it("no WARNING with every group at 0", () => {
+    const res = decideCarp({ local: view("primary", INTERNAL_FAQ, { demote: DEMOTE_0 + DEMOTE_INTERNAL_0 }), peer: { missing: "x" }, peerUnreachable: true });
+    expect(res.details.join("\n")).not.toMatch(/demote \d+ via/);
+  });
+
+  it("UNKNOWN-worthy ParseError when a group of a carp interface has no counter in the answer", () => {
+    expect(() => view("primary", INTERNAL_FAQ, { demote: DEMOTE_0 })).toThrow(/no demote count for group internal/);
+    expect(() => view("primary", INTERNAL_FAQ, { demote: DEMOTE_0 })).toThrow(ParseError);
+  });
+});
+
+describe("the survivor: the peer unreachable over ssh, this host's carp states read with carp(4)", () => {
+  const unreachable = (local: CarpHostView, preferredMaster?: Record<string, Role>): Result =>
+    decideCarp({ local, peer: { missing: `cannot reach ${local.role === "primary" ? "secondary" : "primary"}: connection refused` }, peerUnreachable: true, preferredMaster });
+
+  it("secondary MASTER of every vhid: took over, WARNING", () => {
+    const res = unreachable(view("secondary", OLD_PROMOTED));
+    expect(res.status).toBe("WARNING");
+    expect(res.summary).toBe("took over: secondary MASTER of every vhid (1), primary unreachable");
+    expect(res.details).toContain("pair view missing: cannot reach primary: connection refused");
+  });
+
+  it("primary MASTER of every vhid: serving alone, WARNING (a standby sends nothing to tell it from a dead one)", () => {
+    const res = unreachable(view("primary", VIO_MASTER));
+    expect(res.status).toBe("WARNING");
+    expect(res.summary).toBe("serving alone: primary MASTER of every vhid (1), secondary unreachable");
+  });
+
+  it("secondary BACKUP: the primary is not dead, only ssh to it fails", () => {
+    const res = unreachable(view("secondary", VIO_BACKUP));
+    expect(res.status).toBe("WARNING");
+    expect(res.summary).toBe("primary not dead: it holds carp203 vhid 203, ssh to it fails");
+    expect(res.details[0]).toMatch(/the primary is alive there \(it advertises carp203 vhid 203\) but ssh to the primary fails: sshd or the management path is broken, not the host$/);
+  });
+
+  it("primary BACKUP of what it should hold: failed over to a live secondary", () => {
+    const res = unreachable(view("primary", OLD_PRIMARY_NOW_BACKUP));
+    expect(res.summary).toBe("failed over: secondary took carp0 vhid 1, alive, ssh to it fails");
+  });
+
+  it("INIT: CRITICAL naming the vhid and its address; the rest of the story in the details", () => {
+    const res = unreachable(view("secondary", OLD_INIT));
+    expect(res.status).toBe("CRITICAL");
+    expect(res.summary).toBe("carp0 vhid 1 INIT on secondary: 10.1.1.254 may have no MASTER");
+    const aa = unreachable(view("secondary", AA.secondary("MASTER", "INIT")));
+    expect(aa.status).toBe("CRITICAL");
+    expect(aa.summary).toBe("carp204 vhid 204 INIT on secondary: 10.112.204.254 may have no MASTER");
+    expect(aa.details).toContain(
+      "took over: the secondary is MASTER of carp203 vhid 203, taking carp203 vhid 203 from the primary, which advertises none of them (dead, or cut off from these segments) and ssh to the primary fails",
+    );
+  });
+
+  it("active/active, healthy, ssh down: each host's BACKUP says the peer is alive (advskew tells whose vhid is whose)", () => {
+    expect(unreachable(view("secondary", AA.secondary())).summary).toBe("primary not dead: it holds carp203 vhid 203, ssh to it fails");
+    expect(unreachable(view("primary", AA.primary())).summary).toBe("secondary not dead: it holds carp204 vhid 204, ssh to it fails");
+  });
+
+  it("active/active, the peer dead: the survivor took over its vhid", () => {
+    expect(unreachable(view("secondary", AA.secondary("MASTER", "MASTER"))).summary).toBe("took over: secondary MASTER of every vhid (2), primary unreachable");
+    expect(unreachable(view("primary", AA.primary("MASTER", "MASTER"))).summary).toBe("took over: primary MASTER of every vhid (2), secondary unreachable");
+  });
+
+  it("mixed MASTER and BACKUP, not as preferred, preempt on: CRITICAL split across segments (the peer alive there)", () => {
+    const res = unreachable(view("primary", AA.primary("BACKUP", "MASTER")), { carp203: "primary", carp204: "secondary" });
+    expect(res.status).toBe("CRITICAL");
+    expect(res.summary).toBe("split by segment: primary MASTER carp204, BACKUP carp203");
+    expect(res.details[0]).toContain("the secondary is alive there (it advertises carp203 vhid 203)");
+    // The same states with preempt off: a vhid each way, WARNING.
+    expect(unreachable(view("primary", AA.primary("BACKUP", "MASTER"), { preempt: PREEMPT_OFF }), { carp203: "primary", carp204: "secondary" }).status).toBe("WARNING");
+  });
+
+  it("keeps the summary within 80 characters in every case", () => {
+    for (const res of [unreachable(view("secondary", AA.secondary("INIT", "INIT"))), unreachable(view("primary", AA.primary("BACKUP", "MASTER")), { carp203: "primary" })]) {
+      expect(firstLine(res).split(" | ")[0]?.length).toBeLessThanOrEqual(80);
+    }
+  });
+});
+
+describe("the peer answered what cannot be read", () => {
+  const garbled = { missing: "primary: cannot parse ifconfig carp output line 1" };
 
   it("UNKNOWN when this host alone looks fine: nothing can be said about the pair", () => {
-    const res = decideCarp({ local: view("primary", VIO_MASTER), peer: missing });
+    const res = decideCarp({ local: view("secondary", VIO_BACKUP), peer: garbled, peerUnreachable: false });
     expect(res.status).toBe("UNKNOWN");
-    expect(res.summary).toBe("pair view missing: cannot reach secondary 10.231.0.2: connection refused");
-    expect(res.details).toContain("primary alone shows no fault");
-    expect(res.details).toContain("carp203 vhid 203: primary MASTER advskew 0");
+    expect(res.summary).toBe("pair view missing: primary: cannot parse ifconfig carp output line 1");
+    expect(res.details).toContain("secondary alone shows no fault");
   });
 
-  it("WARNING when the secondary alone sees itself MASTER (failed over), with the missing pair view in the details", () => {
-    const res = decideCarp({ local: view("secondary", OLD_PROMOTED), peer: { missing: "cannot reach primary 10.231.0.1: timed out" } });
-    expect(res.status).toBe("WARNING");
-    expect(res.summary).toBe("failed over: secondary is MASTER of carp0");
-    expect(res.details).toContain("pair view missing: cannot reach primary 10.231.0.1: timed out");
-  });
-
-  it("WARNING when the primary alone sees itself BACKUP", () => {
-    expect(decideCarp({ local: view("primary", OLD_PRIMARY_NOW_BACKUP), peer: missing }).summary).toBe("failed over: primary is BACKUP of carp0");
-  });
-
-  it("CRITICAL for a local INIT, and WARNING for a local demote counter", () => {
-    expect(decideCarp({ local: view("primary", OLD_INIT), peer: missing }).status).toBe("CRITICAL");
-    const demoted = decideCarp({ local: view("primary", VIO_MASTER, { demote: DEMOTE_50 }), peer: missing });
-    expect(demoted.status).toBe("WARNING");
-    expect(demoted.details).toContain(`pair view missing: ${missing.missing}`);
+  it("WARNING when this host's role says it holds the wrong state; CRITICAL for a local INIT", () => {
+    expect(decideCarp({ local: view("secondary", OLD_PROMOTED), peer: garbled }).summary).toBe("failed over: secondary is MASTER of carp0 vhid 1");
+    expect(decideCarp({ local: view("primary", OLD_INIT), peer: garbled }).summary).toBe("carp0 vhid 1 INIT on primary: 10.1.1.254");
   });
 });
