@@ -346,30 +346,42 @@ function survivorFindings(view: CarpHostView, only: readonly string[] | undefine
   if (backups.length === 0) {
     if (tookOver.length > 0) {
       return [
-          {
-            status: "WARNING",
-            summary: `took over: ${role} MASTER of ${every}, ${peer} unreachable`,
-            detail: `took over: the ${role} is MASTER of ${keysOf(masters)}, taking ${keysOf(tookOver)} from the ${peer}, which advertises none of them (dead, or cut off from these segments) and ${unreachable}`,
-          },
-        ];
-    }
-    return [
         {
           status: "WARNING",
-          summary: `serving alone: ${role} MASTER of ${every}, ${peer} unreachable`,
-          detail: `serving alone: the ${role} is MASTER of ${keysOf(masters)} and ${unreachable}; a BACKUP sends no advertisement, so from here a live standby and a dead one look alike`,
+          summary: `took over: ${role} MASTER of ${every}, ${peer} unreachable`,
+          detail: `took over: the ${role} is MASTER of ${keysOf(masters)}, taking ${keysOf(tookOver)} from the ${peer}, which advertises none of them (dead, or cut off from these segments) and ${unreachable}`,
         },
       ];
+    }
+    return [
+      {
+        status: "WARNING",
+        summary: `serving alone: ${role} MASTER of ${every}, ${peer} unreachable`,
+        detail: `serving alone: the ${role} is MASTER of ${keysOf(masters)} and ${unreachable}; a BACKUP sends no advertisement, so from here a live standby and a dead one look alike`,
+      },
+    ];
   }
   // BACKUP of something: a MASTER still advertises it on that segment, so the peer is alive there.
   const alive = `the ${peer} is alive there (it advertises ${keysOf(backups)}) but ${unreachable}: sshd or the management path is broken, not the host`;
   const split = splitAcrossSegments(view, live, preferred, `; ${alive}`);
   if (split) return [split];
   if (lost.length > 0) {
-    return [{ status: "WARNING", summary: `failed over: ${peer} took ${nameOf(lost)}, alive, ssh to it fails`, detail: `failed over: the ${role} is BACKUP of ${keysOf(lost)}, which it should hold; ${alive}` }];
+    return [
+      {
+        status: "WARNING",
+        summary: `failed over: ${peer} took ${nameOf(lost)}, alive, ssh to it fails`,
+        detail: `failed over: the ${role} is BACKUP of ${keysOf(lost)}, which it should hold; ${alive}`,
+      },
+    ];
   }
   if (tookOver.length > 0) {
-    return [{ status: "WARNING", summary: `failed over: ${role} took ${nameOf(tookOver)}, ${peer} alive, no ssh`, detail: `failed over: the ${role} is MASTER of ${keysOf(tookOver)}, which the ${peer} should hold; ${alive}` }];
+    return [
+      {
+        status: "WARNING",
+        summary: `failed over: ${role} took ${nameOf(tookOver)}, ${peer} alive, no ssh`,
+        detail: `failed over: the ${role} is MASTER of ${keysOf(tookOver)}, which the ${peer} should hold; ${alive}`,
+      },
+    ];
   }
   return [{ status: "WARNING", summary: `${peer} not dead: it holds ${nameOf(backups)}, ssh to it fails`, detail: `${peer} not dead: ${alive}` }];
 }

@@ -9,6 +9,7 @@ import pfInfo from "./captures/derived_pfctl_si_openbsd7.txt";
 import netstatPfsync from "./captures/derived_netstat_sp_pfsync.txt";
 import demoteAfterMaintenance from "./captures/ifconfig_g_internal_after_carpdemote50_faq.txt";
 import demoteNone from "./captures/ifconfig_g_carp_faq.txt";
+import demoteInternalNone from "./captures/ifconfig_g_internal_faq.txt";
 import { HOST_NAMES, type HostName } from "./pair.js";
 import { SECRETS } from "./secrets.js";
 
@@ -36,7 +37,15 @@ export interface HostState {
   entrWatchers: boolean;
 }
 
+/**
+ * How the pair is laid out. "full": the admin's pair, one carp interface (carp203) the primary
+ * prefers. "active-active": carp203 prefers the primary and carp204 the secondary (advskew 0 on the
+ * host that should hold it, 100 on the other, no balancing): each host MASTER of its own when healthy.
+ */
+export type PairShape = "full" | "minimal" | "active-active";
+
 export interface PairState {
+  readonly shape: PairShape;
   readonly hosts: Record<HostName, HostState>;
   /** unbound on both hosts: answering from its local zone, or failing. */
   resolvers: "answering" | "failing";
@@ -76,6 +85,11 @@ function hostnameCarp203(host: HostName, pass: string): string {
   return host === "primary"
     ? `inet 10.112.203.254 255.255.255.0 NONE vhid 203 carpdev vio2 advskew 0 pass ${pass}\ndescription "INT_203"\nup\n`
     : `# copied from the primary\ninet 10.112.203.254/24\nvhid 203 pass ${pass} carpdev vio2 advskew 100\ndescription "INT_203"\nup\n`;
+}
+
+/** hostname.carp204 of the active/active pair: carp204 prefers the secondary (advskew 0 there). */
+function hostnameCarp204(host: HostName, pass: string): string {
+  return `inet 10.112.204.254 255.255.255.0 NONE vhid 204 carpdev vio3 advskew ${host === "secondary" ? 0 : 100} pass ${pass}\ndescription "INT_204"\nup\n`;
 }
 
 /** The resolver both hosts run (one file, synced like the rest): a local zone, never a query outside. */
@@ -172,6 +186,7 @@ export const DIRECTORY_MODES: Readonly<Record<string, number>> = {
 /** The roots of everything a state plants (files and directories): what a reset removes. */
 export const PLANTED_ROOTS = [
   "/etc/hostname.carp203",
+  "/etc/hostname.carp204",
   "/etc/sysctl.conf",
   "/etc/pf.conf",
   "/etc/pf.tables",
@@ -248,6 +263,51 @@ function ifconfigBlocks(text: string): Map<string, string> {
   return blocks;
 }
 
+type CarpState = "MASTER" | "BACKUP" | "INIT";
+/** The state of each carp interface of a shape, by interface. */
+type CarpStates = Readonly<Record<string, CarpState>>;
+
+/** Who holds what in the healthy pair of each shape. */
+function healthyStates(shape: PairShape, host: HostName): CarpStates {
+  const carp203: CarpState = host === "primary" ? "MASTER" : "BACKUP";
+  if (shape !== "active-active") return { carp203 };
+  return { carp203, carp204: host === "secondary" ? "MASTER" : "BACKUP" };
+}
+
+/** A carp block of the captures in another state: INIT shows status invalid, as in the OpenBSD 5.1 INIT capture. */
+function inState(block: string, state: CarpState): string {
+  return block.replace(/carp: (MASTER|BACKUP|INIT) carpdev/, `carp: ${state} carpdev`).replace(/status: (master|backup|invalid)/, `status: ${state === "INIT" ? "invalid" : state.toLowerCase()}`);
+}
+
+/**
+ * `ifconfig carp` of a host of the shape, each interface in the given state: the vio captures, with
+ * carp204 (active/active) made from the host's carp203 block: vhid 204 on vio3, 10.112.204.254/24,
+ * advskew 0 on the secondary, 100 on the primary.
+ */
+function carpListing(host: HostName, shape: PairShape, states: CarpStates, groups = "carp"): string {
+  const capture = CARP_GROUP[host];
+  const at = capture.indexOf("carp203:");
+  const carp203 = capture.slice(at).replace("\tgroups: carp\n", `\tgroups: ${groups}\n`);
+  let listing = capture.slice(0, at) + inState(carp203, states["carp203"] ?? "INIT");
+  if (shape === "active-active") {
+    const carp204 = carp203
+      .replaceAll("carp203", "carp204")
+      .replace("00:00:5e:00:01:cb", "00:00:5e:00:01:cc")
+      .replace("INT_203", "INT_204")
+      .replace("index 8 ", "index 9 ")
+      .replace(/carpdev vio2 vhid 203 advbase 1 advskew \d+/, `carpdev vio3 vhid 204 advbase 1 advskew ${host === "secondary" ? 0 : 100}`)
+      .replaceAll("10.112.203.", "10.112.204.");
+    listing += inState(carp204, states["carp204"] ?? "INIT");
+  }
+  return listing;
+}
+
+/** Every carp interface of the pair's shape on this host in one state. */
+function allIn(pair: PairState, host: HostName, state: CarpState): void {
+  const states = Object.fromEntries(Object.keys(healthyStates(pair.shape, host)).map((name) => [name, state]));
+  setCarp(pair.hosts[host], carpListing(host, pair.shape, states));
+}
+
 /** `ifconfig carp` and each of its interfaces alone. */
 function setCarp(host: HostState, listing: string): void {
   setOutput(host, ["ifconfig", "carp"], listing);
@@ -299,10 +359,11 @@ function queueText(count: number, oldestSeconds: number, nowSeconds: number): st
   return lines.join("");
 }
 
-function healthyHost(host: HostName): HostState {
+function healthyHost(host: HostName, shape: PairShape): HostState {
   const state: HostState = { files: new Map(), outputs: new Map(), sshd: "running", entrWatchers: host === "primary" };
   plantHealthyFiles(state, host);
-  setCarp(state, CARP_GROUP[host]);
+  if (shape === "active-active") writeFile(state, "/etc/hostname.carp204", hostnameCarp204(host, SECRETS.carpPass), 0o640);
+  setCarp(state, carpListing(host, shape, healthyStates(shape, host)));
   setOutput(state, ["ifconfig", "-g", "carp"], demoteNone);
   setSysctl(state, LIVE_SYSCTL);
   setStateCount(state, STATE_COUNTS[host]);
@@ -314,9 +375,10 @@ function healthyHost(host: HostName): HostState {
   return state;
 }
 
-/** The pair in good health: primary MASTER, secondary BACKUP, everything synced, queues empty, resolvers answering. */
-export function healthyPair(): PairState {
-  return { hosts: { primary: healthyHost("primary"), secondary: healthyHost("secondary") }, resolvers: "answering" };
+/** The pair in good health: each vhid MASTER on the host that prefers it, everything synced, queues empty, resolvers answering. */
+export function healthyPair(shape: PairShape = "full"): PairState {
+  if (shape === "minimal") throw new Error("the minimal pair is not simulated yet");
+  return { shape, hosts: { primary: healthyHost("primary", shape), secondary: healthyHost("secondary", shape) }, resolvers: "answering" };
 }
 
 // -- the faults ---------------------------------------------------------------------------------------------
@@ -340,14 +402,32 @@ export const FAULT_NAMES = [
   "peer_sshd_down",
   "peer_hanging",
   "garbled",
+  "demoted_via_group",
+  "primary_dead",
+  "primary_dead_vhid_init",
+  "primary_sshd_stopped",
+  "secondary_dead",
+  "carp203_failed_over",
+  "carp204_failed_over",
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
 export interface Fault {
   /** What happened, in the words of the pair's admin. */
   readonly description: string;
+  /** The shapes of pair it can be planted on; the full pair only when not given. */
+  readonly shapes?: readonly PairShape[];
   /** The change to the healthy pair. */
   apply(pair: PairState): void;
+}
+
+/** The shapes a fault can be planted on. */
+export const faultShapes = (fault: FaultName): readonly PairShape[] => FAULTS[fault].shapes ?? ["full"];
+
+/** A host that is gone: its links down (every carp vhid INIT), nothing answering on its ssh. */
+function dead(pair: PairState, host: HostName): void {
+  pair.hosts[host].sshd = "stopped";
+  allIn(pair, host, "INIT");
 }
 
 export const FAULTS: Readonly<Record<FaultName, Fault>> = {
@@ -479,11 +559,74 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
       setOutput(primary, ["rcctl", "check", "carpentry"], "carpentry: ok?\n");
     },
   },
+  demoted_via_group: {
+    description: "Maintenance as the FAQ does it: `ifconfig -g internal carpdemote 50` on the primary (carp203 is in groups carp and internal); the secondary took over.",
+    apply: (pair) => {
+      for (const host of HOST_NAMES) {
+        const state: CarpState = host === "primary" ? "BACKUP" : "MASTER";
+        setCarp(pair.hosts[host], carpListing(host, pair.shape, { carp203: state }, "carp internal"));
+        setOutput(pair.hosts[host], ["ifconfig", "-g", "internal"], host === "primary" ? demoteAfterMaintenance : demoteInternalNone);
+      }
+    },
+  },
+  primary_dead: {
+    description: "The primary is gone (links down, every vhid INIT, no ssh): the secondary took over every vhid.",
+    shapes: ["full", "active-active"],
+    apply: (pair) => {
+      dead(pair, "primary");
+      allIn(pair, "secondary", "MASTER");
+    },
+  },
+  primary_dead_vhid_init: {
+    description: "The primary is gone, and the secondary is INIT on its last carp interface (its carpdev down too): that address has no MASTER.",
+    shapes: ["full", "active-active"],
+    apply: (pair) => {
+      dead(pair, "primary");
+      const states: Record<string, CarpState> = Object.fromEntries(Object.keys(healthyStates(pair.shape, "secondary")).map((name) => [name, "MASTER"]));
+      const last = Object.keys(states).sort().pop() ?? "carp203";
+      states[last] = "INIT";
+      setCarp(pair.hosts.secondary, carpListing("secondary", pair.shape, states));
+    },
+  },
+  primary_sshd_stopped: {
+    description: "sshd on the primary is stopped; the primary still holds its vhids, so the secondary's BACKUP says it is alive.",
+    shapes: ["full", "active-active"],
+    apply: ({ hosts }) => {
+      hosts.primary.sshd = "stopped";
+    },
+  },
+  secondary_dead: {
+    description: "The secondary is gone (links down, every vhid INIT, no ssh): the primary holds every vhid alone.",
+    shapes: ["full", "active-active"],
+    apply: (pair) => {
+      dead(pair, "secondary");
+      allIn(pair, "primary", "MASTER");
+    },
+  },
+  carp203_failed_over: {
+    description: "Active/active: the primary was demoted; the secondary took carp203 and holds both vhids.",
+    shapes: ["active-active"],
+    apply: (pair) => {
+      allIn(pair, "primary", "BACKUP");
+      allIn(pair, "secondary", "MASTER");
+    },
+  },
+  carp204_failed_over: {
+    description: "Active/active: the secondary was demoted; the primary took carp204 and holds both vhids.",
+    shapes: ["active-active"],
+    apply: (pair) => {
+      allIn(pair, "primary", "MASTER");
+      allIn(pair, "secondary", "BACKUP");
+    },
+  },
 };
 
-/** The healthy pair with a fault, or without one. */
-export function pairState(fault?: FaultName): PairState {
-  const pair = healthyPair();
-  if (fault !== undefined) FAULTS[fault].apply(pair);
+/** The healthy pair of a shape with a fault, or without one. */
+export function pairState(fault?: FaultName, shape: PairShape = "full"): PairState {
+  const pair = healthyPair(shape);
+  if (fault !== undefined) {
+    if (!faultShapes(fault).includes(shape)) throw new Error(`fault ${fault} is not made for the ${shape} pair`);
+    FAULTS[fault].apply(pair);
+  }
   return pair;
 }

@@ -11,19 +11,40 @@
  * shared ssh connections, so scenarios do not depend on their order.
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { carpentryConfig, DIRECTORY_MODES, FAULT_NAMES, FAULTS, pairState, PLANTED_ROOTS, type PairState, type PeerLink } from "../../src/sim/gateways.js";
+import { carpentryConfig, DIRECTORY_MODES, FAULT_NAMES, FAULTS, faultShapes, pairState, PLANTED_ROOTS, type FaultName, type PairShape, type PairState, type PeerLink } from "../../src/sim/gateways.js";
 import { HOST_NAMES, type Daemon, type HostName, type Pair } from "./pair.js";
 
 export { SECRETS } from "../../src/sim/secrets.js";
 
-export const SCENARIO_NAMES = ["healthy", ...FAULT_NAMES] as const;
-export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+/**
+ * A scenario of the full pair is its fault's name ("healthy" without one); one of another shape is the
+ * shape's name, with "/fault" after it: "active-active", "active-active/primary_dead".
+ */
+export type ScenarioName = "healthy" | FaultName | "active-active" | `active-active/${FaultName}`;
+const ACTIVE_ACTIVE: PairShape = "active-active";
+export const SCENARIO_NAMES: readonly ScenarioName[] = [
+  "healthy",
+  ...FAULT_NAMES.filter((fault) => faultShapes(fault).includes("full")),
+  "active-active",
+  ...FAULT_NAMES.filter((fault) => faultShapes(fault).includes(ACTIVE_ACTIVE)).map((fault): ScenarioName => `active-active/${fault}`),
+];
+
+/** The shape and the fault of a scenario. */
+export function scenarioParts(name: ScenarioName): { shape: PairShape; fault?: FaultName } {
+  if (name === "healthy") return { shape: "full" };
+  if (name === "active-active") return { shape: ACTIVE_ACTIVE };
+  if (name.startsWith("active-active/")) return { shape: ACTIVE_ACTIVE, fault: name.slice("active-active/".length) as FaultName };
+  return { shape: "full", fault: name as FaultName };
+}
 
 /** What each scenario is, in the words of an admin of the pair. */
-export const SCENARIO_DESCRIPTIONS: Readonly<Record<ScenarioName, string>> = {
-  healthy: "primary MASTER, secondary BACKUP, everything synced, queues empty, resolvers answering",
-  ...Object.fromEntries(FAULT_NAMES.map((name) => [name, FAULTS[name].description])),
-} as Record<ScenarioName, string>;
+export const SCENARIO_DESCRIPTIONS: Readonly<Record<ScenarioName, string>> = Object.fromEntries(
+  SCENARIO_NAMES.map((name) => {
+    const { shape, fault } = scenarioParts(name);
+    const pair = shape === "full" ? "" : "active/active pair (carp203 prefers the primary, carp204 the secondary): ";
+    return [name, pair + (fault ? FAULTS[fault].description : "each vhid MASTER on the host that prefers it, everything synced, queues empty, resolvers answering")];
+  }),
+) as Record<ScenarioName, string>;
 
 /** The harness's link: real ssh between the hosts' names, unbound on port 53. */
 const PEER_LINK: PeerLink = { peerHost: { primary: "secondary", secondary: "primary" } };
@@ -49,7 +70,8 @@ export class ScenarioLab {
 
   /** The scenario: the healthy pair, with its fault. */
   async enter(name: ScenarioName): Promise<void> {
-    await this.plant(pairState(name === "healthy" ? undefined : name));
+    const { shape, fault } = scenarioParts(name);
+    await this.plant(pairState(fault, shape));
   }
 
   /**

@@ -218,7 +218,6 @@ describe("decideCarp with both views", () => {
   });
 });
 
-
 // An active/active pair from the vio captures: carp203 prefers the primary (advskew 0 there, 100 on the
 // secondary), carp204 (vhid 204, on vio3) the secondary, with the advskews the other way round.
 const CARP203_BLOCK = (capture: string): string => `carp203:${capture.split("carp203:")[1] ?? ""}`;
