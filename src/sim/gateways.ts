@@ -214,6 +214,8 @@ export interface PeerLink {
   readonly ssh?: { readonly path: string; readonly why: string };
   /** [checks.dns] port, where the resolver does not listen on 53. */
   readonly dnsPort?: number;
+  /** [peer] control_persist, where shared ssh connections must not outlive a check (0: none). */
+  readonly controlPersist?: number;
 }
 
 /** Each host's carpentry.toml (in /etc/carpentry.monit, 0600): the two-line config, the link, the host-specific values (addresses, NIC names). */
@@ -224,6 +226,7 @@ export function carpentryConfig(host: HostName, link: PeerLink): string {
     "[peer]",
     `host = "${link.peerHost[host]}"`,
     ...(link.ssh ? [`# ${link.ssh.why}`, `ssh_path = "${link.ssh.path}"`] : []),
+    ...(link.controlPersist === undefined ? [] : [`control_persist = ${link.controlPersist}`]),
     "",
     "[host_specific]",
     `values = [{ primary = "${ADDRESS.primary}", secondary = "${ADDRESS.secondary}" }]`,

@@ -1,14 +1,17 @@
 // The monitrc examples in a real monit 5.x: `monit -t` accepts both with the built executables in
 // place, and monit, started inside the simulated primary as rc.d starts it (sparse environment), runs
 // the example's own check stanzas against the pair and mails an alert and a recovery, with the check's
-// summary line, through a real SMTP server.
+// summary line, through a real SMTP server. With the peer dead, the survivor's monit (each side's
+// example) mails exactly one check_peer alert and one check_carp alert that says what carp shows.
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { healthyDefaults, MONIT_PATH, startPair, type Daemon, type Pair } from "../harness/pair.js";
+import { healthyDefaults, HOST_NAMES, MONIT_PATH, startPair, type Daemon, type HostName, type Pair } from "../harness/pair.js";
+import { PEER_LINK, ScenarioLab } from "../harness/scenarios.js";
+import { pairState, type FaultName } from "../../src/sim/gateways.js";
 import { fixture } from "../support/fixtures.js";
 import { examplePath, readExample, REPO_ROOT, type ExampleRole, type MonitStanza } from "../support/monitrc.js";
 import { startSmtpSink, startSmtpSinkIn, type HostSmtpSink, type ReceivedMail, type SmtpSink } from "../support/smtp-sink.js";
@@ -163,7 +166,7 @@ describe("monit in the simulated primary, with the example's check stanzas", () 
     expect(sink.read()).toEqual([]);
   });
 
-  it("a dead secondary is one alert (check_peer), and one recovery", async () => {
+  it("a dead secondary is one check_peer alert and one check_carp alert (serving alone), and their recoveries", async () => {
     await pair.sshd.stop();
     const expected = await firstLineOf("check_peer");
     expect(expected.code).toBe(2);
@@ -171,19 +174,16 @@ describe("monit in the simulated primary, with the example's check stanzas", () 
     expect(alert?.text).toContain(`status failed (2) -- ${expected.line}`);
     expect(alert?.envelopeTo).toEqual(["admin@example.org"]);
 
-    // check_carp needs the secondary too, but depends on check_peer: monit stops running it.
+    // check_carp has no dependency: the primary's own carp states are the news, once.
+    const [carp] = await sink.wait(1, 30_000, monitMails("check_carp", "Status failed"));
+    expect(carp?.text).toContain("status failed (1) -- WARNING: serving alone: primary MASTER of every vhid (1), secondary unreachable");
     await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect(sink.read().filter(monitMails("check_carp", "Status failed"))).toHaveLength(1);
     await pair.sshd.start();
     const [recovery] = await sink.wait(1, 15_000, monitMails("check_peer", "Status succeeded"));
     expect(recovery?.text).toMatch(/status succeeded \(0\) -- OK: /);
     await waitForSummary({ check_peer: "OK", check_carp: "OK" }, 15_000);
-    expect(
-      sink
-        .read()
-        .map((mail) => mail.subject)
-        .filter((subject) => subject.includes("check_carp")),
-      "no mail about check_carp",
-    ).toEqual([]);
+    await sink.wait(1, 15_000, monitMails("check_carp", "Status succeeded"));
   });
 
   it("split brain: check_carp alerts with its summary line, and recovers", async () => {
@@ -197,4 +197,85 @@ describe("monit in the simulated primary, with the example's check stanzas", () 
     const [recovery] = await sink.wait(1, 15_000, monitMails("check_carp", "Status succeeded"));
     expect(recovery?.text).toMatch(/status succeeded \(0\) -- OK: /);
   });
+});
+
+describe("a dead peer, seen by the survivor's monit: one check_peer alert and one check_carp alert that says what carp shows", () => {
+  // The example's stanzas of every check that asks the peer: the dependent ones must stay silent.
+  const PEER_CHECKS = ["check_peer", "check_carp", "check_pfsync", "check_sysctl"];
+  const MAILBOX = "/var/sink/mail";
+  let pair: Pair;
+  let lab: ScenarioLab;
+  const sinks: Partial<Record<HostName, HostSmtpSink>> = {};
+  let monit: { host: HostName; daemon: Daemon } | undefined;
+
+  function controlFile(role: ExampleRole): string {
+    const example = readExample(role);
+    let globals = replaceOnce(example.globals, /^set daemon .*$/m, "set daemon 1");
+    globals = replaceOnce(globals, /^set log syslog$/m, "set logfile /var/monit/monit.log\nset pidfile /var/monit/monit.pid");
+    const stanzas = PEER_CHECKS.map((name) => {
+      const stanza = example.stanzas.find((candidate) => candidate.name === name);
+      if (!stanza) throw new Error(`no ${name} in monitrc.${role}.example`);
+      return stanza.text;
+    });
+    return `${globals}\n${stanzas.join("\n")}`;
+  }
+
+  beforeAll(async () => {
+    pair = await startPair();
+    // No shared ssh connection, so a stopped sshd is seen by the very next check.
+    lab = new ScenarioLab(pair, { ...PEER_LINK, controlPersist: 0 });
+    await lab.setUp();
+    for (const host of HOST_NAMES) {
+      sinks[host] = await startSmtpSinkIn(pair, host, { mailbox: MAILBOX });
+      await pair.writeFile(host, "/etc/monitrc", controlFile(host), { mode: 0o600 });
+    }
+  }, 300_000);
+
+  afterEach(async (context) => {
+    if (monit && context.task.result?.state === "fail") console.log(readFileSync(pair.hostPath(monit.host, "/var/monit/monit.log"), "utf8").slice(-6000));
+    await monit?.daemon.stop();
+    monit = undefined;
+  });
+
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  /**
+   * monit started afresh on the survivor once the peer is gone (no state, no queued event, an empty
+   * mailbox): the mails it sends within 12 cycles after check_carp's.
+   */
+  async function mailsOfSurvivor(survivor: HostName, fault: FaultName): Promise<ReceivedMail[]> {
+    await lab.plant(pairState(fault));
+    for (const path of ["/var/monit/state", "/var/monit/events", "/var/monit/monit.pid", MAILBOX]) rmSync(pair.hostPath(survivor, path), { recursive: true, force: true });
+    mkdirSync(pair.hostPath(survivor, MAILBOX), { recursive: true });
+    await pair.writeFile(survivor, "/var/monit/monit.log", "", { mode: 0o600 });
+    monit = { host: survivor, daemon: await pair.startDaemon(survivor, "monit", [MONIT, "-I", "-c", "/etc/monitrc"]) };
+    const sink = sinks[survivor];
+    if (!sink) throw new Error(`no sink in the ${survivor}`);
+    await sink.wait(1, 60_000, (mail) => mail.subject.endsWith(" check_carp: Status failed"));
+    // Long enough for a dependent check's "for 3 cycles" and for a second carp mail, were there one.
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    return sink.read();
+  }
+
+  const failures = (mails: readonly ReceivedMail[]): string[] => mails.map((mail) => mail.subject.replace(/^\[monit\] \S+ /, "")).sort();
+
+  it.each([
+    ["the primary dead, the secondary took over", "secondary", "primary_dead", "status failed (1) -- WARNING: took over: secondary MASTER of every vhid (1), primary unreachable"],
+    ["the primary dead, the secondary INIT on carp203", "secondary", "primary_dead_vhid_init", "status failed (2) -- CRITICAL: carp203 vhid 203 INIT on secondary: 10.112.203.254 may have no MASTER"],
+    ["the primary's sshd down, the primary still MASTER", "secondary", "primary_sshd_stopped", "status failed (1) -- WARNING: primary not dead: it holds carp203 vhid 203, ssh to it fails"],
+    ["the secondary dead, seen from the primary", "primary", "secondary_dead", "status failed (1) -- WARNING: serving alone: primary MASTER of every vhid (1), secondary unreachable"],
+  ] as const)(
+    "%s",
+    async (_what, survivor, fault, carpWords) => {
+      const mails = await mailsOfSurvivor(survivor, fault);
+      expect(failures(mails)).toEqual(["check_carp: Status failed", "check_peer: Status failed"]);
+      const carp = mails.find((mail) => mail.subject.endsWith(" check_carp: Status failed"));
+      expect(carp?.text).toContain(carpWords);
+      const peer = mails.find((mail) => mail.subject.endsWith(" check_peer: Status failed"));
+      expect(peer?.text).toContain(`status failed (2) -- CRITICAL: cannot reach ${survivor === "primary" ? "secondary" : "primary"}: connection refused`);
+    },
+    120_000,
+  );
 });

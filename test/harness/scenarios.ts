@@ -47,7 +47,7 @@ export const SCENARIO_DESCRIPTIONS: Readonly<Record<ScenarioName, string>> = Obj
 ) as Record<ScenarioName, string>;
 
 /** The harness's link: real ssh between the hosts' names, unbound on port 53. */
-const PEER_LINK: PeerLink = { peerHost: { primary: "secondary", secondary: "primary" } };
+export const PEER_LINK: PeerLink = { peerHost: { primary: "secondary", secondary: "primary" } };
 
 // -- the lab ----------------------------------------------------------------------------------------
 
@@ -58,7 +58,11 @@ export class ScenarioLab {
   /** The state planted last: its outputs that the next one lacks are cleared. */
   private planted?: PairState;
 
-  constructor(readonly pair: Pair) {}
+  /** link: how the hosts' configs reach the peer; by default real ssh between the hosts' names, connections shared. */
+  constructor(
+    readonly pair: Pair,
+    private readonly link: PeerLink = PEER_LINK,
+  ) {}
 
   /** Once per pair: the build in /etc/carpentry.monit on both hosts, then the healthy pair. */
   async setUp(): Promise<void> {
@@ -91,7 +95,7 @@ export class ScenarioLab {
       for (const root of PLANTED_ROOTS) rmSync(pair.hostPath(host, root), { recursive: true, force: true });
       for (const [path, file] of planted.files) await pair.writeFile(host, path, file.content, { mode: file.mode });
       for (const [dir, mode] of Object.entries(DIRECTORY_MODES)) if (existsSync(pair.hostPath(host, dir))) chmodSync(pair.hostPath(host, dir), mode);
-      await pair.writeConfig(host, carpentryConfig(host, PEER_LINK));
+      await pair.writeConfig(host, carpentryConfig(host, this.link));
       // check_pfsync keeps the last counter reading: each scenario starts without one.
       rmSync(pair.hostPath(host, "/var/db/carpentry/pfsync-counters.json"), { force: true });
 
