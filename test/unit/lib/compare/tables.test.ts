@@ -499,9 +499,10 @@ describe("table names", () => {
     expect(renderCommand({ argv: ["/sbin/pfctl", "-t", "x;touch /tmp/pwned", "-T", "show"] })).toBe("/sbin/pfctl -t 'x;touch /tmp/pwned' -T show");
   });
 
-  it("has the peer refuse a table name with spaces or controls before running anything, and a malformed reply", async () => {
+  it("has the peer refuse a table name with controls before running anything, and a malformed reply", async () => {
     const ask = (selection: unknown) => answerFacts(factsRequest("pfTables", { selection }, 5000));
-    for (const hostile of ["x;touch /tmp/pwned", "a\nb", "", "@anchor"]) {
+    // A space is no threat (names reach pfctl as one argv element) and pf allows one in a quoted name.
+    for (const hostile of ["x;touch\t/tmp/pwned", "a\nb", "", " ", "@anchor"]) {
       expect(await ask({ tables: [hostile], ignore: [] })).toMatchObject({ ok: false, error: "pfTables: selection.tables must be null or table names" });
     }
     const offer = { key: "t", digest: { count: 1, sum: "0000000000000000" }, bucketBits: 0, sums: "" };
