@@ -511,9 +511,9 @@ describe("table names", () => {
       () =>
         validateReply({ same, skip: [], offers });
     expect(reply([{ ...offer, bucketBits: 17 }])).toThrow("pfTables: offers[].bucketBits must be 0 to 16");
-    expect(reply([{ ...offer, key: "a b" }])).toThrow("pfTables: offers[].key must be a table name");
+    expect(reply([{ ...offer, key: "a\tb" }])).toThrow("pfTables: offers[].key must be a table name");
     expect(reply([{ ...offer, digest: "x" }])).toThrow("pfTables: offers[].digest must be {count, sum}");
-    expect(reply([], ["x;y z"])).toThrow("pfTables: reply.same must be table names");
+    expect(reply([], ["x;y\nz"])).toThrow("pfTables: reply.same must be table names");
     expect(reply([offer])).not.toThrow();
     expect(await ask({ tables: null, ignore: "x" })).toMatchObject({ ok: false, error: "pfTables: selection.ignore must be table names" });
   });
