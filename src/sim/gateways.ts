@@ -36,6 +36,14 @@ export interface HostState {
   entrWatchers: boolean;
 }
 
+/**
+ * The pair's layout. full: the notes' pair (carpentry's sync, OpenVPN, dhcpd, ifstated switching
+ * smtpd). minimal: a pair set up without any of that: no OpenVPN files, no dhcpd, no carpentry sync
+ * (no /etc/carpentry*, no rc.d service, no entr), one carp interface, and a pf.conf whose
+ * `overload <bruteforce>` rule fills a table on each host with its own entries.
+ */
+export type PairShape = "full" | "minimal";
+
 export interface PairState {
   readonly hosts: Record<HostName, HostState>;
   /** unbound on both hosts: answering from its local zone, or failing. */
@@ -103,6 +111,8 @@ const UNBOUND_CONF = [
 const SYSCTL_CONF = (preempt: number): string => `# carpentry gateway\nnet.inet.ip.forwarding=1\nnet.inet.carp.preempt=${preempt}\n`;
 const PF_CONF = '# managed by carpentry\nset skip on lo\nblock return log\npass out\ntable <badhosts> persist file "/etc/pf.tables/badhosts.txt"\n';
 
+const RC_D_CARPENTRY = '#!/bin/ksh\ndaemon="/etc/carpentry.bin/entr-all"\n. /etc/rc.d/rc.subr\nrc_cmd $1\n';
+
 function ifstatedConf(host: HostName): string {
   return [
     `# ifstated.conf of ${ADDRESS[host]}: switches smtpd with the carp state`,
@@ -155,9 +165,10 @@ function plantHealthyFiles(state: HostState, host: HostName): void {
   plant("/root/bin/pf-tables-update.sh", "#!/bin/ksh\n/sbin/pfctl -t badhosts -T replace -f /etc/pf.tables/badhosts.txt\n", 0o700);
   plant("/etc/carpentry.bin/pf.sh", "#!/bin/ksh\nscp -p /etc/pf.conf root@secondary:/etc/\n", 0o700);
   plant("/etc/carpentry.bin/pf-tables-memory.sh", "#!/bin/ksh\n# push the in-memory tables to the secondary\n", 0o700);
-  plant("/etc/rc.d/carpentry", '#!/bin/ksh\ndaemon="/etc/carpentry.bin/entr-all"\n. /etc/rc.d/rc.subr\nrc_cmd $1\n', 0o755);
-  // /etc/carpentry holds the sync's settings, which only the primary, the side that copies, needs.
-  if (host === "primary") plant("/etc/carpentry/carpentry.conf", "peer=192.168.110.102\n", 0o600);
+  plant("/etc/rc.d/carpentry", RC_D_CARPENTRY, 0o755);
+  // /etc/carpentry holds the sync's settings, which only the primary, the side that copies, needs:
+  // its peer, and the in-memory tables pf-tables-memory.sh pushes.
+  if (host === "primary") plant("/etc/carpentry/carpentry.conf", 'peer=192.168.110.102\npf_tables="trusted"\n', 0o600);
 }
 
 /** Modes of the planted directories that have one of their own (the rest are made 0755). */
@@ -314,9 +325,35 @@ function healthyHost(host: HostName): HostState {
   return state;
 }
 
+/** pf.conf of a pair that blocks ssh brute-forcers: each host's own overload table, filled by what it sees. */
+const PF_CONF_BRUTEFORCE =
+  PF_CONF +
+  "table <bruteforce> persist\nblock quick from <bruteforce>\n" +
+  "pass in proto tcp to port ssh keep state (max-src-conn 10, max-src-conn-rate 5/30, overload <bruteforce> flush global)\n";
+/** What each host's overload rule caught: sources that hammered that host, not the other. */
+const BRUTEFORCE: Readonly<Record<HostName, readonly string[]>> = { primary: ["203.0.113.7", "198.51.100.23"], secondary: ["192.0.2.99"] };
+
+/** The carpentry sync's pieces on a host (files; the primary's entr watchers and rc.d service answer too). */
+const SYNC_FILES = ["/etc/carpentry/", "/etc/carpentry.bin/", "/etc/rc.d/carpentry", "/root/bin/"];
+
+/** The minimal shape from the full one: what a pair set up without carpentry's sync, OpenVPN or dhcpd has. */
+function minimalHost(host: HostName): HostState {
+  const state = healthyHost(host);
+  for (const path of [...state.files.keys()]) {
+    const unused = ["/etc/openvpn/", "/etc/openv-client-acme/", "/etc/dhcpd.conf", "/etc/pf.tables/spamd.txt", ...SYNC_FILES].some((prefix) => path === prefix || path.startsWith(prefix));
+    if (unused) state.files.delete(path);
+  }
+  state.entrWatchers = false;
+  state.outputs.delete(outputKey(["rcctl", "check", "carpentry"]));
+  writeFile(state, "/etc/pf.conf", PF_CONF_BRUTEFORCE, 0o600);
+  setTables(state, { badhosts: BADHOSTS, bruteforce: BRUTEFORCE[host] });
+  return state;
+}
+
 /** The pair in good health: primary MASTER, secondary BACKUP, everything synced, queues empty, resolvers answering. */
-export function healthyPair(): PairState {
-  return { hosts: { primary: healthyHost("primary"), secondary: healthyHost("secondary") }, resolvers: "answering" };
+export function healthyPair(shape: PairShape = "full"): PairState {
+  const host = shape === "minimal" ? minimalHost : healthyHost;
+  return { hosts: { primary: host("primary"), secondary: host("secondary") }, resolvers: "answering" };
 }
 
 // -- the faults ---------------------------------------------------------------------------------------------
@@ -340,6 +377,8 @@ export const FAULT_NAMES = [
   "peer_sshd_down",
   "peer_hanging",
   "garbled",
+  "overload_table_differs",
+  "sync_partial",
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -459,6 +498,24 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
       for (const host of HOST_NAMES) hosts[host].sshd = "hanging";
     },
   },
+  overload_table_differs: {
+    description: "pf.conf blocks ssh brute-forcers with an overload rule: each host's <bruteforce> holds what that host caught.",
+    apply: ({ hosts }) => {
+      for (const host of HOST_NAMES) {
+        writeFile(hosts[host], "/etc/pf.conf", PF_CONF_BRUTEFORCE, 0o600);
+        setTables(hosts[host], { badhosts: BADHOSTS, trusted: TRUSTED, bruteforce: BRUTEFORCE[host] });
+      }
+    },
+  },
+  sync_partial: {
+    description: "carpentry's sync half-removed on the primary: /etc/rc.d/carpentry is left, its scripts and config are gone, nothing runs.",
+    apply: ({ hosts: { primary } }) => {
+      for (const path of [...primary.files.keys()]) if (path.startsWith("/etc/carpentry/") || path.startsWith("/etc/carpentry.bin/")) primary.files.delete(path);
+      if (!primary.files.has("/etc/rc.d/carpentry")) writeFile(primary, "/etc/rc.d/carpentry", RC_D_CARPENTRY, 0o755);
+      primary.entrWatchers = false;
+      setOutput(primary, ["rcctl", "check", "carpentry"], "carpentry(failed)\n");
+    },
+  },
   garbled: {
     description: "Every OpenBSD command on the primary prints what no parser understands.",
     apply: ({ hosts: { primary } }) => {
@@ -481,9 +538,9 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
   },
 };
 
-/** The healthy pair with a fault, or without one. */
-export function pairState(fault?: FaultName): PairState {
-  const pair = healthyPair();
+/** The healthy pair of that shape with a fault, or without one. */
+export function pairState(fault?: FaultName, shape: PairShape = "full"): PairState {
+  const pair = healthyPair(shape);
   if (fault !== undefined) FAULTS[fault].apply(pair);
   return pair;
 }

@@ -11,19 +11,37 @@
  * shared ssh connections, so scenarios do not depend on their order.
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { carpentryConfig, DIRECTORY_MODES, FAULT_NAMES, FAULTS, pairState, PLANTED_ROOTS, type PairState, type PeerLink } from "../../src/sim/gateways.js";
+import { carpentryConfig, DIRECTORY_MODES, FAULT_NAMES, FAULTS, pairState, PLANTED_ROOTS, type FaultName, type PairShape, type PairState, type PeerLink } from "../../src/sim/gateways.js";
 import { HOST_NAMES, type Daemon, type HostName, type Pair } from "./pair.js";
 
 export { SECRETS } from "../../src/sim/secrets.js";
 
-export const SCENARIO_NAMES = ["healthy", ...FAULT_NAMES] as const;
+/** Scenarios on a pair of another shape than the notes' full one: the shape, and the fault on it (if any). */
+const SHAPE_SCENARIOS = {
+  minimal: { shape: "minimal", description: "a pair without carpentry's sync, OpenVPN or dhcpd, each host's <bruteforce> overload table its own" },
+  minimal_sync_partial: { shape: "minimal", fault: "sync_partial", description: "the minimal pair with carpentry's sync half-installed on the primary (rc.d service only)" },
+} as const satisfies Record<string, { shape: PairShape; fault?: FaultName; description: string }>;
+type ShapeScenarioName = keyof typeof SHAPE_SCENARIOS;
+
+export const SCENARIO_NAMES = ["healthy", ...FAULT_NAMES, ...(Object.keys(SHAPE_SCENARIOS) as ShapeScenarioName[])] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 /** What each scenario is, in the words of an admin of the pair. */
 export const SCENARIO_DESCRIPTIONS: Readonly<Record<ScenarioName, string>> = {
   healthy: "primary MASTER, secondary BACKUP, everything synced, queues empty, resolvers answering",
   ...Object.fromEntries(FAULT_NAMES.map((name) => [name, FAULTS[name].description])),
+  ...Object.fromEntries(Object.entries(SHAPE_SCENARIOS).map(([name, scenario]) => [name, scenario.description])),
 } as Record<ScenarioName, string>;
+
+/** The state a scenario plants: the full pair with its fault, or a shape scenario's pair. */
+function scenarioState(name: ScenarioName): PairState {
+  if (name === "healthy") return pairState();
+  if (Object.hasOwn(SHAPE_SCENARIOS, name)) {
+    const scenario: { shape: PairShape; fault?: FaultName } = SHAPE_SCENARIOS[name as ShapeScenarioName];
+    return pairState(scenario.fault, scenario.shape);
+  }
+  return pairState(name as FaultName);
+}
 
 /** The harness's link: real ssh between the hosts' names, unbound on port 53. */
 const PEER_LINK: PeerLink = { peerHost: { primary: "secondary", secondary: "primary" } };
@@ -49,7 +67,7 @@ export class ScenarioLab {
 
   /** The scenario: the healthy pair, with its fault. */
   async enter(name: ScenarioName): Promise<void> {
-    await this.plant(pairState(name === "healthy" ? undefined : name));
+    await this.plant(scenarioState(name));
   }
 
   /**
