@@ -379,6 +379,8 @@ export const FAULT_NAMES = [
   "garbled",
   "overload_table_differs",
   "sync_partial",
+  "advbase_zero",
+  "carp_groups_differ",
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -506,6 +508,16 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
         setTables(hosts[host], { badhosts: BADHOSTS, trusted: TRUSTED, bruteforce: BRUTEFORCE[host] });
       }
     },
+  },
+  advbase_zero: {
+    description: "Both hosts' hostname.carp203 say advbase 0 (ifconfig takes 0 to 254): the fastest advertisements.",
+    apply: ({ hosts }) => {
+      for (const host of HOST_NAMES) writeFile(hosts[host], "/etc/hostname.carp203", hostnameCarp203(host, SECRETS.carpPass).replace("up\n", "advbase 0\nup\n"), 0o640);
+    },
+  },
+  carp_groups_differ: {
+    description: "The primary's hostname.carp203 puts carp203 in group internal, the secondary's does not: a demotion of internal moves the primary only.",
+    apply: ({ hosts: { primary } }) => writeFile(primary, "/etc/hostname.carp203", hostnameCarp203("primary", SECRETS.carpPass).replace("up\n", "group internal\nup\n"), 0o640),
   },
   sync_partial: {
     description: "carpentry's sync half-removed on the primary: /etc/rc.d/carpentry is left, its scripts and config are gone, nothing runs.",

@@ -100,6 +100,7 @@ const EXPECTED: Readonly<Record<string, Row>> = {
   }),
   "carp_interfaces@primary": row(OK(/^1 hostname\.carpN file agrees between the hosts$/), {
     file_secret: CRITICAL(/^hostname\.carp203 pass differs$/),
+    carp_groups_differ: WARNING(/^hostname\.carp203 groups differ$/),
     peer_sshd_down: UNKNOWN(REFUSED("secondary")),
     peer_hanging: UNKNOWN(HANGING("secondary")),
     garbled: UNKNOWN(/^cannot parse ifconfig carp output line 1$/),
