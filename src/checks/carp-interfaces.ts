@@ -75,7 +75,7 @@ function parseHostFiles(host: CarpFilesHost, ignore: readonly string[], findings
 function addressesOf(config: HostnameIf, withPrefix: boolean): string {
   return (
     config.addresses
-      .map((a) => `${a.family} ${a.address}${withPrefix ? `/${a.prefixLength ?? "default"}` : ""}`)
+      .map((a) => `${a.family} ${a.address}${withPrefix ? `/${a.prefixLength ?? "default"}` : ""}${a.destination === null ? "" : ` dest ${a.destination}`}`)
       .sort()
       .join(", ") || "none"
   );
@@ -114,13 +114,24 @@ function compareFile(iface: string, p: HostnameIf, s: HostnameIf, hostSpecificIn
     const hint = p.carpdev !== null && s.carpdev !== null && mapped === "" ? ` (if the hosts' NICs differ, declare [host_specific] interfaces = { ${p.carpdev} = "${s.carpdev}" })` : "";
     differs("carpdev", `carpdev ${p.carpdev ?? "none"} on primary, ${s.carpdev ?? "none"} on secondary${mapped}${hint}`);
   }
+  // The kernel adds up the demote counters of every group a carp interface is in: a group on one
+  // host only means a demotion of that group (ifstated, maintenance) moves one host and not the other.
+  const groups = (c: HostnameIf): string => c.groups.join(",") || "none";
+  if (groups(p) !== groups(s)) {
+    findings.push({
+      status: "WARNING",
+      summary: `${name} groups differ`,
+      detail: `${name}: groups ${groups(p)} on primary, ${groups(s)} on secondary (a demotion of a group reaches only the hosts in it)`,
+    });
+  }
   return findings;
 }
 
 function describeFile(iface: string, p: HostnameIf, s: HostnameIf): string {
   const carpdev = p.carpdev === s.carpdev ? (p.carpdev ?? "none") : `${p.carpdev ?? "none"}/${s.carpdev ?? "none"}`;
   const vhids = p.carpnodes.length > 0 ? `carpnodes ${p.carpnodes.map((n) => n.vhid).join(",")}` : `vhid ${p.vhid ?? "none"}`;
-  return `${fileName(iface)}: ${vhids}, ${addressesOf(p, true)}, carpdev ${carpdev}`;
+  const groups = p.groups.length > 0 ? `, groups ${p.groups.join(",")}` : "";
+  return `${fileName(iface)}: ${vhids}, ${addressesOf(p, true)}, carpdev ${carpdev}${groups}`;
 }
 
 export function decideCarpInterfaces(facts: CarpInterfacesFacts): Result {
@@ -199,12 +210,14 @@ export const check: CheckDefinition = {
     "[checks.carp_interfaces] ignore: carp interfaces to leave out",
   ],
   states: {
-    OK: "every hostname.carpN exists on both hosts with the same vhid (or carpnodes vhids), addresses and netmasks, pass, advbase, balancing and carpdev (through [host_specific] interfaces), and each has a live carp interface",
-    WARNING: "a live carp interface has no hostname.carpN on its host (it would be gone after a reboot)",
+    OK: "every hostname.carpN exists on both hosts with the same vhid (or carpnodes vhids), addresses, netmasks and dest addresses, pass, advbase (0 to 254), balancing, carpdev (through [host_specific] interfaces) and groups, and each has a live carp interface",
+    WARNING:
+      "a live carp interface has no hostname.carpN on its host (it would be gone after a reboot); or a file's `group` lines differ between the hosts (the kernel adds up the demote counters of every group a carp interface is in, so a demotion of a group on one host only moves that host)",
     CRITICAL:
       "a hostname.carpN exists on one host only; a file differs in vhid, address, netmask, pass (said, never shown; a differing pass makes the hosts drop each other's advertisements: 'carp incorrect hash'), advbase, balancing or carpdev; " +
       "or a file has no live interface on its host. advskew and carppeer differ by design and are not compared",
-    UNKNOWN: "bad config, the secondary cannot be reached or runs another carpentry version, a file cannot be read or parsed (file and line are named, never its text), or the deadline expired",
+    UNKNOWN:
+      "bad config, the secondary cannot be reached or runs another carpentry version, a file cannot be read or parsed (file and line are named, never its text; every keyword ifconfig takes for a carp interface is read, inet6 flags such as anycast and netstart's dest lines included), or the deadline expired",
   },
   settings: settingsSchema,
   async run(ctx) {

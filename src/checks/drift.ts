@@ -55,6 +55,7 @@ export const BUILTIN_DRIFT_SETS: Readonly<Record<BuiltinSetName, DriftSetConfig 
 };
 
 const isBuiltin = (name: string): name is BuiltinSetName => Object.hasOwn(BUILTIN_DRIFT_SETS, name);
+const BUILTIN_PATHS = (name: string): string => (isBuiltin(name) ? BUILTIN_DRIFT_SETS[name].paths.join(", ") : name);
 
 /** The set as this config has it: its own [drift.NAME] table, else the built-in one. */
 export function resolveDriftSet(config: Config, name: string): DriftSetConfig | undefined {
@@ -137,8 +138,9 @@ function describe(difference: FileDifference, labels: HostLabels): { summary: st
  * primary after a failover, a wrong mode included), the unified diffs after all of them, so the 500
  * bytes monit keeps list every path before the first diff line.
  */
-export function driftResult(comparisons: readonly SetComparison[], labels: HostLabels): Result {
+export function driftResult(comparisons: readonly SetComparison[], labels: HostLabels, builtinSets: ReadonlySet<string> = new Set()): Result {
   const findings: Finding[] = [];
+  const unused: string[] = [];
   const diffLines: string[] = [];
   const prefix = (name: string): string => (comparisons.length > 1 ? `${name}: ` : "");
   let paths = 0;
@@ -146,7 +148,11 @@ export function driftResult(comparisons: readonly SetComparison[], labels: HostL
   for (const comparison of comparisons) {
     paths += Math.max(comparison.localCount, comparison.peerCount);
     differing += comparison.differences.length;
-    if (comparison.localCount === 0 && comparison.peerCount === 0) {
+    if (comparison.localCount === 0 && comparison.peerCount === 0 && builtinSets.has(comparison.name)) {
+      // A built-in set names what a pair of the notes' kind may run (OpenVPN, dhcpd...): a pair
+      // that runs none of it has nothing to keep alike, which is no fault.
+      unused.push(comparison.name);
+    } else if (comparison.localCount === 0 && comparison.peerCount === 0) {
       findings.push({
         status: "WARNING",
         summary: `${prefix(comparison.name)}none of the set's paths exists on either host`,
@@ -166,9 +172,13 @@ export function driftResult(comparisons: readonly SetComparison[], labels: HostL
       if (difference.content?.kind === "diff") diffLines.push(...difference.content.lines);
     }
   }
-  const names = comparisons.map((comparison) => comparison.name).join(", ");
-  const okSummary = `${names}: ${paths} path${paths === 1 ? "" : "s"} the same on ${labels.local} and ${labels.peer}`;
-  return resultFromFindings(findings, okSummary, diffLines, [
+  const inUse = comparisons.filter((comparison) => !unused.includes(comparison.name)).map((comparison) => comparison.name);
+  const unusedNote = unused.map((name) => `${name}: not in use: none of ${BUILTIN_PATHS(name)} exists on ${labels.local} or ${labels.peer}`);
+  const okSummary =
+    inUse.length === 0
+      ? `${unused.join(", ")}: not in use (no file on either host)`
+      : `${inUse.join(", ")}: ${paths} path${paths === 1 ? "" : "s"} the same on ${labels.local} and ${labels.peer}${unused.length > 0 ? `; ${unused.join(", ")} not in use` : ""}`;
+  return resultFromFindings(findings, okSummary, [...unusedNote, ...diffLines], [
     { label: "paths", value: paths, min: 0 },
     { label: "differing", value: differing, min: 0 },
   ]);
@@ -179,7 +189,9 @@ export function driftResult(comparisons: readonly SetComparison[], labels: HostL
 async function compareSets(ctx: CheckContext, names: readonly string[]): Promise<Result> {
   const sets = names.map((name) => localSet(ctx.config, ctx.configPath, name, resolveDriftSet(ctx.config, name) as DriftSetConfig));
   const labels = { local: ctx.role, peer: ctx.peerRole };
-  return driftResult(await compareFileSets(ctx.peer, sets, labels, ctx.deadline.signal), labels);
+  // Built-in sets the config does not redefine: with no file on either host, they are not in use.
+  const builtin = new Set(names.filter((name) => isBuiltin(name) && !Object.hasOwn(ctx.config.drift, name)));
+  return driftResult(await compareFileSets(ctx.peer, sets, labels, ctx.deadline.signal), labels, builtin);
 }
 
 const COMMON_READS = [
@@ -189,8 +201,8 @@ const COMMON_READS = [
 
 function statesFor(what: string, hostSpecific: boolean): CheckDefinition["states"] {
   return {
-    OK: `every path of ${what} is the same on both hosts: type, content${hostSpecific ? " (after the [host_specific] values and interfaces are mapped)" : ""}, mode and owner (unless compare_mode/compare_owner = false), symlink target; a path that exists on neither host is fine`,
-    WARNING: `none of the paths of ${what} exists on either host: nothing to compare (a typo in paths?)`,
+    OK: `every path of ${what} is the same on both hosts: type, content${hostSpecific ? " (after the [host_specific] values and interfaces are mapped)" : ""}, mode and owner (unless compare_mode/compare_owner = false), symlink target; a path that exists on neither host is fine. A built-in set with no file on either host is "not in use" (a pair without OpenVPN or dhcpd has nothing to keep alike there)`,
+    WARNING: `none of the paths of ${what} exists on either host, for a set of the config's own ([drift.NAME], a built-in set redefined included): nothing to compare (a typo in paths?)`,
     CRITICAL:
       "a path differs between the hosts: only on the primary (not synced, or removed from the secondary), only on the secondary (a file added in a watched directory, or removed from the primary), " +
       "content (a unified diff follows the list; secrets masked, secret files only said to differ), type, mode or owner (openvpn needs its modes; scp does not keep owners), symlink target",

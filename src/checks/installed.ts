@@ -1,3 +1,4 @@
+import { lstat } from "node:fs/promises";
 import * as v from "valibot";
 import type { CheckDefinition } from "../lib/runtime/check.js";
 import { absolutePath, checkSettings, type Role } from "../lib/runtime/config.js";
@@ -20,10 +21,20 @@ export const DEFAULT_PATHS: Readonly<Record<Role, readonly string[]>> = {
   secondary: ["/etc/carpentry.bin", "/etc/carpentry.monit", "/etc/rc.d/carpentry"],
 };
 
+/** carpentry's sync (the scripts, their config, the rc.d service that runs entr): what `carpentry_sync` is about. */
+export const SYNC_PATHS: Readonly<Record<Role, readonly string[]>> = {
+  primary: ["/etc/carpentry", "/etc/carpentry.bin", "/etc/rc.d/carpentry"],
+  secondary: ["/etc/carpentry.bin", "/etc/rc.d/carpentry"],
+};
+/** The checks themselves, which every host has whether or not it runs carpentry's sync. */
+const CHECKS_PATH = "/etc/carpentry.monit";
+
 /** [checks.installed] */
 const settingsSchema = v.strictObject({
-  // Default by role: DEFAULT_PATHS.
+  // Default by role: DEFAULT_PATHS, less SYNC_PATHS where the sync is not installed.
   paths: v.optional(v.array(absolutePath)),
+  // Absent: installed when any of SYNC_PATHS exists on this host.
+  carpentry_sync: v.optional(v.boolean()),
   service: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_]+$/, "an rc.d service name")), "carpentry"),
   watcher: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]+$/, "a program name")), "entr"),
 });
@@ -36,9 +47,41 @@ const OWNER_EXEC = 0o100;
 
 export type ServiceState = "ok" | "failed" | "missing";
 
+/** Whether carpentry's sync is required here, and why. */
+export interface SyncDecision {
+  readonly required: boolean;
+  /** From [checks.installed] carpentry_sync, or found out from the paths on this host. */
+  readonly how: "config" | "detected";
+  /** The sync's paths that exist on this host (detected only). */
+  readonly found: readonly string[];
+}
+
+/**
+ * carpentry_sync = true/false as configured; absent, the host tells: none of the sync's paths
+ * (none installed, a pair without carpentry's sync) means not required, any of them means all of
+ * them (a half-done install or a half-removed one must still alert).
+ */
+export function decideSync(configured: boolean | undefined, present: readonly string[]): SyncDecision {
+  if (configured !== undefined) return { required: configured, how: "config", found: [] };
+  return { required: present.length > 0, how: "detected", found: present };
+}
+
+function syncLine(role: Role, sync: SyncDecision): string {
+  const pieces = SYNC_PATHS[role].join(", ");
+  if (sync.how === "config") return `carpentry's sync ${sync.required ? "required" : "not required"} ([checks.installed] carpentry_sync = ${sync.required})`;
+  if (!sync.required) return `carpentry's sync not installed (none of ${pieces} here): not required`;
+  const missing = SYNC_PATHS[role].filter((path) => !sync.found.includes(path));
+  return missing.length === 0
+    ? `carpentry's sync installed (${pieces})`
+    : `carpentry's sync partly installed (found ${sync.found.join(", ")}): all of ${pieces} are required (carpentry_sync = false if it was removed on purpose)`;
+}
+
 export interface InstalledFacts {
   /** The configured paths ('*' and '?' within the last component). */
   readonly paths: readonly string[];
+  readonly role?: Role;
+  /** Whether carpentry's sync is required; absent: as before, required. */
+  readonly sync?: SyncDecision;
   /** Everything at and below them, as the walk found it (symlinks not followed). */
   readonly entries: readonly ManifestEntry[];
   /** The primary only: the carpentry rc.d service and its watchers. */
@@ -154,8 +197,27 @@ export function decideInstalled(facts: InstalledFacts): Result {
       context.push(`${program} pids: ${watchers.map((w) => w.pid).join(", ")}`);
     }
   }
+  if (facts.sync && facts.role) context.unshift(syncLine(facts.role, facts.sync));
+  if (facts.sync && !facts.sync.required) running.push("carpentry sync not installed");
   const present = `${facts.paths.length} path${facts.paths.length === 1 ? "" : "s"} in place, root-only (${facts.entries.length} entries)`;
   return resultFromFindings(findings, [present, ...(running.length > 0 ? [running.join(", ")] : [])].join("; "), context, perfdata);
+}
+
+/** Which of these paths exist on this host (a symlink counts: it is there, whatever it points to). */
+async function existingPaths(paths: readonly string[]): Promise<string[]> {
+  const found = await Promise.all(
+    paths.map(async (path) => {
+      try {
+        await lstat(path);
+        return path;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        // Cannot tell (EACCES...): counted as there, so the walk reports what it cannot read.
+        return path;
+      }
+    }),
+  );
+  return found.filter((path): path is string => path !== undefined);
 }
 
 function withoutTrailingSlash(path: string): string {
@@ -169,30 +231,38 @@ export const check: CheckDefinition = {
   usesPeer: false,
   reads: [
     "this host only: every file and directory at and below [checks.installed] paths (owner and mode; symlinks are not followed), default " +
-      `on the primary ${DEFAULT_PATHS.primary.join(", ")}; on the secondary ${DEFAULT_PATHS.secondary.join(", ")}`,
-    "the primary only, in one round trip: /usr/sbin/rcctl check SERVICE ([checks.installed] service, default carpentry) and " +
+      `on the primary ${DEFAULT_PATHS.primary.join(", ")}; on the secondary ${DEFAULT_PATHS.secondary.join(", ")}; ` +
+      `without carpentry's sync only ${CHECKS_PATH}`,
+    `[checks.installed] carpentry_sync = true | false; absent, it is found out on this host: carpentry's sync is installed when any of its paths exists (on the primary ${SYNC_PATHS.primary.join(", ")}; on the secondary ${SYNC_PATHS.secondary.join(", ")}), and then all of them are required`,
+    "the primary only, when carpentry's sync is installed, in one round trip: /usr/sbin/rcctl check SERVICE ([checks.installed] service, default carpentry) and " +
       "/usr/bin/pgrep -lx WATCHER ([checks.installed] watcher, default entr: the process name exactly)",
   ],
   states: {
-    OK: "every path exists; everything at and below them is owned by root and neither readable nor writable by group or others (rc.d scripts: not writable by them, executable by root); on the primary the service checks ok and at least one watcher runs",
+    OK: "every path exists; everything at and below them is owned by root and neither readable nor writable by group or others (rc.d scripts: not writable by them, executable by root); on the primary the service checks ok and at least one watcher runs. A pair without carpentry's sync (none of its paths on this host, or carpentry_sync = false) needs only /etc/carpentry.monit, and no service or watcher",
     WARNING:
       "an entry is readable (or executable) by group or others but not writable by them (carpentry's files are root's alone: chmod -R 700); rc.d scripts may be readable, as OpenBSD's own are 0555",
     CRITICAL:
-      "a path is missing, an entry is not owned by root, an entry is writable by group or others, an rc.d script is not executable by root (rcctl cannot run it: chmod u+x); " +
+      "a path is missing (with carpentry's sync partly installed, each of its missing paths), an entry is not owned by root, an entry is writable by group or others, an rc.d script is not executable by root (rcctl cannot run it: chmod u+x); " +
       "on the primary: rcctl check says SERVICE(failed) or the service does not exist, or no WATCHER process runs",
     UNKNOWN: "an entry cannot be read, rcctl or pgrep fail or print what the parser cannot read, bad config, or the deadline expired",
   },
   settings: settingsSchema,
   async run(ctx) {
     const settings = checkSettings(ctx.config, check.name, settingsSchema);
-    const paths = (settings.paths ?? DEFAULT_PATHS[ctx.role]).map(withoutTrailingSlash);
+    const role = ctx.role;
+    const sync = decideSync(settings.carpentry_sync, settings.carpentry_sync === undefined ? await existingPaths(SYNC_PATHS[role]) : []);
+    const defaults = sync.required ? DEFAULT_PATHS[role] : DEFAULT_PATHS[role].filter((path) => !SYNC_PATHS[role].includes(path));
+    const paths = (settings.paths ?? defaults).map(withoutTrailingSlash);
     const spec = { name: "installed", paths, exclude: [], compareOwner: true, compareMode: true, redaction: { patterns: [], secretFiles: [] } };
     const walk = ctx.scope.waitFor(`reading ${paths.join(", ")}`, buildManifest(spec, { signal: ctx.deadline.signal }));
-    if (ctx.role !== "primary") return decideInstalled({ paths, entries: await walk });
+    // The rc.d service and its watchers are the sync's: asked on the primary, where it runs, when it is required.
+    if (role !== "primary" || !sync.required) return decideInstalled({ paths, role, sync, entries: await walk });
     const [entries, [rcctl, pgrep]] = await Promise.all([walk, ctx.local.run([rcctlCheckCommand(settings.service), pgrepCommand(settings.watcher)])]);
     if (!rcctl || !pgrep) throw new HostError("rcctl and pgrep gave no answer");
     return decideInstalled({
       paths,
+      role,
+      sync,
       entries,
       service: { name: settings.service, state: readServiceState(settings.service, rcctl) },
       watchers: { program: settings.watcher, running: readWatchers(settings.watcher, pgrep) },

@@ -36,6 +36,19 @@ const ERROR_COUNTERS: Readonly<Record<string, string>> = {
   pfsyncs_oerrors: "send errors",
 };
 
+/**
+ * The counters that grow on a healthy pair (if_pfsync.c): `stale` when an update for a state is
+ * older than what this host already knows (both hosts touched the state, as around a failover or
+ * with traffic seen by both; the host answers with its newer copy), `badstate` when a delete or an
+ * update request names a state this host no longer has (it expired here first) or an insert finds
+ * it there already. The others count packets from the wrong interface, with a ttl other than 255,
+ * cut short, of another pfsync version or with an unknown action, states with impossible values,
+ * and sends that failed: a healthy pair has none, or one now and then.
+ */
+const BUSY_COUNTERS: ReadonlySet<string> = new Set(["pfsyncs_stale", "pfsyncs_badstate"]);
+/** How many readings a host's history keeps at most (a run every 10 s for an hour is 360). */
+const MAX_HISTORY = 720;
+
 /** [checks.pfsync] */
 const settingsSchema = v.strictObject({
   interface: v.optional(interfaceName, "pfsync0"),
@@ -66,7 +79,12 @@ const settingsSchema = v.strictObject({
     ),
     [],
   ),
-  // Where the last counter reading is kept between runs; ours alone, never under /etc.
+  // Growth is a rate over at least this many seconds (a burst counts against the whole window).
+  rate_window: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60, "at least 60 seconds"), v.maxValue(7 * 86400, "at most a week")), 3600),
+  // WARNING above these rates (per hour): stale and badstate grow in normal operation, the others should not.
+  busy_per_hour: v.optional(wholeCount, 3600),
+  errors_per_hour: v.optional(wholeCount, 60),
+  // Where the last counter readings are kept between runs; ours alone, never under /etc.
   state_dir: v.optional(
     v.pipe(
       absolutePath,
@@ -91,6 +109,8 @@ export interface PfsyncSettings {
   readonly shareCritical: Range;
   /** struct pfsyncstats fields whose growth is not reported (`pfsyncs_stale`). */
   readonly ignoredCounters: ReadonlySet<string>;
+  /** How counter growth is judged. */
+  readonly limits: CounterLimits;
   /** -w/-c were given although compare_states is off: they have nothing to apply to. */
   readonly unusedThresholds: boolean;
   /** Where the previous run's counters are kept. */
@@ -117,6 +137,12 @@ export function pfsyncSettings(config: Config, warning?: Range, critical?: Range
     shareWarning: warning ?? parseRange(`${section.share_warning}:`, "share_warning"),
     shareCritical: critical ?? parseRange(`${section.share_critical}:`, "share_critical"),
     ignoredCounters: new Set(section.ignore_counters.map((name) => `pfsyncs_${name}`)),
+    limits: {
+      windowSeconds: section.rate_window,
+      busyPerHour: section.busy_per_hour,
+      errorsPerHour: section.errors_per_hour,
+      ignored: new Set(section.ignore_counters.map((name) => `pfsyncs_${name}`)),
+    },
     unusedThresholds: !section.compare_states && (warning !== undefined || critical !== undefined),
     stateDir: section.state_dir,
   };
@@ -168,77 +194,130 @@ export function readHostFacts(role: Role, interfaceName: string, outputs: Pfsync
   return { role, pfsync, info, counters: stats.fields };
 }
 
-// ---- counter growth between runs ----
+// ---- counter growth over time ----
 
 interface CounterReading {
   readonly at: string;
   readonly counters: Readonly<Record<string, number>>;
 }
 
-/** The file in state_dir: each host's last netstat -sp pfsync reading, as this host last saw it. */
+/** The file in state_dir: each host's netstat -sp pfsync readings of the last rate_window (and one before it), as this host saw them. */
 export interface StoredCounters {
-  readonly version: 1;
-  readonly readings: Partial<Record<Role, CounterReading>>;
+  readonly version: 2;
+  readonly history: Partial<Record<Role, readonly CounterReading[]>>;
+}
+
+/** How growth is judged: a rate per hour over at least windowSeconds, against a limit per kind of counter. */
+export interface CounterLimits {
+  readonly windowSeconds: number;
+  /** stale and badstate, which grow on a healthy pair. */
+  readonly busyPerHour: number;
+  /** every other error counter. */
+  readonly errorsPerHour: number;
+  readonly ignored: ReadonlySet<string>;
 }
 
 export interface CounterIncrease {
   readonly field: string;
   readonly from: number;
   readonly to: number;
+  /** Seconds between the two readings. */
+  readonly seconds: number;
+  /** Growth per hour, over at least the window: a burst counts against the whole window. */
+  readonly perHour: number;
+  readonly limit: number;
 }
 
-export type HostCounterGrowth = { readonly kind: "first" } | { readonly kind: "reset" } | { readonly kind: "compared"; readonly since: string; readonly increases: readonly CounterIncrease[] };
+export type HostCounterGrowth =
+  | { readonly kind: "first" }
+  | { readonly kind: "reset" }
+  | { readonly kind: "compared"; readonly since: string; readonly seconds: number; readonly increases: readonly CounterIncrease[] };
 
 export interface CounterGrowth {
   readonly byRole: Readonly<Record<Role, HostCounterGrowth>> | null;
-  /** Why growth is not measured this run (the state directory cannot be used), or a note on the previous reading. */
+  /** Why growth is not measured this run (the state directory cannot be used), or a note on the previous readings. */
   readonly note?: string;
 }
 
-function readStoredCounters(value: unknown): StoredCounters | undefined {
-  if (typeof value !== "object" || value === null || (value as { version?: unknown }).version !== 1) return undefined;
-  const readings = (value as { readings?: unknown }).readings;
-  if (typeof readings !== "object" || readings === null) return undefined;
-  const valid: Partial<Record<Role, CounterReading>> = {};
-  for (const role of ROLES) {
-    const reading = (readings as Record<string, unknown>)[role] as Partial<CounterReading> | undefined;
-    if (typeof reading?.at !== "string" || typeof reading.counters !== "object" || reading.counters === null) continue;
-    if (!Object.values(reading.counters).every((count) => Number.isInteger(count))) continue;
-    valid[role] = { at: reading.at, counters: reading.counters };
-  }
-  return { version: 1, readings: valid };
+function validReading(value: unknown): CounterReading | undefined {
+  const reading = value as Partial<CounterReading> | undefined;
+  if (typeof reading?.at !== "string" || Number.isNaN(Date.parse(reading.at)) || typeof reading.counters !== "object" || reading.counters === null) return undefined;
+  if (!Object.values(reading.counters).every((count) => Number.isInteger(count))) return undefined;
+  return { at: reading.at, counters: reading.counters };
 }
 
-export function storedCounters(hosts: readonly PfsyncHostFacts[], at: Date): StoredCounters {
-  const readings: Partial<Record<Role, CounterReading>> = {};
-  for (const host of hosts) readings[host.role] = { at: at.toISOString(), counters: host.counters };
-  return { version: 1, readings };
+/** The stored history by role, oldest first; version 1 (one reading a host) is read as a history of one. */
+function readHistory(value: unknown): Partial<Record<Role, CounterReading[]>> {
+  if (typeof value !== "object" || value === null) return {};
+  const { version, readings, history } = value as { version?: unknown; readings?: unknown; history?: unknown };
+  const byRole: Partial<Record<Role, CounterReading[]>> = {};
+  for (const role of ROLES) {
+    if (version === 1 && typeof readings === "object" && readings !== null) {
+      const reading = validReading((readings as Record<string, unknown>)[role]);
+      if (reading) byRole[role] = [reading];
+    }
+    if (version === 2 && typeof history === "object" && history !== null) {
+      const list = (history as Record<string, unknown>)[role];
+      if (!Array.isArray(list)) continue;
+      const valid = list.map(validReading).filter((reading): reading is CounterReading => reading !== undefined);
+      byRole[role] = valid.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+    }
+  }
+  return byRole;
+}
+
+/** The newest reading at least a window old (the base of the rate), else the oldest one. */
+function baseOf(history: readonly CounterReading[], now: number, windowSeconds: number): CounterReading | undefined {
+  const old = history.filter((reading) => Date.parse(reading.at) <= now - windowSeconds * 1000);
+  return old[old.length - 1] ?? history[0];
+}
+
+/** What to keep: the readings of the last window, the base before them, and this run's. */
+function kept(history: readonly CounterReading[], current: CounterReading, now: number, windowSeconds: number): CounterReading[] {
+  const base = baseOf(history, now, windowSeconds);
+  const recent = history.filter((reading) => reading === base || Date.parse(reading.at) > now - windowSeconds * 1000);
+  return [...recent, current].slice(-MAX_HISTORY);
 }
 
 /**
- * Growth of each host's error counters since the previous reading. A counter that went down means the
- * host rebooted (the counters start at 0 again): no growth can be told then, the new reading is the base.
+ * Growth of each host's error counters, as a rate: the increase since the base reading (a window
+ * ago, or the oldest one kept) per hour, over at least the window. A counter that went down means
+ * the host rebooted (its counters start at 0 again): its history starts over from this reading.
  */
-export function counterGrowth(previous: unknown, hosts: readonly PfsyncHostFacts[], ignored: ReadonlySet<string>): Record<Role, HostCounterGrowth> {
-  const stored = readStoredCounters(previous);
-  const growth: Record<Role, HostCounterGrowth> = { primary: { kind: "first" }, secondary: { kind: "first" } };
+export function counterGrowth(previous: unknown, hosts: readonly PfsyncHostFacts[], limits: CounterLimits, at: Date): { byRole: Record<Role, HostCounterGrowth>; stored: StoredCounters } {
+  const history = readHistory(previous);
+  const now = at.getTime();
+  const byRole: Record<Role, HostCounterGrowth> = { primary: { kind: "first" }, secondary: { kind: "first" } };
+  const stored: Partial<Record<Role, readonly CounterReading[]>> = {};
   for (const host of hosts) {
-    const before = stored?.readings[host.role];
-    if (!before) continue;
-    if (Object.entries(host.counters).some(([field, count]) => count < (before.counters[field] ?? 0))) {
-      growth[host.role] = { kind: "reset" };
+    const current: CounterReading = { at: at.toISOString(), counters: host.counters };
+    const past = history[host.role] ?? [];
+    const latest = past[past.length - 1];
+    const base = baseOf(past, now, limits.windowSeconds);
+    if (!latest || !base) {
+      stored[host.role] = [current];
       continue;
     }
+    if (Object.entries(host.counters).some(([field, count]) => count < (latest.counters[field] ?? 0))) {
+      byRole[host.role] = { kind: "reset" };
+      stored[host.role] = [current];
+      continue;
+    }
+    const seconds = Math.max(0, (now - Date.parse(base.at)) / 1000);
     const increases: CounterIncrease[] = [];
     for (const field of Object.keys(ERROR_COUNTERS)) {
-      const from = before.counters[field];
+      const from = base.counters[field];
       const to = host.counters[field];
-      if (from === undefined || to === undefined || ignored.has(field) || to <= from) continue;
-      increases.push({ field, from, to });
+      if (from === undefined || to === undefined || limits.ignored.has(field) || to <= from) continue;
+      const perHour = ((to - from) * 3600) / Math.max(seconds, limits.windowSeconds);
+      increases.push({ field, from, to, seconds, perHour, limit: BUSY_COUNTERS.has(field) ? limits.busyPerHour : limits.errorsPerHour });
     }
-    growth[host.role] = { kind: "compared", since: before.at, increases };
+    byRole[host.role] = { kind: "compared", since: base.at, seconds, increases };
+    stored[host.role] = kept(past, current, now, limits.windowSeconds);
   }
-  return growth;
+  // A host not read this run (none today: both always are) keeps its history.
+  for (const role of ROLES) if (!stored[role] && history[role]) stored[role] = history[role];
+  return { byRole, stored: { version: 2, history: stored } };
 }
 
 // ---- the state tables themselves (compare_states) ----
@@ -388,14 +467,24 @@ function errorTotal(host: PfsyncHostFacts, ignored: ReadonlySet<string>): number
   return Object.keys(ERROR_COUNTERS).reduce((sum, field) => sum + (ignored.has(field) ? 0 : (host.counters[field] ?? 0)), 0);
 }
 
-function counterLines(hosts: readonly PfsyncHostFacts[], growth: CounterGrowth, ignored: ReadonlySet<string>): { problem?: Problem; lines: string[] } {
+function duration(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+function rate(perHour: number): string {
+  return perHour >= 10 ? `${Math.round(perHour)}/h` : `${perHour.toFixed(1)}/h`;
+}
+
+function counterLines(hosts: readonly PfsyncHostFacts[], growth: CounterGrowth, limits: CounterLimits): { problems: Problem[]; lines: string[] } {
   const lines: string[] = [];
-  const grewOn: Role[] = [];
-  const problemDetails: string[] = [];
+  const problems: Problem[] = [];
+  const window = duration(limits.windowSeconds);
   for (const host of hosts) {
     const nonZero = Object.entries(ERROR_COUNTERS)
       .filter(([field]) => (host.counters[field] ?? 0) > 0)
-      .map(([field, words]) => `${host.counters[field]} ${words}${ignored.has(field) ? " (ignored)" : ""}`);
+      .map(([field, words]) => `${host.counters[field]} ${words}${limits.ignored.has(field) ? " (ignored)" : ""}`);
     const totals = `pfsync errors on ${host.role}: ${nonZero.length === 0 ? "none" : nonZero.join(", ")}`;
     const hostGrowth = growth.byRole?.[host.role];
     if (!hostGrowth) {
@@ -405,18 +494,24 @@ function counterLines(hosts: readonly PfsyncHostFacts[], growth: CounterGrowth, 
     } else if (hostGrowth.kind === "reset") {
       lines.push(`${totals}; counters went down since the last run (reboot?), growth is told from the next run`);
     } else if (hostGrowth.increases.length === 0) {
-      lines.push(`${totals}; no growth since ${hostGrowth.since}`);
+      lines.push(`${totals}; no growth in ${duration(hostGrowth.seconds)}`);
     } else {
-      grewOn.push(host.role);
+      const grew = hostGrowth.increases.map((increase) => `${ERROR_COUNTERS[increase.field] ?? increase.field} +${increase.to - increase.from} (${rate(increase.perHour)})`);
+      lines.push(`${totals}; in ${duration(hostGrowth.seconds)}: ${grew.join(", ")}`);
       for (const increase of hostGrowth.increases) {
-        problemDetails.push(`${host.role}: ${ERROR_COUNTERS[increase.field] ?? increase.field} grew by ${increase.to - increase.from} (${increase.from} -> ${increase.to}) since ${hostGrowth.since}`);
+        if (increase.perHour <= increase.limit || limits.ignored.has(increase.field)) continue;
+        const words = ERROR_COUNTERS[increase.field] ?? increase.field;
+        problems.push({
+          status: "WARNING",
+          summary: `pfsync ${words} at ${rate(increase.perHour)} on ${host.role}`,
+          detail: [
+            `${host.role}: ${words} grew by ${increase.to - increase.from} (${increase.from} -> ${increase.to}) in ${duration(increase.seconds)}: ${rate(increase.perHour)} over ${window} or more, warning above ${increase.limit}/h`,
+          ],
+        });
       }
-      lines.push(totals);
     }
   }
-  if (grewOn.length === 0) return { lines };
-  const where = grewOn.length === 2 ? "both hosts" : grewOn.join("");
-  return { lines, problem: { status: "WARNING", summary: `pfsync error counters grew on ${where}`, detail: problemDetails } };
+  return { lines, problems };
 }
 
 /** Facts -> Result: is pfsync up and configured on both hosts, and do their state tables agree? */
@@ -429,8 +524,8 @@ export function decidePfsync(facts: PfsyncFacts, settings: PfsyncSettings): Resu
   if (countFault) problems.push(countFault);
   const shareFault = facts.share && shareProblem(facts.share, settings);
   if (shareFault) problems.push(shareFault);
-  const counters = counterLines(hosts, facts.growth, settings.ignoredCounters);
-  if (counters.problem) problems.push(counters.problem);
+  const counters = counterLines(hosts, facts.growth, settings.limits);
+  problems.push(...counters.problems);
 
   const ratio = statesOnPrimary === 0 ? "" : ` (${percent(statesOnSecondary, statesOnPrimary)})`;
   const context = [
@@ -506,13 +601,14 @@ async function gather(ctx: CheckContext, settings: PfsyncSettings): Promise<Gath
   };
 }
 
-/** Reads the previous counters, then stores this run's; a state directory we cannot use only costs the growth. */
-export function measureGrowth(stateDir: string, hosts: readonly PfsyncHostFacts[], ignored: ReadonlySet<string>): CounterGrowth {
+/** Reads the previous readings, then stores them with this run's; a state directory we cannot use only costs the growth. */
+export function measureGrowth(stateDir: string, hosts: readonly PfsyncHostFacts[], limits: CounterLimits, at = new Date()): CounterGrowth {
   const previous = loadReading(stateDir, COUNTERS_FILE);
-  const saveProblem = saveReading(stateDir, COUNTERS_FILE, storedCounters(hosts, new Date()));
+  const growth = counterGrowth("problem" in previous ? undefined : previous.value, hosts, limits, at);
+  const saveProblem = saveReading(stateDir, COUNTERS_FILE, growth.stored);
   if (saveProblem !== undefined) return { byRole: null, note: `counter growth not measured: ${saveProblem}` };
-  if ("problem" in previous) return { byRole: counterGrowth(undefined, hosts, ignored), note: `previous counter reading not used: ${previous.problem}` };
-  return { byRole: counterGrowth(previous.value, hosts, ignored) };
+  if ("problem" in previous) return { byRole: growth.byRole, note: `previous counter reading not used: ${previous.problem}` };
+  return { byRole: growth.byRole };
 }
 
 export const check: CheckDefinition = {
@@ -524,14 +620,14 @@ export const check: CheckDefinition = {
     "both hosts: /sbin/ifconfig pfsync0 (flags, syncdev, syncpeer), /sbin/pfctl -si (current state entries), /usr/bin/netstat -sp pfsync (error counters)",
     "this host, with compare_states: /sbin/pfctl -vvss (state ids, creatorids, ages)",
     "the peer, with compare_states: its carpentry (`carpentry facts` over ssh) reads its own pfctl -vvss; it is sent this host's state keys (about 1.3 bytes a state) and answers with counts only",
-    "this host: state_dir/pfsync-counters.json (default /var/db/carpentry), the previous run's counters; written each run (mode 0600, directory 0700)",
-    "config [checks.pfsync]: interface (pfsync0), syncdev (the primary's; the secondary's through [host_specific] interfaces), syncpeer = { primary, secondary }, ratio_low (0.93), ratio_high (1.03), small_count (100), small_slack (3), compare_states (false), min_state_age (30 s), share_warning (95), share_critical (80), ignore_counters ([]), state_dir",
+    "this host: state_dir/pfsync-counters.json (default /var/db/carpentry), the counter readings of the last rate_window (and the one before it); written each run (mode 0600, directory 0700)",
+    "config [checks.pfsync]: interface (pfsync0), syncdev (the primary's; the secondary's through [host_specific] interfaces), syncpeer = { primary, secondary }, ratio_low (0.93), ratio_high (1.03), small_count (100), small_slack (3), compare_states (false), min_state_age (30 s), share_warning (95), share_critical (80), ignore_counters ([]), rate_window (3600 s), busy_per_hour (3600), errors_per_hour (60), state_dir",
   ],
   thresholds:
     "with compare_states, the share (%) of the primary's settled states that the secondary holds, as Nagios ranges: -w 95: -c 80: (mind the colon: alert below) override share_warning and share_critical",
   states: {
-    OK: "pfsync0 is up with a syncdev (and the configured syncdev/syncpeer) on both hosts, the state counts are within tolerance (secondary between ratio_low and ratio_high times the primary's count; within small_slack states while the primary has fewer than small_count), no pfsync error counter grew since the last run, and with compare_states the share is within the thresholds",
-    WARNING: `a pfsync error counter (netstat -sp pfsync: bad packets, bad values, stale states, failed lookups/inserts, send errors; minus ignore_counters) grew on a host since the previous run; with compare_states, the secondary holds less than share_warning % of the primary's settled states (older than min_state_age, not expiring within ${EXPIRY_MARGIN_SECONDS} s)`,
+    OK: "pfsync0 is up with a syncdev (and the configured syncdev/syncpeer) on both hosts, the state counts are within tolerance (secondary between ratio_low and ratio_high times the primary's count; within small_slack states while the primary has fewer than small_count), no pfsync error counter grows faster than its limit, and with compare_states the share is within the thresholds",
+    WARNING: `a pfsync error counter (netstat -sp pfsync, minus ignore_counters) grows on a host faster than its limit: growth since the reading a rate_window ago (or the oldest kept), per hour, over at least rate_window, so a burst counts against the whole window. stale states and failed state lookups/inserts grow on a healthy pair (updates that crossed, states that expired on one host first): above busy_per_hour (3600/h); the others (bad interface, ttl, version, action, length, values, send errors) should not grow: above errors_per_hour (60/h). With compare_states, the secondary holds less than share_warning % of the primary's settled states (older than min_state_age, not expiring within ${EXPIRY_MARGIN_SECONDS} s)`,
     CRITICAL:
       "pfsync0 is missing, down or has no syncdev on a host, its syncdev or syncpeer differs from the config, the state counts diverge beyond tolerance, or with compare_states the secondary holds less than share_critical %",
     UNKNOWN:
@@ -542,7 +638,7 @@ export const check: CheckDefinition = {
     const settings = pfsyncSettings(ctx.config, ctx.warning, ctx.critical);
     const gathered = await gather(ctx, settings);
     const [primary, secondary] = ctx.role === "primary" ? [gathered.local, gathered.peer] : [gathered.peer, gathered.local];
-    const growth = measureGrowth(settings.stateDir, [primary, secondary], settings.ignoredCounters);
+    const growth = measureGrowth(settings.stateDir, [primary, secondary], settings.limits);
     return decidePfsync({ primary, secondary, growth, share: gathered.share, exchange: gathered.exchange }, settings);
   },
 };

@@ -3,6 +3,8 @@
 import type { Command } from "commander";
 import { stringify } from "smol-toml";
 import { ALL_CHECKS } from "../checks/index.js";
+import { pfTablesSelection } from "../checks/pf-tables.js";
+import { CarpentryError } from "../lib/runtime/errors.js";
 import { loadConfig } from "../lib/runtime/config.js";
 import { EXIT_CODE, formatText } from "../lib/runtime/result.js";
 import { errorResult, writeOut } from "../lib/runtime/runner.js";
@@ -28,6 +30,23 @@ export function registerConfigCommands(program: Command): void {
         lines.push(`check_${check.name}${applies ? "" : `  (not on the ${loaded.role})`}`);
         if (applies) for (const item of check.reads) lines.push(`  ${item}`);
       }
+      lines.push("", ...pfTablesLines(loaded));
       writeOut(lines.join("\n") + "\n");
     });
+}
+
+/** Which pf tables check_pf_tables compares with this config on this host, and which it leaves out, with why. */
+function pfTablesLines(config: Parameters<typeof pfTablesSelection>[0]): string[] {
+  try {
+    const selection = pfTablesSelection(config);
+    const how = selection.explicit ? "[checks.pf_tables] tables" : "the default rule: this host's pf.conf and carpentry's sync config";
+    return [
+      `# pf tables check_pf_tables compares (${how}):`,
+      ...(selection.comparedWhy.length === 0 ? ["  compared: none"] : selection.comparedWhy.map((table) => `  compared: ${table.name}: ${table.why}`)),
+      ...selection.leftOut.map((table) => `  left out: ${table.name}: ${table.why}`),
+    ];
+  } catch (error) {
+    if (!(error instanceof CarpentryError)) throw error;
+    return [`# pf tables check_pf_tables compares: cannot tell: ${error.summary}`];
+  }
 }

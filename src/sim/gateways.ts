@@ -41,6 +41,9 @@ export interface HostState {
  * How the pair is laid out. "full": the admin's pair, one carp interface (carp203) the primary
  * prefers. "active-active": carp203 prefers the primary and carp204 the secondary (advskew 0 on the
  * host that should hold it, 100 on the other, no balancing): each host MASTER of its own when healthy.
+ * "minimal": a pair set up without carpentry's sync, OpenVPN or dhcpd: no OpenVPN files, no dhcpd, no
+ * /etc/carpentry*, rc.d service or entr, and a pf.conf whose `overload <bruteforce>` rule fills a table
+ * on each host with its own entries.
  */
 export type PairShape = "full" | "minimal" | "active-active";
 
@@ -117,6 +120,8 @@ const UNBOUND_CONF = [
 const SYSCTL_CONF = (preempt: number): string => `# carpentry gateway\nnet.inet.ip.forwarding=1\nnet.inet.carp.preempt=${preempt}\n`;
 const PF_CONF = '# managed by carpentry\nset skip on lo\nblock return log\npass out\ntable <badhosts> persist file "/etc/pf.tables/badhosts.txt"\n';
 
+const RC_D_CARPENTRY = '#!/bin/ksh\ndaemon="/etc/carpentry.bin/entr-all"\n. /etc/rc.d/rc.subr\nrc_cmd $1\n';
+
 function ifstatedConf(host: HostName): string {
   return [
     `# ifstated.conf of ${ADDRESS[host]}: switches smtpd with the carp state`,
@@ -169,9 +174,10 @@ function plantHealthyFiles(state: HostState, host: HostName): void {
   plant("/root/bin/pf-tables-update.sh", "#!/bin/ksh\n/sbin/pfctl -t badhosts -T replace -f /etc/pf.tables/badhosts.txt\n", 0o700);
   plant("/etc/carpentry.bin/pf.sh", "#!/bin/ksh\nscp -p /etc/pf.conf root@secondary:/etc/\n", 0o700);
   plant("/etc/carpentry.bin/pf-tables-memory.sh", "#!/bin/ksh\n# push the in-memory tables to the secondary\n", 0o700);
-  plant("/etc/rc.d/carpentry", '#!/bin/ksh\ndaemon="/etc/carpentry.bin/entr-all"\n. /etc/rc.d/rc.subr\nrc_cmd $1\n', 0o755);
-  // /etc/carpentry holds the sync's settings, which only the primary, the side that copies, needs.
-  if (host === "primary") plant("/etc/carpentry/carpentry.conf", "peer=192.168.110.102\n", 0o600);
+  plant("/etc/rc.d/carpentry", RC_D_CARPENTRY, 0o755);
+  // /etc/carpentry holds the sync's settings, which only the primary, the side that copies, needs:
+  // its peer, and the in-memory tables pf-tables-memory.sh pushes.
+  if (host === "primary") plant("/etc/carpentry/carpentry.conf", 'peer=192.168.110.102\npf_tables="trusted"\n', 0o600);
 }
 
 /** Modes of the planted directories that have one of their own (the rest are made 0755). */
@@ -378,10 +384,35 @@ function healthyHost(host: HostName, shape: PairShape): HostState {
   return state;
 }
 
+/** pf.conf of a pair that blocks ssh brute-forcers: each host's own overload table, filled by what it sees. */
+const PF_CONF_BRUTEFORCE =
+  PF_CONF +
+  "table <bruteforce> persist\nblock quick from <bruteforce>\n" +
+  "pass in proto tcp to port ssh keep state (max-src-conn 10, max-src-conn-rate 5/30, overload <bruteforce> flush global)\n";
+/** What each host's overload rule caught: sources that hammered that host, not the other. */
+const BRUTEFORCE: Readonly<Record<HostName, readonly string[]>> = { primary: ["203.0.113.7", "198.51.100.23"], secondary: ["192.0.2.99"] };
+
+/** The carpentry sync's pieces on a host (files; the primary's entr watchers and rc.d service answer too). */
+const SYNC_FILES = ["/etc/carpentry/", "/etc/carpentry.bin/", "/etc/rc.d/carpentry", "/root/bin/"];
+
+/** The minimal shape from the full one: what a pair set up without carpentry's sync, OpenVPN or dhcpd has. */
+function minimalHost(host: HostName): HostState {
+  const state = healthyHost(host, "full");
+  for (const path of [...state.files.keys()]) {
+    const unused = ["/etc/openvpn/", "/etc/openv-client-acme/", "/etc/dhcpd.conf", "/etc/pf.tables/spamd.txt", ...SYNC_FILES].some((prefix) => path === prefix || path.startsWith(prefix));
+    if (unused) state.files.delete(path);
+  }
+  state.entrWatchers = false;
+  state.outputs.delete(outputKey(["rcctl", "check", "carpentry"]));
+  writeFile(state, "/etc/pf.conf", PF_CONF_BRUTEFORCE, 0o600);
+  setTables(state, { badhosts: BADHOSTS, bruteforce: BRUTEFORCE[host] });
+  return state;
+}
+
 /** The pair in good health: each vhid MASTER on the host that prefers it, everything synced, queues empty, resolvers answering. */
 export function healthyPair(shape: PairShape = "full"): PairState {
-  if (shape === "minimal") throw new Error("the minimal pair is not simulated yet");
-  return { shape, hosts: { primary: healthyHost("primary", shape), secondary: healthyHost("secondary", shape) }, resolvers: "answering" };
+  const host = (name: HostName): HostState => (shape === "minimal" ? minimalHost(name) : healthyHost(name, shape));
+  return { shape, hosts: { primary: host("primary"), secondary: host("secondary") }, resolvers: "answering" };
 }
 
 // -- the faults ---------------------------------------------------------------------------------------------
@@ -412,6 +443,10 @@ export const FAULT_NAMES = [
   "secondary_dead",
   "carp203_failed_over",
   "carp204_failed_over",
+  "overload_table_differs",
+  "sync_partial",
+  "advbase_zero",
+  "carp_groups_differ",
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -540,6 +575,35 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
     description: "Port 22 of each host accepts connections and never answers.",
     apply: ({ hosts }) => {
       for (const host of HOST_NAMES) hosts[host].sshd = "hanging";
+    },
+  },
+  overload_table_differs: {
+    description: "pf.conf blocks ssh brute-forcers with an overload rule: each host's <bruteforce> holds what that host caught.",
+    apply: ({ hosts }) => {
+      for (const host of HOST_NAMES) {
+        writeFile(hosts[host], "/etc/pf.conf", PF_CONF_BRUTEFORCE, 0o600);
+        setTables(hosts[host], { badhosts: BADHOSTS, trusted: TRUSTED, bruteforce: BRUTEFORCE[host] });
+      }
+    },
+  },
+  advbase_zero: {
+    description: "Both hosts' hostname.carp203 say advbase 0 (ifconfig takes 0 to 254): the fastest advertisements.",
+    apply: ({ hosts }) => {
+      for (const host of HOST_NAMES) writeFile(hosts[host], "/etc/hostname.carp203", hostnameCarp203(host, SECRETS.carpPass).replace("up\n", "advbase 0\nup\n"), 0o640);
+    },
+  },
+  carp_groups_differ: {
+    description: "The primary's hostname.carp203 puts carp203 in group internal, the secondary's does not: a demotion of internal moves the primary only.",
+    apply: ({ hosts: { primary } }) => writeFile(primary, "/etc/hostname.carp203", hostnameCarp203("primary", SECRETS.carpPass).replace("up\n", "group internal\nup\n"), 0o640),
+  },
+  sync_partial: {
+    description: "carpentry's sync half-removed on the primary: /etc/rc.d/carpentry is left, its scripts and config are gone, nothing runs.",
+    shapes: ["full", "minimal"],
+    apply: ({ hosts: { primary } }) => {
+      for (const path of [...primary.files.keys()]) if (path.startsWith("/etc/carpentry/") || path.startsWith("/etc/carpentry.bin/")) primary.files.delete(path);
+      if (!primary.files.has("/etc/rc.d/carpentry")) writeFile(primary, "/etc/rc.d/carpentry", RC_D_CARPENTRY, 0o755);
+      primary.entrWatchers = false;
+      setOutput(primary, ["rcctl", "check", "carpentry"], "carpentry(failed)\n");
     },
   },
   garbled: {

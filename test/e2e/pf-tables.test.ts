@@ -62,7 +62,14 @@ afterAll(async () => {
   await pair?.stop();
 });
 
+/** The primary's pf.conf and carpentry's sync config: what the default rule reads to choose the tables. */
+const PF_CONF = 'table <badhosts> persist file "/etc/pf.tables/badhosts.txt"\nblock in quick from <badhosts>\n';
+const PF_CONF_BRUTEFORCE = `${PF_CONF}table <bruteforce> persist\nblock quick from <bruteforce>\npass in proto tcp to port ssh keep state (max-src-conn 10, overload <bruteforce> flush global)\n`;
+const SYNC_CONFIG = 'peer=192.168.110.102\npf_tables="trusted"\n';
+
 beforeEach(async () => {
+  await pair.writeFile("primary", "/etc/pf.conf", PF_CONF, { mode: 0o600 });
+  await pair.writeFile("primary", "/etc/carpentry/carpentry.conf", SYNC_CONFIG, { mode: 0o600 });
   await pair.writeConfig("primary", PRIMARY_CONFIG);
   await pair.writeConfig("secondary", SECONDARY_CONFIG);
   if (pair.sshd.state !== "running") await pair.sshd.start();
@@ -120,6 +127,28 @@ describe("check_pf_tables", () => {
     for (const entry of added) expect(full.stdout).toContain(`badhosts only on secondary: ${entry}\n`);
   });
 
+  it("leaves out by default an overload table that differs between the hosts, and says why; compares it when listed", async () => {
+    await pair.writeFile("primary", "/etc/pf.conf", PF_CONF_BRUTEFORCE, { mode: 0o600 });
+    await setTables("primary", { badhosts: { entries: BADHOSTS }, trusted: { entries: TRUSTED }, bruteforce: { entries: ["203.0.113.7", "198.51.100.23"] } });
+    await setTables("secondary", { badhosts: { entries: BADHOSTS }, trusted: { entries: TRUSTED }, bruteforce: { entries: ["192.0.2.99"] } });
+    const res = await check(["-v"]);
+    expect(res.firstLine).toMatch(/^OK: 2 pf tables identical on both hosts \(\d+ entries\) \|/);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("left out: bruteforce: filled by an overload rule on each host: differs between the hosts by design\n");
+    expect((await pair.commandLog("primary")).join("\n")).not.toContain("-t bruteforce");
+    await pair.writeConfig("primary", `${PRIMARY_CONFIG}[checks.pf_tables]\ntables = ["bruteforce"]\n`);
+    expect((await check()).firstLine).toMatch(/^CRITICAL: table bruteforce differs: 2 only on primary, 1 only on secondary \|/);
+  });
+
+  it("compares nothing without pf.conf or the sync config, and says why", async () => {
+    await pair.removeFile("primary", "/etc/pf.conf");
+    await pair.removeFile("primary", "/etc/carpentry/carpentry.conf");
+    const res = await check(["-v"]);
+    expect(res.firstLine).toMatch(/^OK: no pf tables to compare \|/);
+    expect(res.stdout.split("\n")[1]).toBe("no table is file-backed in pf.conf or named by carpentry's sync config");
+    expect(await pair.commandLog("secondary")).toEqual([]);
+  });
+
   it("CRITICAL when a table exists on one host only", async () => {
     await setTables("secondary", { badhosts: { entries: BADHOSTS } });
     const res = await check();
@@ -128,7 +157,7 @@ describe("check_pf_tables", () => {
     expect(res.stdout).toContain("trusted missing on secondary (primary 3 entries, secondary missing)\n");
   });
 
-  it("ignores const tables, which cannot be synchronized, and the tables in ignore", async () => {
+  it("ignores const tables, tables each host fills on its own, and the tables in ignore", async () => {
     await setTables("primary", { badhosts: { entries: BADHOSTS }, carp_peers: { flags: "cpa----", entries: ["10.231.0.2"] }, scratch: { entries: ["10.9.9.9"] } });
     await setTables("secondary", { badhosts: { entries: BADHOSTS }, carp_peers: { flags: "cpa----", entries: ["10.231.0.1"] }, scratch: { entries: [] } });
     await pair.writeConfig("primary", `${PRIMARY_CONFIG}[checks.pf_tables]\nignore = ["scratch"]\n`);

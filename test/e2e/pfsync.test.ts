@@ -114,21 +114,30 @@ describe("check_pfsync", () => {
     expect(res.code).toBe(3);
   });
 
-  it("WARNING when a pfsync error counter grows between runs; the state file keeps the last reading", async () => {
+  it("WARNING when a pfsync error counter grows faster than its rate; a trickle stays OK; the state file keeps the readings", async () => {
     const first = await check("primary", ["-v"]);
     expect(first.code).toBe(0);
     expect(first.stdout).toContain("pfsync errors on secondary: 12 stale states, 1 failed state lookups/inserts; first reading, growth is told from the next run\n");
-    const stored = JSON.parse((await pair.readFile("primary", COUNTERS_FILE)).toString("utf8")) as { readings: Record<string, { counters: Record<string, number> }> };
-    expect(stored.readings["secondary"]?.counters["pfsyncs_badstate"]).toBe(1);
+    const stored = JSON.parse((await pair.readFile("primary", COUNTERS_FILE)).toString("utf8")) as { version: number; history: Record<string, { counters: Record<string, number> }[]> };
+    expect(stored.version).toBe(2);
+    expect(stored.history["secondary"]?.[0]?.counters["pfsyncs_badstate"]).toBe(1);
 
+    // 8 more failed lookups: what a healthy pair sees now and then (8/h over the hour's window).
     await pair.setOutput("secondary", ["netstat", "-sp", "pfsync"], NETSTAT.replace("\t\t1 failed state lookup/insert\n", "\t\t9 failed state lookup/inserts\n"));
-    const grown = await check("primary");
-    expect(grown.firstLine).toMatch(/^WARNING: pfsync error counters grew on secondary \|.* errors_secondary=21c;;;0$/);
-    expect(grown.code).toBe(1);
-    expect(grown.stdout.split("\n")[1]).toMatch(/^secondary: failed state lookups\/inserts grew by 8 \(1 -> 9\) since \d{4}-\d\d-\d\dT/);
+    const trickle = await check("primary", ["-v"]);
+    expect(trickle.firstLine).toMatch(/^OK: /);
+    expect(trickle.stdout).toMatch(/pfsync errors on secondary: 12 stale states, 9 failed state lookups\/inserts; in \d+ s: failed state lookups\/inserts \+8 \(8\.0\/h\)\n/);
 
-    const steady = await check("primary");
-    expect(steady.code).toBe(0);
+    // A burst: 5000 more within seconds, beyond the default 3600 an hour.
+    await pair.setOutput("secondary", ["netstat", "-sp", "pfsync"], NETSTAT.replace("\t\t1 failed state lookup/insert\n", "\t\t5009 failed state lookup/inserts\n"));
+    const burst = await check("primary");
+    expect(burst.firstLine).toMatch(/^WARNING: pfsync failed state lookups\/inserts at 5008\/h on secondary \|.* errors_secondary=5021c;;;0$/);
+    expect(burst.code).toBe(1);
+    expect(burst.stdout.split("\n")[1]).toMatch(/^secondary: failed state lookups\/inserts grew by 5008 \(1 -> 5009\) in \d+ s: 5008\/h over 60 min or more, warning above 3600\/h$/);
+
+    // A wider limit in the config: the same burst is within it.
+    await configure("busy_per_hour = 10000", ["primary"]);
+    expect((await check("primary")).code).toBe(0);
   });
 
   it("stays OK when the state directory cannot be used, showing the counters without growth", async () => {

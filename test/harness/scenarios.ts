@@ -18,31 +18,38 @@ export { SECRETS } from "../../src/sim/secrets.js";
 
 /**
  * A scenario of the full pair is its fault's name ("healthy" without one); one of another shape is the
- * shape's name, with "/fault" after it: "active-active", "active-active/primary_dead".
+ * shape's name, with "/fault" after it: "active-active", "active-active/primary_dead", "minimal".
  */
-export type ScenarioName = "healthy" | FaultName | "active-active" | `active-active/${FaultName}`;
-const ACTIVE_ACTIVE: PairShape = "active-active";
+type OtherShape = Exclude<PairShape, "full">;
+export type ScenarioName = "healthy" | FaultName | OtherShape | `${OtherShape}/${FaultName}`;
+const OTHER_SHAPES: readonly OtherShape[] = ["active-active", "minimal"];
 export const SCENARIO_NAMES: readonly ScenarioName[] = [
   "healthy",
   ...FAULT_NAMES.filter((fault) => faultShapes(fault).includes("full")),
-  "active-active",
-  ...FAULT_NAMES.filter((fault) => faultShapes(fault).includes(ACTIVE_ACTIVE)).map((fault): ScenarioName => `active-active/${fault}`),
+  ...OTHER_SHAPES.flatMap((shape): ScenarioName[] => [shape, ...FAULT_NAMES.filter((fault) => faultShapes(fault).includes(shape)).map((fault): ScenarioName => `${shape}/${fault}`)]),
 ];
 
 /** The shape and the fault of a scenario. */
 export function scenarioParts(name: ScenarioName): { shape: PairShape; fault?: FaultName } {
   if (name === "healthy") return { shape: "full" };
-  if (name === "active-active") return { shape: ACTIVE_ACTIVE };
-  if (name.startsWith("active-active/")) return { shape: ACTIVE_ACTIVE, fault: name.slice("active-active/".length) as FaultName };
+  for (const shape of OTHER_SHAPES) {
+    if (name === shape) return { shape };
+    if (name.startsWith(`${shape}/`)) return { shape, fault: name.slice(shape.length + 1) as FaultName };
+  }
   return { shape: "full", fault: name as FaultName };
 }
+
+const SHAPE_WORDS: Readonly<Record<PairShape, string>> = {
+  full: "",
+  "active-active": "active/active pair (carp203 prefers the primary, carp204 the secondary): ",
+  minimal: "minimal pair (no carpentry sync, OpenVPN or dhcpd; each host's <bruteforce> overload table its own): ",
+};
 
 /** What each scenario is, in the words of an admin of the pair. */
 export const SCENARIO_DESCRIPTIONS: Readonly<Record<ScenarioName, string>> = Object.fromEntries(
   SCENARIO_NAMES.map((name) => {
     const { shape, fault } = scenarioParts(name);
-    const pair = shape === "full" ? "" : "active/active pair (carp203 prefers the primary, carp204 the secondary): ";
-    return [name, pair + (fault ? FAULTS[fault].description : "each vhid MASTER on the host that prefers it, everything synced, queues empty, resolvers answering")];
+    return [name, SHAPE_WORDS[shape] + (fault ? FAULTS[fault].description : "each vhid MASTER on the host that prefers it, everything synced, queues empty, resolvers answering")];
   }),
 ) as Record<ScenarioName, string>;
 

@@ -1,6 +1,8 @@
 // /etc/hostname.if(5) files, as netstart(8) reads them: one ifconfig(8) command line per line, with
 // `inet`/`inet6` address lines (the old positional `inet ADDR NETMASK BROADCAST` form or
-// `inet ADDR/PREFIX`), keyword options in any order and on any line, `!command` lines and `#` comments.
+// `inet ADDR/PREFIX`), keyword options in any order and on any line (inet6 flags such as `anycast`,
+// `group NAME`), `dest ADDR` lines (netstart gives the address before them this destination),
+// `!command` lines and `#` comments.
 // netstart eval()s each line, so quotes and a `#` starting a word behave as in the shell.
 //
 // A carp `pass` is a secret: it is kept in a CarpPass that compares but never prints, and no
@@ -36,6 +38,8 @@ export interface HostnameIfAddress {
   address: string;
   /** null when the file gives no netmask/prefix (ifconfig then picks a default). */
   prefixLength: number | null;
+  /** A point-to-point destination: `dest ADDR` on the next line (netstart adds it after the address), or positional. */
+  destination: string | null;
   line: number;
 }
 
@@ -63,6 +67,8 @@ export interface HostnameIf {
   adminState: "up" | "down" | null;
   /** How many `!command` lines the file runs (their text is not interpreted). */
   commandLines: number;
+  /** Interface groups the file adds (`group NAME`) less those it removes (`-group NAME`), sorted. */
+  groups: string[];
 }
 
 const BALANCING: readonly HostnameIfBalancing[] = ["none", "ip", "ip-stealth", "ip-unicast", "arp"];
@@ -87,8 +93,30 @@ const IGNORED_FLAGS = new Set([
   "staticarp",
   "-staticarp",
   "-carpdev",
+  // inet6 address flags (ifconfig.c's cmds[]: setia6flags, settemporary, setifxflags); `deprecated`
+  // is an older release's word, still accepted there.
+  "anycast",
+  "-anycast",
+  "tentative",
+  "-tentative",
+  "deprecated",
+  "-deprecated",
+  "eui64",
+  "temporary",
+  "-temporary",
+  "soii",
+  "-soii",
+  "autoconfprivacy",
+  "-autoconfprivacy",
+  "alias",
+  "-alias",
+  "monitor",
+  "-monitor",
 ]);
-const IGNORED_WITH_VALUE = new Set(["group", "-group", "mtu", "rdomain", "lladdr", "llprio", "priority", "state", "rtlabel"]);
+const IGNORED_WITH_VALUE = new Set(["mtu", "rdomain", "lladdr", "llprio", "priority", "state", "rtlabel"]);
+// An interface group name: shorter than IFNAMSIZ (16), and ifconfig's setifgroup() refuses one
+// ending in a digit ("group names may not end in a digit").
+const GROUP_RE = /^[A-Za-z0-9_.-]{0,14}[A-Za-z_.-]$/;
 
 interface Word {
   text: string;
@@ -215,7 +243,7 @@ function parseAddress(reader: LineReader, family: "inet" | "inet6", lineNumber: 
       prefixLength = Number(reader.next().text);
     }
   }
-  return { family, address, prefixLength, line: lineNumber };
+  return { family, address, prefixLength, destination: null, line: lineNumber };
 }
 
 function parseCarpnodes(reader: LineReader): HostnameIfCarpNode[] {
@@ -248,7 +276,9 @@ export function parseHostnameIf(text: string, what: string): HostnameIf {
     description: null,
     adminState: null,
     commandLines: 0,
+    groups: [],
   };
+  const groups = new Set<string>();
   const lines = text.split("\n");
   lines.forEach((rawLine, index) => {
     const lineNumber = index + 1;
@@ -257,7 +287,17 @@ export function parseHostnameIf(text: string, what: string): HostnameIf {
       parsed.commandLines++;
       return;
     }
-    const reader = new LineReader(what, splitWords(what, raw, lineNumber), lineNumber);
+    const words = splitWords(what, raw, lineNumber);
+    const reader = new LineReader(what, words, lineNumber);
+    // netstart's `dest ADDR` line: exactly two words, the destination of the address before it.
+    if (words[0]?.text === "dest") {
+      const last = parsed.addresses[parsed.addresses.length - 1];
+      const destination = words[1]?.text ?? "";
+      if (words.length !== 2 || last === undefined) throw reader.fail("dest needs one address, on a line after an inet or inet6 address");
+      if (isIP(destination) !== (last.family === "inet" ? 4 : 6)) throw reader.fail(`dest needs an ${last.family === "inet" ? "IPv4" : "IPv6"} address, as the address before it`);
+      last.destination = destination;
+      return;
+    }
     while (!reader.done) {
       const word = reader.next();
       switch (word.text) {
@@ -291,7 +331,8 @@ export function parseHostnameIf(text: string, what: string): HostnameIf {
           parsed.vhid = number(reader, "vhid", 1, 255);
           break;
         case "advbase":
-          parsed.advbase = number(reader, "advbase", 1, 254);
+          // ifconfig takes 0 to 254 seconds (0: advertise as fast as the advskew allows).
+          parsed.advbase = number(reader, "advbase", 0, 254);
           break;
         case "advskew":
           parsed.advskew = number(reader, "advskew", 0, 254);
@@ -328,6 +369,18 @@ export function parseHostnameIf(text: string, what: string): HostnameIf {
         case "descr":
           parsed.description = reader.value(word.text, "a text");
           break;
+        case "group":
+        case "-group": {
+          const name = reader.value(word.text, "a group name");
+          if (!GROUP_RE.test(name)) throw reader.fail(`${word.text} needs a group name (letters, digits, _ . -; not ending in a digit)`);
+          if (word.text === "group") groups.add(name);
+          else groups.delete(name);
+          break;
+        }
+        case "pltime":
+        case "vltime":
+          number(reader, word.text, 0, 0xffffffff);
+          break;
         case "up":
         case "down":
           parsed.adminState = word.text;
@@ -342,5 +395,6 @@ export function parseHostnameIf(text: string, what: string): HostnameIf {
       }
     }
   });
+  parsed.groups = [...groups].sort();
   return parsed;
 }

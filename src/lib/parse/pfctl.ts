@@ -256,7 +256,10 @@ export function parsePfInfo(text: string): PfInfo {
 // ---------------------------------------------------------------------------------------------
 // pfctl -sT / -vsT / -vvsT
 
-const FLAGS_RE = /^([c-])([p-])([a-])([i-])([r-])([h-])([C-])[\t ]+(\S+)(?:[\t ]+(\S+))?$/;
+// pfctl prints the flags, a TAB, the name, and a TAB and the anchor for a table in an anchor. A
+// name may hold a space (`table <"my hosts">`): only a TAB starts the anchor. (Blanks after the
+// flags are taken too, for copies whose TABs became spaces.)
+const FLAGS_RE = /^([c-])([p-])([a-])([i-])([r-])([h-])([C-])[\t ]+([^\t]*[^\t ])[ ]*(?:\t+([^\t]+))?$/;
 const TRAFFIC_RE = /^((?:In|Out)\/(?:Block|Match|Pass|XPass)):\s+\[ Packets: ([0-9]+)\s+Bytes: ([0-9]+)\s+\]$/;
 // The two row sets print_tstats() is known to print (OpenBSD has the Match rows, FreeBSD does not);
 // any other set means the listing was cut.

@@ -97,6 +97,26 @@ describe("decideCarpInterfaces", () => {
     expect(decide(HEALTHY_PRIMARY, { ...HEALTHY_SECONDARY, "hostname.carp120": `${USERS_SECONDARY}advbase 5\n` }).summary).toBe("hostname.carp120 advbase differs");
   });
 
+  it("accepts advbase 0 on both hosts, and compares it like any advbase", () => {
+    expect(decide({ ...HEALTHY_PRIMARY, "hostname.carp120": `${USERS_PRIMARY}advbase 0\n` }, { ...HEALTHY_SECONDARY, "hostname.carp120": `${USERS_SECONDARY}advbase 0\n` }).status).toBe("OK");
+    expect(decide({ ...HEALTHY_PRIMARY, "hostname.carp120": `${USERS_PRIMARY}advbase 0\n` }, HEALTHY_SECONDARY).summary).toBe("hostname.carp120 advbase differs");
+  });
+
+  it("WARNING when the files' groups differ (a demotion of that group moves one host only); the same groups agree", () => {
+    const withGroup = { ...HEALTHY_PRIMARY, "hostname.carp120": `${USERS_PRIMARY}group internal\n` };
+    expect(decide(withGroup, { ...HEALTHY_SECONDARY, "hostname.carp120": `${USERS_SECONDARY}group internal\n` }).status).toBe("OK");
+    const res = decide(withGroup, HEALTHY_SECONDARY);
+    expect(res.status).toBe("WARNING");
+    expect(res.summary).toBe("hostname.carp120 groups differ");
+    expect(formatText(res, true)).toContain("groups internal on primary, none on secondary");
+  });
+
+  it("reads dest lines and inet6 flags, and sees a differing dest address", () => {
+    const p2p = (dest: string) => `inet 10.99.0.1 255.255.255.252\ndest ${dest}\ninet6 2001:db8::1 64 anycast\nvhid 99 carpdev em1 pass ${SECRET}\n`;
+    expect(decide({ "hostname.carp99": p2p("10.99.0.2") }, { "hostname.carp99": p2p("10.99.0.2") }, { map: {} }).status).toBe("OK");
+    expect(decide({ "hostname.carp99": p2p("10.99.0.2") }, { "hostname.carp99": p2p("10.99.0.3") }, { map: {} }).summary).toBe("hostname.carp99 address differs");
+  });
+
   it("CRITICAL for a file with no live interface on its host", () => {
     const res = decide(HEALTHY_PRIMARY, HEALTHY_SECONDARY, { liveSecondary: ["carp0"] });
     expect(res.status).toBe("CRITICAL");

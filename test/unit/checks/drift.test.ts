@@ -126,6 +126,22 @@ describe("driftResult", () => {
     expect(res.summary).toBe("none of the set's paths exists on either host");
   });
 
+  it("OK 'not in use' for a built-in set with no file on either host (a pair without OpenVPN), WARNING for the same set redefined", () => {
+    const vpn = comparison([], { name: "vpn", localCount: 0, peerCount: 0 });
+    const res = driftResult([vpn], LABELS, new Set(["vpn"]));
+    expect(res.status).toBe("OK");
+    expect(res.summary).toBe("vpn: not in use (no file on either host)");
+    expect(res.details[0]).toBe(`vpn: not in use: none of ${BUILTIN_DRIFT_SETS.vpn.paths.join(", ")} exists on primary or secondary`);
+    // Not given as built-in (a [drift.vpn] table of the config's own): a typo is possible, WARNING.
+    expect(driftResult([vpn], LABELS).status).toBe("WARNING");
+    // A set in use beside it: its count, and the other one named as not in use.
+    const both = driftResult([comparison([]), vpn], LABELS, new Set(["vpn", "pf"]));
+    expect(both.status).toBe("OK");
+    expect(both.summary).toBe("pf: 12 paths the same on primary and secondary; vpn not in use");
+    // A set in use still alerts.
+    expect(driftResult([comparison([{ path: "/etc/pf.conf", kinds: ["only here"], local: file("/etc/pf.conf") }])], LABELS, new Set(["pf"])).status).toBe("CRITICAL");
+  });
+
   it("UNKNOWN for a path that cannot be read, CRITICAL when something also differs", () => {
     const unreadable = driftResult([comparison([], { unreadableOnPeer: ["/etc/pf.tables/x (EACCES)"] })], LABELS);
     expect(unreadable.status).toBe("UNKNOWN");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decideInstalled, DEFAULT_PATHS, pgrepCommand, readServiceState, readWatchers, type InstalledFacts } from "../../../src/checks/installed.js";
+import { decideInstalled, decideSync, DEFAULT_PATHS, pgrepCommand, readServiceState, readWatchers, SYNC_PATHS, type InstalledFacts } from "../../../src/checks/installed.js";
 import type { ManifestEntry } from "../../../src/lib/compare/files.js";
 import { HostError, ParseError } from "../../../src/lib/runtime/errors.js";
 import { formatPerfdata } from "../../../src/lib/runtime/result.js";
@@ -60,6 +60,30 @@ describe("decideInstalled", () => {
     const entries = primaryEntries().filter((e) => e.path !== "/etc/carpentry");
     const res = decideInstalled({ paths: DEFAULT_PATHS.secondary, entries });
     expect([res.status, res.summary]).toEqual(["OK", "3 paths in place, root-only (7 entries)"]);
+  });
+
+  it("without carpentry's sync (none of its paths here) needs only the checks, and says so", () => {
+    const sync = decideSync(undefined, []);
+    expect(sync).toEqual({ required: false, how: "detected", found: [] });
+    const entries = [dir("/etc/carpentry.monit"), file("/etc/carpentry.monit/check_carp")];
+    const res = decideInstalled({ paths: ["/etc/carpentry.monit"], role: "primary", sync, entries });
+    expect([res.status, res.summary]).toEqual(["OK", "1 path in place, root-only (2 entries); carpentry sync not installed"]);
+    expect(res.details[0]).toBe(`carpentry's sync not installed (none of ${SYNC_PATHS.primary.join(", ")} here): not required`);
+  });
+
+  it("with carpentry's sync partly installed requires all of it, and says what it found", () => {
+    const sync = decideSync(undefined, ["/etc/rc.d/carpentry"]);
+    expect(sync.required).toBe(true);
+    const entries = primaryEntries().filter((e) => !e.path.startsWith("/etc/carpentry.bin") && e.path !== "/etc/carpentry");
+    const res = decideInstalled({ ...primary(entries), role: "primary", sync, service: { name: "carpentry", state: "failed" }, watchers: { program: "entr", running: [] } });
+    expect(res.status).toBe("CRITICAL");
+    expect(res.summary).toMatch(/^\/etc\/carpentry missing \(\+\d+ more\)$/);
+    expect(res.details.join("\n")).toContain("carpentry's sync partly installed (found /etc/rc.d/carpentry): all of");
+  });
+
+  it("takes carpentry_sync from the config over what the host shows", () => {
+    expect(decideSync(false, ["/etc/carpentry.bin"])).toEqual({ required: false, how: "config", found: [] });
+    expect(decideSync(true, [])).toEqual({ required: true, how: "config", found: [] });
   });
 
   it("is CRITICAL when a path is missing", () => {

@@ -125,3 +125,32 @@ describe("garbled input and config", () => {
     expect((error as ConfigError).detail).toBe('c.toml: checks.pf_tables.tables.0: expected a pf table name, got "x;touch /tmp/pwned"');
   });
 });
+
+describe("decidePfTables with the default rule's selection", () => {
+  const selection = (compared: string[], explicit = false) => ({
+    compared,
+    comparedWhy: compared.map((name) => ({ name, why: "file-backed in pf.conf (the file is synced with pf.conf)" })),
+    leftOut: [{ name: "bruteforce", why: "filled by an overload rule on each host: differs between the hosts by design" }],
+    explicit,
+  });
+
+  it("lists what it left out, and why, after what it compared", () => {
+    const res = decidePfTables([compared("badhosts", SHOW, SHOW)], options, selection(["badhosts"]));
+    expect(res.status).toBe("OK");
+    expect(res.details).toContain("left out: bruteforce: filled by an overload rule on each host: differs between the hosts by design");
+  });
+
+  it("takes a table the rule chose but neither host loaded as no fault; one the admin listed still warns", () => {
+    const res = decidePfTables([compared("badhosts", SHOW, SHOW), compared("unused", null, null)], options, selection(["badhosts", "unused"]));
+    expect(res.status).toBe("OK");
+    expect(res.summary).toBe(`1 pf table identical on both hosts (${SHOW.length} entries)`);
+    expect(res.details).toContain("unused not loaded on either host (declared in pf.conf, used by no rule, not persist)");
+    expect(decidePfTables([compared("unused", null, null)], options, selection(["unused"], true)).status).toBe("WARNING");
+  });
+
+  it("is OK with nothing to compare, and says why", () => {
+    const res = decidePfTables([], options, selection([]));
+    expect(res).toMatchObject({ status: "OK", summary: "no pf tables to compare" });
+    expect(res.details[0]).toBe("no table is file-backed in pf.conf or named by carpentry's sync config");
+  });
+});

@@ -11,7 +11,6 @@ import {
   pfsyncSettings,
   readHostFacts,
   stateShare,
-  storedCounters,
   type CounterGrowth,
   type PfsyncFacts,
   type PfsyncHostFacts,
@@ -56,7 +55,7 @@ function hostFacts(role: Role, states: number, overrides: { ifconfig?: CommandRe
 }
 
 const NO_GROWTH: CounterGrowth = {
-  byRole: { primary: { kind: "compared", since: "2026-01-01T00:00:00.000Z", increases: [] }, secondary: { kind: "compared", since: "2026-01-01T00:00:00.000Z", increases: [] } },
+  byRole: { primary: { kind: "compared", since: "2026-01-01T00:00:00.000Z", seconds: 3600, increases: [] }, secondary: { kind: "compared", since: "2026-01-01T00:00:00.000Z", seconds: 3600, increases: [] } },
 };
 
 function facts(primary: PfsyncHostFacts, secondary: PfsyncHostFacts, more: Partial<PfsyncFacts> = {}): PfsyncFacts {
@@ -234,27 +233,80 @@ describe("pfsync error counters", () => {
   const grown = NETSTAT.replace("\t\t1 failed state lookup/insert\n", "\t\t4 failed state lookup/inserts\n");
   const rebooted = NETSTAT.replace("\t530012 packets received (IPv4)\n", "\t12 packets received (IPv4)\n").replace("\t\t12 stale states\n", "\t\t0 stale states\n");
 
-  it("tells growth since the previous reading, and a reboot (counters went down) as no growth", () => {
-    const before = storedCounters([hostFacts("primary", 1), hostFacts("secondary", 1)], new Date("2026-01-01T00:00:00Z"));
-    const growth = counterGrowth(before, [hostFacts("primary", 1), hostFacts("secondary", 1, { netstat: grown })], new Set());
-    expect(growth.primary).toEqual({ kind: "compared", since: "2026-01-01T00:00:00.000Z", increases: [] });
-    expect(growth.secondary).toEqual({ kind: "compared", since: "2026-01-01T00:00:00.000Z", increases: [{ field: "pfsyncs_badstate", from: 1, to: 4 }] });
-    expect(counterGrowth(before, [hostFacts("primary", 1, { netstat: rebooted })], new Set()).primary).toEqual({ kind: "reset" });
-    expect(counterGrowth(undefined, [hostFacts("primary", 1)], new Set()).primary).toEqual({ kind: "first" });
-    expect(counterGrowth({ version: 7 }, [hostFacts("primary", 1)], new Set()).primary).toEqual({ kind: "first" });
+  const LIMITS = DEFAULTS.limits;
+  const T0 = new Date("2026-01-01T00:00:00Z");
+  const later = (minutes: number): Date => new Date(T0.getTime() + minutes * 60_000);
+  const netstatWith = (stale: number, badstate: number, badttl = 0): string =>
+    NETSTAT.replace("\t\t12 stale states\n", `\t\t${stale} stale states\n`)
+      // netstat's plural(): no "s" for exactly 1.
+      .replace("\t\t1 failed state lookup/insert\n", `\t\t${badstate} failed state lookup/insert${badstate === 1 ? "" : "s"}\n`)
+      .replace(/\t\t0 packets discarded for bad ttl\n/, `\t\t${badttl} packet${badttl === 1 ? "" : "s"} discarded for bad ttl\n`);
+  /** Readings of both hosts, the secondary's netstat as given, one run after another. */
+  function runs(steps: readonly { minutes: number; netstat: string }[]): ReturnType<typeof counterGrowth>["byRole"] {
+    let stored: unknown;
+    let last: ReturnType<typeof counterGrowth>["byRole"] | undefined;
+    for (const step of steps) {
+      const result = counterGrowth(stored, [hostFacts("primary", 1), hostFacts("secondary", 1, { netstat: step.netstat })], LIMITS, later(step.minutes));
+      stored = JSON.parse(JSON.stringify(result.stored));
+      last = result.byRole;
+    }
+    if (!last) throw new Error("no run");
+    return last;
+  }
+
+  it("has defaults: a window of an hour, 3600/h for stale and badstate, 60/h for the others", () => {
+    expect(LIMITS).toMatchObject({ windowSeconds: 3600, busyPerHour: 3600, errorsPerHour: 60 });
+    expect(NETSTAT).toContain("\t\t0 packets discarded for bad ttl\n");
   });
 
-  it("is WARNING when a counter grew, naming it; ignore_counters silences it", () => {
-    const before = storedCounters([hostFacts("primary", 1), hostFacts("secondary", 1)], new Date("2026-01-01T00:00:00Z"));
-    const hosts = [hostFacts("primary", 412), hostFacts("secondary", 405, { netstat: grown })] as const;
-    const growth: CounterGrowth = { byRole: counterGrowth(before, hosts, new Set()) };
-    const res = decidePfsync(facts(hosts[0], hosts[1], { growth }), DEFAULTS);
-    expect(firstLine(res)).toMatch(/^WARNING: pfsync error counters grew on secondary \| .* errors_secondary=16c;;;0$/);
-    expect(res.details[0]).toBe("secondary: failed state lookups/inserts grew by 3 (1 -> 4) since 2026-01-01T00:00:00.000Z");
+  it("measures growth as a rate over at least the window, and a reboot (counters went down) as a new start", () => {
+    const first = counterGrowth(undefined, [hostFacts("primary", 1)], LIMITS, T0);
+    expect(first.byRole.primary).toEqual({ kind: "first" });
+    const growth = runs([
+      { minutes: 0, netstat: netstatWith(12, 1) },
+      { minutes: 5, netstat: netstatWith(12, 4) },
+    ]);
+    expect(growth.primary).toEqual({ kind: "compared", since: T0.toISOString(), seconds: 300, increases: [] });
+    // 3 in 5 minutes, counted against the whole hour: 3/h.
+    expect(growth.secondary).toEqual({ kind: "compared", since: T0.toISOString(), seconds: 300, increases: [{ field: "pfsyncs_badstate", from: 1, to: 4, seconds: 300, perHour: 3, limit: 3600 }] });
+    expect(runs([{ minutes: 0, netstat: netstatWith(12, 5) }, { minutes: 1, netstat: netstatWith(0, 0) }]).secondary).toEqual({ kind: "reset" });
+    expect(counterGrowth({ version: 7 }, [hostFacts("primary", 1)], LIMITS, T0).byRole.primary).toEqual({ kind: "first" });
+  });
+
+  it("stays OK for a quiet healthy pair: a trickle of stale states and failed lookups every run for hours", () => {
+    const steps = Array.from({ length: 6 * 60 + 1 }, (_, minute) => ({ minutes: minute, netstat: netstatWith(12 + minute * 2, 1 + Math.floor(minute / 3)) }));
+    const growth = runs(steps);
+    const res = decidePfsync(facts(hostFacts("primary", 412), hostFacts("secondary", 405, { netstat: steps[steps.length - 1]?.netstat ?? "" }), { growth: { byRole: growth } }), DEFAULTS);
+    expect(res.status).toBe("OK");
+    // The base is the reading an hour ago: 120 stale states and 20 failed lookups an hour.
+    expect(growth.secondary).toMatchObject({ kind: "compared", seconds: 3600, increases: [{ field: "pfsyncs_stale", perHour: 120 }, { field: "pfsyncs_badstate", perHour: 20 }] });
+  });
+
+  it("is WARNING for a burst, and for a steady fault counter; ignore_counters silences one", () => {
+    const burst = runs([
+      { minutes: 0, netstat: netstatWith(12, 1) },
+      { minutes: 30, netstat: netstatWith(12, 1) },
+      { minutes: 31, netstat: netstatWith(12, 5001) },
+    ]);
+    const hosts = [hostFacts("primary", 412), hostFacts("secondary", 405, { netstat: netstatWith(12, 5001) })] as const;
+    const res = decidePfsync(facts(hosts[0], hosts[1], { growth: { byRole: burst } }), DEFAULTS);
+    expect(firstLine(res)).toMatch(/^WARNING: pfsync failed state lookups\/inserts at 5000\/h on secondary \| /);
+    expect(res.details[0]).toBe("secondary: failed state lookups/inserts grew by 5000 (1 -> 5001) in 31 min: 5000/h over 60 min or more, warning above 3600/h");
+    // One bad-ttl packet a second for two minutes: 120 in the window.
+    const fault = runs([
+      { minutes: 0, netstat: netstatWith(12, 1, 0) },
+      { minutes: 2, netstat: netstatWith(12, 1, 120) },
+    ]);
+    expect(decidePfsync(facts(hosts[0], hostFacts("secondary", 405, { netstat: netstatWith(12, 1, 120) }), { growth: { byRole: fault } }), DEFAULTS).summary).toBe("pfsync packets discarded for bad ttl at 120/h on secondary");
     const ignoring = pfsyncSettings(config('ignore_counters = ["badstate"]'));
-    const quiet = decidePfsync(facts(hosts[0], hosts[1], { growth: { byRole: counterGrowth(before, hosts, ignoring.ignoredCounters) } }), ignoring);
+    const quiet = decidePfsync(facts(hosts[0], hosts[1], { growth: { byRole: burst } }), ignoring);
     expect(quiet.status).toBe("OK");
-    expect(quiet.details).toContain("pfsync errors on secondary: 12 stale states, 4 failed state lookups/inserts (ignored); no growth since 2026-01-01T00:00:00.000Z");
+    expect(quiet.details).toContain("pfsync errors on secondary: 12 stale states, 5001 failed state lookups/inserts (ignored); in 31 min: failed state lookups/inserts +5000 (5000/h)");
+  });
+
+  it("takes rate_window, busy_per_hour and errors_per_hour from the config", () => {
+    expect(pfsyncSettings(config("rate_window = 600\nbusy_per_hour = 10\nerrors_per_hour = 0")).limits).toMatchObject({ windowSeconds: 600, busyPerHour: 10, errorsPerHour: 0 });
+    expect(() => pfsyncSettings(config("rate_window = 5"))).toThrow(/at least 60 seconds/);
   });
 
   describe("measureGrowth keeps the last reading in the state directory", () => {
@@ -264,21 +316,29 @@ describe("pfsync error counters", () => {
     it("creates the directory 0700 and the file 0600, then compares the next run with it", () => {
       dir = mkdtempSync(join(tmpdir(), "pfsync-"));
       const stateDir = join(dir, "db", "carpentry");
-      const first = measureGrowth(stateDir, [hostFacts("primary", 1), hostFacts("secondary", 1)], new Set());
+      const first = measureGrowth(stateDir, [hostFacts("primary", 1), hostFacts("secondary", 1)], LIMITS, T0);
       expect(first.byRole).toEqual({ primary: { kind: "first" }, secondary: { kind: "first" } });
       expect(statSync(stateDir).mode & 0o777).toBe(0o700);
       expect(statSync(join(stateDir, "pfsync-counters.json")).mode & 0o777).toBe(0o600);
-      const second = measureGrowth(stateDir, [hostFacts("primary", 1), hostFacts("secondary", 1, { netstat: grown })], new Set());
+      const second = measureGrowth(stateDir, [hostFacts("primary", 1), hostFacts("secondary", 1, { netstat: grown })], LIMITS, later(1));
       expect(second.byRole?.secondary).toMatchObject({ kind: "compared", increases: [{ field: "pfsyncs_badstate", from: 1, to: 4 }] });
-      const third = measureGrowth(stateDir, [hostFacts("primary", 1), hostFacts("secondary", 1, { netstat: grown })], new Set());
-      expect(third.byRole?.secondary).toMatchObject({ kind: "compared", increases: [] });
+      // The base stays the oldest reading until one is a window old: the growth is still seen.
+      const third = measureGrowth(stateDir, [hostFacts("primary", 1), hostFacts("secondary", 1, { netstat: grown })], LIMITS, later(2));
+      expect(third.byRole?.secondary).toMatchObject({ kind: "compared", seconds: 120, increases: [{ field: "pfsyncs_badstate", from: 1, to: 4 }] });
+      const stored = JSON.parse(readFileSync(join(stateDir, "pfsync-counters.json"), "utf8")) as { version: number; history: Record<string, unknown[]> };
+      expect(stored.version).toBe(2);
+      expect(stored.history["secondary"]).toHaveLength(3);
+      // Two hours later, older readings than the base are dropped.
+      measureGrowth(stateDir, [hostFacts("primary", 1), hostFacts("secondary", 1, { netstat: grown })], LIMITS, later(120));
+      const pruned = JSON.parse(readFileSync(join(stateDir, "pfsync-counters.json"), "utf8")) as { history: Record<string, unknown[]> };
+      expect(pruned.history["secondary"]).toHaveLength(2);
     });
 
     it("does not turn red when the directory cannot be used: counters without growth, and why", () => {
       dir = mkdtempSync(join(tmpdir(), "pfsync-"));
       const notADirectory = join(dir, "file");
       writeFileSync(notADirectory, "");
-      const growth = measureGrowth(notADirectory, [hostFacts("primary", 1), hostFacts("secondary", 1)], new Set());
+      const growth = measureGrowth(notADirectory, [hostFacts("primary", 1), hostFacts("secondary", 1)], LIMITS);
       expect(growth.byRole).toBeNull();
       expect(growth.note).toMatch(/^counter growth not measured: .*\/file is not a directory$/);
       const res = decidePfsync(facts(hostFacts("primary", 412), hostFacts("secondary", 405), { growth }), DEFAULTS);
@@ -289,13 +349,13 @@ describe("pfsync error counters", () => {
     it("refuses a directory others may write, and starts over after an unreadable reading", () => {
       dir = mkdtempSync(join(tmpdir(), "pfsync-"));
       chmodSync(dir, 0o777);
-      expect(measureGrowth(dir, [hostFacts("primary", 1)], new Set()).note).toMatch(/is writable by others \(mode 777\)$/);
+      expect(measureGrowth(dir, [hostFacts("primary", 1)], LIMITS).note).toMatch(/is writable by others \(mode 777\)$/);
       chmodSync(dir, 0o700);
       writeFileSync(join(dir, "pfsync-counters.json"), "{ half");
-      const growth = measureGrowth(dir, [hostFacts("primary", 1)], new Set());
+      const growth = measureGrowth(dir, [hostFacts("primary", 1)], LIMITS);
       expect(growth.note).toMatch(/^previous counter reading not used: .*pfsync-counters.json is not JSON; starting over$/);
       expect(growth.byRole?.primary).toEqual({ kind: "first" });
-      expect(JSON.parse(readFileSync(join(dir, "pfsync-counters.json"), "utf8"))).toMatchObject({ version: 1, readings: { primary: { counters: { pfsyncs_stale: 12 } } } });
+      expect(JSON.parse(readFileSync(join(dir, "pfsync-counters.json"), "utf8"))).toMatchObject({ version: 2, history: { primary: [{ counters: { pfsyncs_stale: 12 } }] } });
     });
   });
 });

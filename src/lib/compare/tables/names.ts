@@ -18,12 +18,13 @@ export function parseTableKey(key: string): TableRef {
 }
 
 // Names only ever reach pfctl as one argv element (never a shell), so this only keeps junk from the
-// wire out of its arguments; it is loose enough that pfctl, not we, judges a name.
+// wire out of its arguments; it is loose enough that pfctl, not we, judges a name. A space is
+// allowed: pf takes a quoted table name (`table <"my hosts">`), and pfctl -vsT prints it as it is.
 // eslint-disable-next-line no-control-regex
-const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f]/;
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function validTableKey(key: unknown): key is string {
-  return typeof key === "string" && key.length <= 1100 && parseTableKey(key).name !== "" && !CONTROL_OR_SPACE.test(key);
+  return typeof key === "string" && key.length <= 1100 && parseTableKey(key).name.trim() !== "" && !CONTROL.test(key);
 }
 
 export function pfctlTableArgs(key: string): string[] {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { ParseError } from "../../../../src/lib/runtime/errors.js";
@@ -18,7 +19,7 @@ function parseError(text: string): ParseError {
 describe("parseHostnameIf", () => {
   it("reads the one-line form with positional netmask and NONE broadcast", () => {
     const parsed = parseHostnameIf("inet 192.168.0.103 255.255.255.0 NONE vhid 1 carpdev re0 advskew 0 pass secret\n", WHAT);
-    expect(parsed.addresses).toEqual([{ family: "inet", address: "192.168.0.103", prefixLength: 24, line: 1 }]);
+    expect(parsed.addresses).toEqual([{ family: "inet", address: "192.168.0.103", prefixLength: 24, destination: null, line: 1 }]);
     expect(parsed).toMatchObject({ vhid: 1, carpdev: "re0", advskew: 0, advbase: null, balancing: null, adminState: null });
     expect(parsed.pass?.equals(new CarpPass("secret"))).toBe(true);
     expect(parsed.pass?.equals(new CarpPass("Secret"))).toBe(false);
@@ -36,7 +37,7 @@ describe("parseHostnameIf", () => {
     ].join("\n");
     const parsed = parseHostnameIf(text, WHAT);
     expect(parsed).toMatchObject({ vhid: 1, carpdev: "em0", advskew: 100, advbase: 2, description: "WAN carp", adminState: "up", commandLines: 1 });
-    expect(parsed.addresses).toEqual([{ family: "inet", address: "192.168.0.103", prefixLength: 24, line: 4 }]);
+    expect(parsed.addresses).toEqual([{ family: "inet", address: "192.168.0.103", prefixLength: 24, destination: null, line: 4 }]);
     expect(parsed.pass?.equals(new CarpPass("two words"))).toBe(true);
   });
 
@@ -96,5 +97,35 @@ describe("parseHostnameIf", () => {
     expect(JSON.stringify(parsed)).not.toContain("hunter2");
     expect(String(parsed.pass)).toBe("<secret>");
     expect(inspect(parsed, { depth: 5, showHidden: true })).not.toContain("hunter2");
+  });
+});
+
+describe("parseHostnameIf on files derived from ifconfig.c and netstart (test/fixtures/openbsd/README.md)", () => {
+  const fixture = (name: string): string => readFileSync(new URL(`../../../fixtures/openbsd/${name}`, import.meta.url), "utf8");
+
+  it("accepts advbase 0, as ifconfig does (0 to 254), and refuses 255", () => {
+    expect(parseHostnameIf(fixture("derived_hostname_carp_advbase0.txt"), WHAT)).toMatchObject({ vhid: 203, advbase: 0, advskew: 0, carpdev: "vio2" });
+    expect(parseError("advbase 255").detail).toBe("advbase needs a number from 0 to 254");
+  });
+
+  it("reads inet6 addresses with their flags (anycast, pltime, vltime, temporary, ...) instead of refusing them", () => {
+    const parsed = parseHostnameIf(fixture("derived_hostname_carp_inet6_flags.txt"), WHAT);
+    expect(parsed.addresses.map((a) => `${a.address}/${a.prefixLength}`)).toEqual(["2001:db8:203::1/64", "2001:db8:203::2/64", "2001:db8:203::3/64"]);
+    expect(parsed).toMatchObject({ vhid: 204, carpdev: "vio2", adminState: "up" });
+    expect(parseError("inet6 2001:db8::1 64 pltime forever").detail).toMatch(/pltime needs a number/);
+  });
+
+  it("gives a dest line's address to the address before it", () => {
+    const parsed = parseHostnameIf(fixture("derived_hostname_carp_dest.txt"), WHAT);
+    expect(parsed.addresses).toEqual([{ family: "inet", address: "10.99.0.1", prefixLength: 30, destination: "10.99.0.2", line: 2 }]);
+    expect(parseError("dest 10.0.0.2\n").detail).toMatch(/dest needs one address/);
+    expect(parseError("inet 10.0.0.1/30\ndest 10.0.0.2 10.0.0.3\n").lineNumber).toBe(2);
+    expect(parseError("inet 10.0.0.1/30\ndest 2001:db8::2\n").detail).toMatch(/IPv4/);
+  });
+
+  it("keeps the groups a file adds, less those it removes", () => {
+    expect(parseHostnameIf(fixture("derived_hostname_carp_group.txt"), WHAT).groups).toEqual(["internal"]);
+    expect(parseHostnameIf("vhid 1\n", WHAT).groups).toEqual([]);
+    expect(parseError("group internal0").detail).toMatch(/not ending in a digit/);
   });
 });

@@ -127,6 +127,15 @@ describe("parseTableList", () => {
     expect(list[3]?.referencedByAnchor).toBe(true);
   });
 
+  it("-vsT: a name with a space stays one name; only a TAB starts the anchor (derived)", () => {
+    const list = parseTableList(fixture("derived_pfctl_vsT_name_with_space.txt"));
+    expect(list.map((t) => [t.name, t.anchor])).toEqual([
+      ["my hosts", null],
+      ["bruteforce", null],
+      ["spamd white", "ftp-proxy/12345.1"],
+    ]);
+  });
+
   it("-vvsT OpenBSD (derived, with In/Match and Out/Match)", () => {
     const list = parseTableList(fixture("derived_pfctl_vvsT_openbsd7.txt"));
     expect(list).toHaveLength(4);
