@@ -49,8 +49,9 @@ const common = {
   legalComments: "none",
   banner: { js: header },
   define: { __CARPENTRY_VERSION__: JSON.stringify(pkg.version) },
-  // carpentry demo bundles its shell scripts and the OpenBSD captures it prints as strings.
-  loader: { ".sh": "text", ".txt": "text" },
+  // carpentry demo bundles its shell scripts and the OpenBSD captures it prints as strings; carpentry
+  // init the monitrc examples it writes a gateway's monitrc from.
+  loader: { ".sh": "text", ".txt": "text", ".example": "text" },
   logLevel: "warning",
 };
 

@@ -42,6 +42,14 @@ export interface PairState {
   resolvers: "answering" | "failing";
 }
 
+/**
+ * How the simulated pair is set up. "full": carpentry's own setup (sync, entr, OpenVPN, dhcpd, one carp
+ * interface). "minimal": no OpenVPN, no dhcpd, no carpentry sync, one carp interface, and an `overload
+ * <bruteforce>` table that each host fills on its own. "active-active": two carp interfaces without
+ * balancing, carp203 preferring the primary (lower advskew there) and carp204 the secondary.
+ */
+export type PairShape = "full" | "minimal" | "active-active";
+
 const outputKey = (argv: readonly string[]): string => JSON.stringify(argv);
 
 function setOutput(host: HostState, argv: readonly string[], stdout: string): void {
@@ -102,6 +110,21 @@ const UNBOUND_CONF = [
 
 const SYSCTL_CONF = (preempt: number): string => `# carpentry gateway\nnet.inet.ip.forwarding=1\nnet.inet.carp.preempt=${preempt}\n`;
 const PF_CONF = '# managed by carpentry\nset skip on lo\nblock return log\npass out\ntable <badhosts> persist file "/etc/pf.tables/badhosts.txt"\n';
+
+/** The minimal pair's pf.conf: a file-backed table, and one that sshd's brute-forcers fill on each host by itself. */
+const PF_CONF_MINIMAL = [
+  "set skip on lo",
+  "block return log",
+  "pass out",
+  'table <badhosts> persist file "/etc/pf.tables/badhosts.txt"',
+  "table <bruteforce> persist",
+  "block in quick from <bruteforce>",
+  "pass in proto tcp to port 22 keep state (max-src-conn 20, max-src-conn-rate 5/30, overload <bruteforce> flush global)",
+  "",
+].join("\n");
+
+/** The paths the minimal pair does not have: no OpenVPN, no dhcpd, no carpentry sync. */
+const NOT_ON_MINIMAL = ["/etc/openvpn/", "/etc/openv-client-acme/", "/etc/dhcpd.conf", "/etc/carpentry.bin/", "/etc/rc.d/carpentry", "/etc/carpentry/"];
 
 function ifstatedConf(host: HostName): string {
   return [
@@ -172,6 +195,7 @@ export const DIRECTORY_MODES: Readonly<Record<string, number>> = {
 /** The roots of everything a state plants (files and directories): what a reset removes. */
 export const PLANTED_ROOTS = [
   "/etc/hostname.carp203",
+  "/etc/hostname.carp204",
   "/etc/sysctl.conf",
   "/etc/pf.conf",
   "/etc/pf.tables",
@@ -299,24 +323,61 @@ function queueText(count: number, oldestSeconds: number, nowSeconds: number): st
   return lines.join("");
 }
 
-function healthyHost(host: HostName): HostState {
-  const state: HostState = { files: new Map(), outputs: new Map(), sshd: "running", entrWatchers: host === "primary" };
+/** The rc.d services each host has enabled (`rcctl ls on`), by shape: those the suite knows and the base system's usual ones. */
+function servicesOn(host: HostName, shape: PairShape): string {
+  const services = ["ifstated", "monit", "ntpd", "pflogd", "smtpd", "sshd", "syslogd", "unbound"];
+  if (shape !== "minimal") services.push("dhcpd", "openvpn");
+  // carpentry's sync service runs where the copies start: on the primary.
+  if (shape !== "minimal" && host === "primary") services.push("carpentry");
+  return services.sort().join("\n") + "\n";
+}
+
+/** carp204 of the active/active pair: the secondary prefers it (advskew 0 there, 100 on the primary). */
+function carp204Block(host: HostName): string {
+  const master = host === "secondary";
+  return CARP_GROUP.primary
+    .slice(CARP_GROUP.primary.indexOf("carp203:"))
+    .replaceAll("203", "204")
+    .replace("00:00:5e:00:01:cb", "00:00:5e:00:01:cc")
+    .replace("index 8", "index 9")
+    .replace("carp: MASTER", `carp: ${master ? "MASTER" : "BACKUP"}`)
+    .replace("advskew 0", `advskew ${master ? 0 : 100}`)
+    .replace("status: master", `status: ${master ? "master" : "backup"}`);
+}
+
+function hostnameCarp204(host: HostName, pass: string): string {
+  return `inet 10.112.204.254 255.255.255.0 NONE vhid 204 carpdev vio2 advskew ${host === "secondary" ? 0 : 100} pass ${pass}\ndescription "INT_204"\nup\n`;
+}
+
+/** The minimal pair's <bruteforce>: what sshd's brute-forcers left on each host, different by design. */
+const BRUTEFORCE: Readonly<Record<HostName, readonly string[]>> = { primary: ["203.0.113.5"], secondary: ["198.51.100.9", "203.0.113.77"] };
+
+function healthyHost(host: HostName, shape: PairShape): HostState {
+  const state: HostState = { files: new Map(), outputs: new Map(), sshd: "running", entrWatchers: host === "primary" && shape !== "minimal" };
   plantHealthyFiles(state, host);
-  setCarp(state, CARP_GROUP[host]);
+  setCarp(state, shape === "active-active" ? `${CARP_GROUP[host]}${carp204Block(host)}` : CARP_GROUP[host]);
   setOutput(state, ["ifconfig", "-g", "carp"], demoteNone);
   setSysctl(state, LIVE_SYSCTL);
   setStateCount(state, STATE_COUNTS[host]);
   setOutput(state, ["netstat", "-sp", "pfsync"], netstatPfsync);
-  setTables(state, { badhosts: BADHOSTS, trusted: TRUSTED });
   setOutput(state, ["smtpctl", "show", "status"], "MDA running\nMTA running\nSMTP running\n");
   setOutput(state, ["smtpctl", "show", "queue"], "");
-  setOutput(state, ["rcctl", "check", "carpentry"], "carpentry(ok)\n");
+  setOutput(state, ["rcctl", "ls", "on"], servicesOn(host, shape));
+  if (shape === "minimal") {
+    for (const gone of NOT_ON_MINIMAL) for (const path of [...state.files.keys()]) if (path === gone || path.startsWith(gone)) state.files.delete(path);
+    writeFile(state, "/etc/pf.conf", PF_CONF_MINIMAL, 0o600);
+    setTables(state, { badhosts: BADHOSTS, bruteforce: BRUTEFORCE[host] });
+  } else {
+    setTables(state, { badhosts: BADHOSTS, trusted: TRUSTED });
+    setOutput(state, ["rcctl", "check", "carpentry"], "carpentry(ok)\n");
+  }
+  if (shape === "active-active") writeFile(state, "/etc/hostname.carp204", hostnameCarp204(host, SECRETS.carpPass), 0o640);
   return state;
 }
 
-/** The pair in good health: primary MASTER, secondary BACKUP, everything synced, queues empty, resolvers answering. */
-export function healthyPair(): PairState {
-  return { hosts: { primary: healthyHost("primary"), secondary: healthyHost("secondary") }, resolvers: "answering" };
+/** The pair in good health: primary MASTER (of carp204 on the active/active pair: the secondary), secondary BACKUP, everything synced, queues empty, resolvers answering. */
+export function healthyPair(shape: PairShape = "full"): PairState {
+  return { hosts: { primary: healthyHost("primary", shape), secondary: healthyHost("secondary", shape) }, resolvers: "answering" };
 }
 
 // -- the faults ---------------------------------------------------------------------------------------------
@@ -482,8 +543,8 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
 };
 
 /** The healthy pair with a fault, or without one. */
-export function pairState(fault?: FaultName): PairState {
-  const pair = healthyPair();
+export function pairState(fault?: FaultName, shape: PairShape = "full"): PairState {
+  const pair = healthyPair(shape);
   if (fault !== undefined) FAULTS[fault].apply(pair);
   return pair;
 }

@@ -11,7 +11,7 @@
  * shared ssh connections, so scenarios do not depend on their order.
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { carpentryConfig, DIRECTORY_MODES, FAULT_NAMES, FAULTS, pairState, PLANTED_ROOTS, type PairState, type PeerLink } from "../../src/sim/gateways.js";
+import { carpentryConfig, DIRECTORY_MODES, FAULT_NAMES, FAULTS, pairState, PLANTED_ROOTS, type PairShape, type PairState, type PeerLink } from "../../src/sim/gateways.js";
 import { HOST_NAMES, type Daemon, type HostName, type Pair } from "./pair.js";
 
 export { SECRETS } from "../../src/sim/secrets.js";
@@ -47,9 +47,9 @@ export class ScenarioLab {
     await this.plant(pairState());
   }
 
-  /** The scenario: the healthy pair, with its fault. */
-  async enter(name: ScenarioName): Promise<void> {
-    await this.plant(pairState(name === "healthy" ? undefined : name));
+  /** The scenario: the healthy pair of that shape, with its fault. */
+  async enter(name: ScenarioName, shape: PairShape = "full"): Promise<void> {
+    await this.plant(pairState(name === "healthy" ? undefined : name, shape));
   }
 
   /**
