@@ -74,7 +74,12 @@ export interface HostSurvey {
 
 function globMatches(pattern: string, dir: string, names: readonly string[]): string[] {
   const last = pattern.slice(pattern.lastIndexOf("/") + 1);
-  const regex = new RegExp(`^${last.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")}$`);
+  const regex = new RegExp(
+    `^${last
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, "[^/]*")
+      .replace(/\?/g, "[^/]")}$`,
+  );
   return names.filter((name) => regex.test(name)).map((name) => `${dir === "/" ? "" : dir}/${name}`);
 }
 
@@ -106,14 +111,30 @@ export function surveyFrom(results: readonly CommandResult[]): HostSurvey {
   if (carpText !== undefined && /^pfsync\d+:/m.test(carpText)) pfsync = parsed(0, "ifconfig carp (pfsync)", (text) => parsePfsyncInterface(text));
   const tables = parsed(1, "pfctl -vsT", parseTableList);
   const servicesText = ok(3);
-  const servicesOn = servicesText === undefined ? undefined : new Set(servicesText.split("\n").map((line) => line.trim()).filter(Boolean));
+  const servicesOn =
+    servicesText === undefined
+      ? undefined
+      : new Set(
+          servicesText
+            .split("\n")
+            .map((line) => line.trim())
+            .filter(Boolean),
+        );
   // pgrep exits 1 when nothing matches: that is an answer, none runs.
   const running = new Set((at(4)?.stdout ?? "").split("\n").flatMap((line) => /^\s*\d+\s+(\S+)/.exec(line)?.[1] ?? []));
   // ls -d lists what exists and complains on stderr about the rest (exit 1): stdout is the answer.
-  const existing = new Set((at(6)?.stdout ?? "").split("\n").map((line) => line.trim()).filter(Boolean));
+  const existing = new Set(
+    (at(6)?.stdout ?? "")
+      .split("\n")
+      .map((line) => line.trim())
+      .filter(Boolean),
+  );
   const patterns = Object.values(BUILTIN_DRIFT_SETS).flatMap((set) => set.paths.map(withoutSlash).filter(hasGlob));
   globDirs.forEach((dir, i) => {
-    const names = (ok(7 + i) ?? "").split("\n").map((line) => line.trim()).filter(Boolean);
+    const names = (ok(7 + i) ?? "")
+      .split("\n")
+      .map((line) => line.trim())
+      .filter(Boolean);
     for (const pattern of patterns) if (pattern.startsWith(`${dir}/`)) for (const match of globMatches(pattern, dir, names)) existing.add(match);
   });
   const hostSpecificFiles = new Map<string, string>();
@@ -301,7 +322,12 @@ export function ifstatedSwitches(text: string): Map<string, { stoppedIn: string[
     if (opened?.[1] !== undefined && depth === 0) state = opened[1];
     for (const run of line.matchAll(/\brun\s+"([^"]*)"/g)) {
       const command = run[1] ?? "";
-      const found = [...command.matchAll(/\brcctl\s+(?:-f\s+)?(stop|start)\s+([A-Za-z0-9_ ]+)/g)].flatMap((m) => (m[2] ?? "").trim().split(/\s+/).map((name) => [m[1], name] as const));
+      const found = [...command.matchAll(/\brcctl\s+(?:-f\s+)?(stop|start)\s+([A-Za-z0-9_ ]+)/g)].flatMap((m) =>
+        (m[2] ?? "")
+          .trim()
+          .split(/\s+/)
+          .map((name) => [m[1], name] as const),
+      );
       for (const m of command.matchAll(/\/etc\/rc\.d\/([A-Za-z0-9_]+)\s+(?:-f\s+)?(stop|start)\b/g)) found.push([m[2], m[1] ?? ""] as const);
       for (const [verb, name] of found) {
         const entry = switches.get(name) ?? { stoppedIn: [], startedIn: [] };
@@ -380,7 +406,12 @@ export function planFor(role: Role, peerHost: string, local: HostSurvey, peer: H
     });
     const inUse = found.length > 0;
     const where = peer ? "either host" : "this host (the peer could not be asked)";
-    return { name, subject: `drift set ${name}`, inUse, reason: inUse ? `in use: ${found.slice(0, 3).join(", ")}${found.length > 3 ? ", ..." : ""}` : `not in use: none of ${set.paths.join(", ")} on ${where}` };
+    return {
+      name,
+      subject: `drift set ${name}`,
+      inUse,
+      reason: inUse ? `in use: ${found.slice(0, 3).join(", ")}${found.length > 3 ? ", ..." : ""}` : `not in use: none of ${set.paths.join(", ")} on ${where}`,
+    };
   });
 
   // host-specific values
@@ -402,7 +433,10 @@ export function planFor(role: Role, peerHost: string, local: HostSurvey, peer: H
 
   // dns
   const names = local.unboundConf ? localDataNames(local.unboundConf) : [];
-  const dnsReason = names.length > 0 ? "names unbound answers from its own zone (local-data in unbound.conf): the check needs nothing outside" : "EDIT: no local-data name in unbound.conf; put the names your resolver must answer";
+  const dnsReason =
+    names.length > 0
+      ? "names unbound answers from its own zone (local-data in unbound.conf): the check needs nothing outside"
+      : "EDIT: no local-data name in unbound.conf; put the names your resolver must answer";
   if (names.length === 0) undecided.push("[checks.dns] names: no name to resolve found; check_dns says UNKNOWN until you add some");
 
   // pfsync
@@ -482,7 +516,16 @@ export function renderToml(plan: Plan, when: string): string {
   if (plan.tables) {
     out.push("", "[checks.pf_tables]");
     for (const table of plan.tables) out.push(comment(`table ${table.subject}: ${table.reason}`));
-    out.push(key("pf_tables", "tables", `[${plan.tables.filter((t) => t.compared).map((t) => tomlString(t.subject)).join(", ")}]`));
+    out.push(
+      key(
+        "pf_tables",
+        "tables",
+        `[${plan.tables
+          .filter((t) => t.compared)
+          .map((t) => tomlString(t.subject))
+          .join(", ")}]`,
+      ),
+    );
   }
 
   if (plan.carpentrySync) {

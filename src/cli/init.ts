@@ -21,7 +21,10 @@ import { ProcessScope } from "../lib/transport/process.js";
 import { configPathOf } from "./run.js";
 import { planFor, renderMonitrc, renderToml, surveyCommands, surveyFrom, type HostSurvey } from "./init-plan.js";
 
-/** Exit codes: everything decided and written (or printed); written, with what could not be decided listed; nothing written. */
+/**
+ * Exit codes: everything decided and written (or printed); written, with what could not be decided
+ * (or what this version's checks would not accept) listed; nothing written.
+ */
 const INIT_EXIT = { decided: 0, undecided: 1, failed: 3 } as const;
 
 interface InitOptions {
@@ -65,7 +68,8 @@ async function runInit(program: Command, options: InitOptions): Promise<void> {
   }
   if (!options.dryRun && !options.force) {
     const present = [configPath, options.monitrc].filter((path) => existsSync(path));
-    if (present.length > 0) fail(`${present.join(" and ")} already exist${present.length === 1 ? "s" : ""}: nothing written`, "--dry-run shows what init would write; --force replaces them, keeping each as .bak");
+    if (present.length > 0)
+      fail(`${present.join(" and ")} already exist${present.length === 1 ? "s" : ""}: nothing written`, "--dry-run shows what init would write; --force replaces them, keeping each as .bak");
   }
 
   const role = options.role;
@@ -126,11 +130,11 @@ async function runInit(program: Command, options: InitOptions): Promise<void> {
     }
   }
   lines.push(`the ${peerRole} (${options.peer}): ${peer ? "asked" : `could not be asked: ${peerProblem ?? "no answer"}`}`);
-  const undecided = [...plan.undecided, ...notes];
-  if (undecided.length > 0) lines.push("could not decide:", ...undecided.map((item) => `  - ${item}`));
+  if (plan.undecided.length > 0) lines.push("could not decide:", ...plan.undecided.map((item) => `  - ${item}`));
+  if (notes.length > 0) lines.push("check the config:", ...notes.map((item) => `  - ${item}`));
   lines.push(options.dryRun ? "nothing written (--dry-run)" : `next: ${configPath.endsWith("carpentry.toml") ? "" : `CARPENTRY_CONFIG=${configPath} `}carpentry config check; monit -t; carpentry run`);
   writeOut(`${lines.join("\n")}\n`);
-  process.exit(undecided.length > 0 ? INIT_EXIT.undecided : INIT_EXIT.decided);
+  process.exit(plan.undecided.length > 0 || notes.length > 0 ? INIT_EXIT.undecided : INIT_EXIT.decided);
 }
 
 export function registerInitCommand(program: Command): void {
@@ -150,8 +154,8 @@ export function registerInitCommand(program: Command): void {
         "",
         "The config goes where --config, $CARPENTRY_CONFIG or the default (/etc/carpentry.monit/carpentry.toml) says.",
         "Only reads, on both hosts: ifconfig carp, pfctl -vsT, rcctl ls on, pgrep, cat and ls of the files the checks watch.",
-        "Exit: 0 written (or printed) with every choice decided; 1 written, with what could not be decided",
-        "listed here and in both files (e.g. the peer could not be asked); 3 nothing written.",
+        "Exit: 0 written (or printed) with every choice decided; 1 written, with what could not be decided (or what",
+        "this version of the checks does not accept) listed here and in both files; 3 nothing written.",
       ].join("\n"),
     )
     .action((options: InitOptions) => runInit(program, options));
