@@ -475,7 +475,7 @@ const comment = (text: string): string => `# ${text}`;
  * The keys init writes that the checks of this version may not read yet, by section and key. A key
  * listed here is written commented out, with the reason, so that the file loads either way.
  */
-export const PENDING_KEYS: ReadonlySet<string> = new Set<string>();
+const PENDING_KEYS: ReadonlySet<string> = new Set<string>();
 
 function key(section: string, name: string, value: string): string {
   const line = `${name} = ${value}`;
