@@ -5,11 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOST_NAMES, startPair, type HostName, type Pair } from "../harness/pair.js";
 import { ScenarioLab, type ScenarioName } from "../harness/scenarios.js";
+import { snapshotChanges, snapshotTrees, type Snapshot } from "../support/file-snapshot.js";
 import type { PairShape } from "../../src/sim/gateways.js";
 
 const CARPENTRY = "/etc/carpentry.monit/carpentry";
 const CONFIG = "/etc/carpentry.monit/carpentry.toml";
 const MONITRC = "/etc/monitrc";
+/** Where a change by init would show (the hosts' /var/lib and /var/cache are the machine's, large, and nothing there is OpenBSD's); init may write its two files and nothing else. */
+const SNAPSHOT_ROOTS = ["/etc", "/root", "/run", "/var/db", "/var/unbound", "/var/spool"];
 
 let pair: Pair;
 let lab: ScenarioLab;
@@ -94,9 +97,14 @@ describe.each(Object.keys(SHAPES) as PairShape[])("carpentry init on the %s pair
       await removeWritten(host);
       await pair.clearCommandLog(host);
     }
+    const before = new Map<HostName, Snapshot>(HOST_NAMES.map((host) => [host, snapshotTrees(SNAPSHOT_ROOTS, (path) => pair.hostPath(host, path))]));
     for (const host of HOST_NAMES) {
       runs[host] = await init(host);
       written[host] = (await pair.readFile(host, CONFIG)).toString();
+    }
+    for (const host of HOST_NAMES) {
+      const after = snapshotTrees(SNAPSHOT_ROOTS, (path) => pair.hostPath(host, path));
+      expect(snapshotChanges(before.get(host) ?? new Map(), after, [CONFIG, MONITRC]), host).toEqual([]);
     }
     for (const host of HOST_NAMES) {
       const run = runs[host];
