@@ -254,13 +254,15 @@ export function choosePreferredMasters(role: Role, local: readonly CarpInterface
 }
 
 const IPV4 = /(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])/g;
-const INTERFACE = /(?<![A-Za-z0-9_])[a-z]+\d+(?![A-Za-z0-9_])/g;
+// An interface name where it stands as one: ifstated's `em0.link.up`, or after `on`, `carpdev`,
+// `syncdev`; a word such as `abc123` elsewhere may be a secret and is never taken.
+const INTERFACE = /(?<![A-Za-z0-9_])[a-z]+\d+(?=\.link\.)|(?<=\b(?:on|carpdev|syncdev)\s+)[a-z]+\d+(?![A-Za-z0-9_.])/g;
 
 /**
- * What differs between the hosts' copies of the host-specific files, token by token: addresses
- * become [host_specific] values, interface names [host_specific] interfaces. Only addresses and
- * interface names are taken (nothing else of a file ever reaches the config), and only from lines
- * that differ where both copies have the same number of lines.
+ * What differs between the hosts' copies of the host-specific files, token by token: IPv4 addresses
+ * become [host_specific] values, interface names [host_specific] interfaces. Only those are taken
+ * (nothing else of a file ever reaches the config), and only from lines that differ where both
+ * copies have the same number of lines.
  */
 export function hostSpecificTokens(primary: ReadonlyMap<string, string>, secondary: ReadonlyMap<string, string>): { values: [string, string][]; interfaces: [string, string][]; files: string[] } {
   const values = new Map<string, [string, string]>();
@@ -424,7 +426,7 @@ export function planFor(role: Role, peerHost: string, local: HostSurvey, peer: H
       interfaces: tokens.interfaces,
       reason:
         tokens.files.length > 0
-          ? `what differs between the hosts' copies of ${tokens.files.join(", ")} (addresses and interface names only)`
+          ? `what differs between the hosts' copies of ${tokens.files.join(", ")} (IPv4 addresses, and interface names where they stand as interfaces)`
           : "the host-specific files (ifstated's) are the same on both hosts, or absent",
     };
   } else {

@@ -105,9 +105,24 @@ describe("hostSpecificTokens", () => {
     });
   });
 
+  it("takes interface names where they stand as interfaces", () => {
+    const a = new Map([
+      ["/etc/mail/smtpd.conf.carp-backup", "listen on vio0\n"],
+      ["/etc/ifstated.conf", 'up = "vio1.link.up"\n'],
+    ]);
+    const b = new Map([
+      ["/etc/mail/smtpd.conf.carp-backup", "listen on em0\n"],
+      ["/etc/ifstated.conf", 'up = "em1.link.up"\n'],
+    ]);
+    expect(hostSpecificTokens(a, b).interfaces).toEqual([
+      ["vio0", "em0"],
+      ["vio1", "em1"],
+    ]);
+  });
+
   it("never takes other words that differ (a secret stays in its file)", () => {
-    const a = new Map([["/etc/ifstated.conf", 'run "login -p s3cret"\nx = "em1.link.up"\n']]);
-    const b = new Map([["/etc/ifstated.conf", 'run "login -p other"\nx = "em1.link.up"\n']]);
+    const a = new Map([["/etc/ifstated.conf", 'run "login -p s3cret"\nrun "token abc123"\nx = "em1.link.up"\n']]);
+    const b = new Map([["/etc/ifstated.conf", 'run "login -p other"\nrun "token xyz789"\nx = "em1.link.up"\n']]);
     expect(hostSpecificTokens(a, b)).toEqual({ values: [], interfaces: [], files: [] });
   });
 });
