@@ -485,7 +485,7 @@ function key(section: string, name: string, value: string): string {
 }
 
 /** carpentry.toml for this host: every choice commented with its reason. */
-export function renderToml(plan: Plan, when: string): string {
+export function renderToml(plan: Plan, when: string, peerLines: readonly string[] = []): string {
   const peerRole: Role = plan.role === "primary" ? "secondary" : "primary";
   const out: string[] = [
     comment(`carpentry.toml for the ${plan.role}, written by carpentry init on ${when}`),
@@ -496,7 +496,7 @@ export function renderToml(plan: Plan, when: string): string {
     out.push("#", comment("Could not decide (see the sections below):"));
     for (const item of plan.undecided) out.push(comment(`  - ${item}`));
   }
-  out.push("", `role = ${tomlString(plan.role)}`, "", "[peer]", `host = ${tomlString(plan.peerHost)}`);
+  out.push("", `role = ${tomlString(plan.role)}`, "", "[peer]", `host = ${tomlString(plan.peerHost)}`, ...peerLines);
 
   if (plan.hostSpecific && (plan.hostSpecific.values.length > 0 || plan.hostSpecific.interfaces.length > 0)) {
     out.push("", "[host_specific]", comment(plan.hostSpecific.reason));

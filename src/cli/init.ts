@@ -35,6 +35,9 @@ interface InitOptions {
   force?: boolean;
   alert?: string;
   timeout: string;
+  peerUser?: string;
+  peerPort?: string;
+  identityFile?: string;
 }
 
 function fail(message: string, detail?: string): never {
@@ -60,11 +63,19 @@ async function runInit(program: Command, options: InitOptions): Promise<void> {
   const configPath = configPathOf(program);
   const seconds = Number(options.timeout);
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 600) fail(`bad --timeout ${options.timeout}`, "expected seconds, above 0 and at most 600");
+  // The [peer] keys given on the command line: init reaches the peer with them, and writes them.
+  const peerLines = [
+    ...(options.peerUser !== undefined ? [`user = ${JSON.stringify(options.peerUser)}`] : []),
+    ...(options.peerPort !== undefined ? [`port = ${Number(options.peerPort)}`] : []),
+    ...(options.identityFile !== undefined ? [`identity_file = ${JSON.stringify(options.identityFile)}`] : []),
+  ];
   let peerConfig;
   try {
-    peerConfig = parseConfig(`role = ${JSON.stringify(options.role)}\n[peer]\nhost = ${JSON.stringify(options.peer)}\n`, "--role/--peer", { all: [] }).peer;
+    const toml = `role = ${JSON.stringify(options.role)}\n[peer]\nhost = ${JSON.stringify(options.peer)}\n${peerLines.join("\n")}\n`;
+    peerConfig = parseConfig(toml, "--role/--peer options", { all: [] }).peer;
   } catch (error) {
-    fail(error instanceof CarpentryError ? error.summary : String(error));
+    if (error instanceof CarpentryError) fail(error.summary, error.detail);
+    fail(String(error));
   }
   if (!options.dryRun && !options.force) {
     const present = [configPath, options.monitrc].filter((path) => existsSync(path));
@@ -103,7 +114,7 @@ async function runInit(program: Command, options: InitOptions): Promise<void> {
 
   const plan = planFor(role, options.peer, local, peer, peerProblem);
   const when = new Date().toISOString().slice(0, 10);
-  const toml = renderToml(plan, when);
+  const toml = renderToml(plan, when, peerLines);
   const monitrc = renderMonitrc(plan, role === "primary" ? primaryExample : secondaryExample, when, options.alert);
   const notes: string[] = [];
   try {
@@ -143,6 +154,9 @@ export function registerInitCommand(program: Command): void {
     .description("look at this gateway and its peer (read-only) and write carpentry.toml and monitrc for this role, each choice with its reason")
     .addOption(new Option("--role <role>", "this host's role").choices(["primary", "secondary"]).makeOptionMandatory())
     .requiredOption("--peer <host>", "the other gateway, as ssh reaches it (root's known_hosts must know it)")
+    .option("--peer-user <user>", "the user ssh logs in as on the peer ([peer] user, default root)")
+    .option("--peer-port <port>", "the peer's ssh port ([peer] port, default 22)")
+    .option("--identity-file <path>", "the ssh key to log in with ([peer] identity_file)")
     .option("--monitrc <path>", "where to write monit's control file", "/etc/monitrc")
     .option("--alert <address>", "who gets monit's alerts (set alert)")
     .option("-n, --dry-run", "print both files instead of writing them")

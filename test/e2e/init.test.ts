@@ -168,7 +168,8 @@ describe("carpentry init, the files already there or the peer unreachable", () =
   it("with the peer unreachable writes what it can and says what it could not decide (exit 1)", async () => {
     await lab.enter("peer_sshd_down", "minimal");
     await removeWritten("primary");
-    const run = await init("primary", "--dry-run");
+    const run = await init("primary", "--dry-run", "--peer-port", "2222");
+    expect(run.stdout).toContain('\n[peer]\nhost = "secondary"\nport = 2222\n');
     expect(run.stdout).toContain("the secondary (secondary): could not be asked: cannot reach secondary: connection refused\ncould not decide:\n");
     expect(run.stdout).toContain("# Could not decide (see the sections below):\n#   - the secondary could not be asked (cannot reach secondary: connection refused)\n");
     expect(run.stdout).toContain("preferred master of carp203: needs both hosts' advskew");
