@@ -29,7 +29,7 @@ export async function checkExecutables() {
     bundle: true,
     platform: "node",
     format: "esm",
-    loader: { ".sh": "text", ".txt": "text" },
+    loader: { ".sh": "text", ".txt": "text", ".example": "text" },
     write: false,
     logLevel: "warning",
   });

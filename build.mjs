@@ -1,7 +1,10 @@
 // Builds one self-contained executable per check (dist/checks/check_NAME) and the CLI (dist/carpentry).
 // Each file starts as a tiny sh script that finds node where OpenBSD puts it (/usr/local/bin), since
 // monit's PATH lacks it and `#!/usr/bin/env node` alone would fail there; node then reads the same
-// file as JavaScript (the second line is a string and a comment to it).
+// file as JavaScript (the second line is a string and a comment to it). A node that is there but
+// cannot be executed (OpenBSD refuses node, which needs W^X memory, from a file system not mounted
+// wxallowed) makes the exec fail: ksh and sh then exit through the EXIT trap, which says so in one
+// line with exit 3 instead of the shell's "Permission denied" and 126. A successful exec drops the trap.
 import { build } from "esbuild";
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { checkExecutables } from "./build-executables.mjs";
@@ -14,9 +17,10 @@ const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), 
 const header = [
   "#!/bin/sh",
   '":" //; [ -d /var/db/carpentry ] && [ -z "${NODE_COMPILE_CACHE+set}" ] && export NODE_COMPILE_CACHE=/var/db/carpentry/compile-cache; ' +
+    `trap 'echo "UNKNOWN: $n cannot start (OpenBSD: mount /usr/local wxallowed)"; exit 3' 0; ` +
     'for n in /usr/local/bin/node /usr/bin/node; do [ -x "$n" ] && exec "$n" "$0" "$@"; done; ' +
     'n=$(command -v node) && exec "$n" "$0" "$@"; ' +
-    'echo "UNKNOWN: node not found in /usr/local/bin, /usr/bin or PATH (pkg_add node)"; exit 3',
+    'trap - 0; echo "UNKNOWN: node not found in /usr/local/bin, /usr/bin or PATH (pkg_add node)"; exit 3',
 ].join("\n");
 
 // execa as a check uses it on OpenBSD: the parts of its dependencies that serve only its verbose
@@ -49,8 +53,9 @@ const common = {
   legalComments: "none",
   banner: { js: header },
   define: { __CARPENTRY_VERSION__: JSON.stringify(pkg.version) },
-  // carpentry demo bundles its shell scripts and the OpenBSD captures it prints as strings.
-  loader: { ".sh": "text", ".txt": "text" },
+  // carpentry demo bundles its shell scripts and the OpenBSD captures it prints as strings; carpentry
+  // init the monitrc examples it writes a gateway's monitrc from.
+  loader: { ".sh": "text", ".txt": "text", ".example": "text" },
   logLevel: "warning",
 };
 

@@ -7,7 +7,7 @@ const textModules = {
   name: "text-modules",
   enforce: "pre" as const,
   load(id: string): string | undefined {
-    return /\.(sh|txt)$/.test(id) ? `export default ${JSON.stringify(readFileSync(id, "utf8"))};` : undefined;
+    return /\.(sh|txt|example)$/.test(id) ? `export default ${JSON.stringify(readFileSync(id, "utf8"))};` : undefined;
   },
 };
 

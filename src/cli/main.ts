@@ -9,6 +9,7 @@ import { registerConfigCommands } from "./config.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerDocsCommand } from "./docs.js";
 import { registerFactsCommand } from "./facts.js";
+import { registerInitCommand } from "./init.js";
 import { registerReportCommand } from "./report.js";
 
 installCrashHandlers("carpentry");
@@ -23,6 +24,7 @@ const program = new Command("carpentry")
 
 registerCheckCommands(program);
 registerConfigCommands(program);
+registerInitCommand(program);
 registerFactsCommand(program);
 registerReportCommand(program);
 registerDocsCommand(program);

@@ -79,10 +79,13 @@ export class ScenarioLab {
     await this.plant(pairState());
   }
 
-  /** The scenario: the healthy pair, with its fault. */
-  async enter(name: ScenarioName): Promise<void> {
-    const { shape, fault } = scenarioParts(name);
-    await this.plant(pairState(fault, shape));
+  /**
+   * The scenario: the healthy pair with its fault, of the scenario's shape; or, given a shape, that
+   * shape's healthy pair with the fault named (any fault, planted on any shape).
+   */
+  async enter(name: ScenarioName, shape?: PairShape): Promise<void> {
+    const parts = scenarioParts(name);
+    await this.plant(pairState(parts.fault, shape ?? parts.shape));
   }
 
   /**
