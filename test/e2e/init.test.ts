@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOST_NAMES, startPair, type HostName, type Pair } from "../harness/pair.js";
 import { ScenarioLab, type ScenarioName } from "../harness/scenarios.js";
 import { snapshotChanges, snapshotTrees, type Snapshot } from "../support/file-snapshot.js";
-import type { PairShape } from "../../src/sim/gateways.js";
+import { parseCarpInterfaces } from "../../src/lib/parse/ifconfig.js";
+import { healthyPair, type PairShape } from "../../src/sim/gateways.js";
 
 const CARPENTRY = "/etc/carpentry.monit/carpentry";
 const CONFIG = "/etc/carpentry.monit/carpentry.toml";
@@ -48,6 +49,20 @@ async function carpentryRun(host: HostName): Promise<RunJson> {
   return JSON.parse(run.stdout) as RunJson;
 }
 
+/** `NAME = "ROLE"` for each carp interface of the healthy pair of that shape, by the host that is MASTER of it there. */
+function mastersOf(shape: PairShape): string {
+  const pair = healthyPair(shape);
+  const masters = HOST_NAMES.flatMap((host) =>
+    parseCarpInterfaces(pair.hosts[host].outputs.get(JSON.stringify(["ifconfig", "carp"]))?.stdout ?? "")
+      .filter((carp) => carp.vhids[0]?.state === "MASTER")
+      .map((carp) => [carp.name, host] as const),
+  );
+  return masters
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, host]) => `${name} = "${host}"`)
+    .join(", ");
+}
+
 const notOk = (run: RunJson): string[] => run.checks.filter((c) => c.status !== "OK").map((c) => `${c.check} ${c.status}: ${c.summary}`);
 
 /** What each shape's files must say, and a fault that must still alert with init's config. */
@@ -79,7 +94,8 @@ const SHAPES: Readonly<Record<PairShape, { toml: readonly (string | RegExp)[]; m
     alerts: /^pf_tables CRITICAL: table badhosts differs/,
   },
   "active-active": {
-    toml: ['preferred_master = { carp203 = "primary", carp204 = "secondary" }', "# carp204: the secondary should be MASTER (advskew 100 on the primary, 0 on the secondary)"],
+    // Each interface to the host that is MASTER of it on the healthy pair, whatever the shape names them.
+    toml: [`preferred_master = { ${mastersOf("active-active")} }`, /^# carp\d+: the secondary should be MASTER \(advskew \d+ on the primary, \d+ on the secondary\)$/m],
     monitrc: [/\ncheck program check_drift_vpn /],
     fault: "preempt_zero",
     alerts: /^sysctl CRITICAL: net\.inet\.carp\.preempt/,
