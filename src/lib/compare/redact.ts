@@ -69,7 +69,8 @@ const OPENVPN_INLINE_BEGIN = /<(key|secret|tls-auth|tls-crypt|tls-crypt-v2|pkcs1
 
 // OpenVPN directives whose argument names a file of credentials or keys; `management IP PORT FILE` and
 // `http-proxy HOST PORT FILE` name one as their third argument.
-const CREDENTIAL_DIRECTIVE = /^[ \t]*(?:(auth-user-pass|askpass|tls-auth|tls-crypt|tls-crypt-v2|secret|pkcs12|key|http-proxy-user-pass)|(management|http-proxy)[ \t]+\S+[ \t]+\S+)[ \t]+("[^"\n]+"|'[^'\n]+'|[^\s#;]+)/gm;
+const CREDENTIAL_DIRECTIVE =
+  /^[ \t]*(?:(auth-user-pass|askpass|tls-auth|tls-crypt|tls-crypt-v2|secret|pkcs12|key|http-proxy-user-pass)|(management|http-proxy)[ \t]+\S+[ \t]+\S+)[ \t]+("[^"\n]+"|'[^'\n]+'|[^\s#;]+)/gm;
 
 // Options whose value is a secret wherever they stand: wg(4), 802.11 and pppoe keys, ipsec/iked psk,
 // and the password/secret directives of npppd, radiusd, dhcpd and the like.
@@ -197,7 +198,9 @@ function maskValues(line: string, carpContext: boolean, mask: Masker, patterns: 
     }
     return `${before}${quote}${name}${quote}${separator}${mask(trimmed)}${value.slice(trimmed.length)}`;
   });
-  out = out.replace(SECRET_OPTION, (whole: string, before: string, option: string, space: string, value: string) => (value.startsWith("[redacted") ? whole : `${before}${option}${space}${mask(value)}`));
+  out = out.replace(SECRET_OPTION, (whole: string, before: string, option: string, space: string, value: string) =>
+    value.startsWith("[redacted") ? whole : `${before}${option}${space}${mask(value)}`,
+  );
   if (carpContext || INTERFACE_LINE.test(out)) {
     out = out.replace(CARP_PASS, (whole: string, before: string, option: string, space: string, value: string) => (value.startsWith("[redacted") ? whole : `${before}${option}${space}${mask(value)}`));
   }

@@ -6,7 +6,7 @@ import { basename, dirname, join } from "node:path";
 import * as v from "valibot";
 import { readPeerMessage, registerFacts } from "./protocol.js";
 import { escapeName, fsPath, globToRegExp, readDirectory } from "./paths.js";
-import { isSecretFile, redactText, type RedactionRules } from "../compare/redact.js";
+import { checkRules, collectNamedSecrets, isSecretFile, noNamedSecrets, redactText, type NamedSecrets, type RedactionRules } from "../compare/redact.js";
 import type { Host } from "../transport/host.js";
 import type { CommandResult, HostCommand } from "../transport/shell.js";
 
@@ -37,9 +37,11 @@ export interface ReadFilesArgs {
    * either host's answer holding them. Without it they come back as "[redacted]".
    */
   readonly secretKey?: string;
+  /** The asker's [redact] patterns and secret-file globs, applied here on top of the built-in rules. */
+  readonly redaction?: RedactionRules;
 }
 
-/** readFiles has no set and no config of its own: the built-in rules only. */
+/** Without the asker's rules: the built-in ones only. */
 const BUILTIN_RULES: RedactionRules = { patterns: [], secretFiles: [] };
 
 export { globToRegExp };
@@ -66,8 +68,9 @@ export async function expandPaths(paths: readonly string[]): Promise<string[]> {
   return [...out].sort();
 }
 
-async function readFileFacts(path: string, args: ReadFilesArgs): Promise<FileFacts> {
+async function readFileFacts(path: string, args: ReadFilesArgs, named: NamedSecrets): Promise<FileFacts> {
   const { withContent, maxBytes } = args;
+  const rules = args.redaction ?? BUILTIN_RULES;
   let stat;
   try {
     stat = await lstat(fsPath(path));
@@ -89,8 +92,8 @@ async function readFileFacts(path: string, args: ReadFilesArgs): Promise<FileFac
   const binary = data.includes(0);
   // Masked here, before the answer leaves the host; a secret file's content is never sent.
   const content =
-    withContent && !binary && data.length <= maxBytes && !isSecretFile(path, BUILTIN_RULES)
-      ? redactText(path, data.toString("utf8"), BUILTIN_RULES, args.secretKey !== undefined ? { digestKey: args.secretKey } : {})
+    withContent && !binary && data.length <= maxBytes && !isSecretFile(path, rules, named)
+      ? redactText(path, data.toString("utf8"), rules, args.secretKey !== undefined ? { digestKey: args.secretKey } : {})
       : undefined;
   return { ...meta, type: "file", sha256, binary, ...(content !== undefined ? { content } : {}) };
 }
@@ -99,17 +102,50 @@ function validate(args: unknown): ReadFilesArgs {
   const a = args as Partial<ReadFilesArgs> | null;
   if (!a || !Array.isArray(a.paths) || !a.paths.every((p) => typeof p === "string" && p.startsWith("/"))) throw new Error("readFiles: paths must be absolute path strings");
   if (a.secretKey !== undefined && (typeof a.secretKey !== "string" || !/^[0-9a-f]{32,128}$/.test(a.secretKey))) throw new Error("readFiles: secretKey must be 32 to 128 hex digits");
+  const redaction = a.redaction === undefined ? undefined : v.safeParse(redactionSchema, a.redaction);
+  if (redaction && !redaction.success) throw new Error("readFiles: redaction must be { patterns: string[], secretFiles: string[] }");
+  if (redaction) checkRules(redaction.output);
   return {
     paths: a.paths,
     withContent: a.withContent === true,
     maxBytes: typeof a.maxBytes === "number" ? a.maxBytes : 1024 * 1024,
     ...(a.secretKey !== undefined ? { secretKey: a.secretKey } : {}),
+    ...(redaction ? { redaction: redaction.output } : {}),
   };
+}
+
+const redactionSchema = v.strictObject({ patterns: v.array(v.string()), secretFiles: v.array(v.string()) });
+
+// OpenVPN configs beside a file may name it as a credential file (auth-user-pass auth.txt).
+const CONFIG_NAME = /\.(conf|ovpn)$/;
+const MAX_CONFIG_BYTES = 512 * 1024;
+
+/** The credential files that the requested files and the OpenVPN configs in their directories name. */
+async function namedSecretsAround(paths: readonly string[]): Promise<NamedSecrets> {
+  const named = noNamedSecrets();
+  const configs = new Set(paths);
+  for (const dir of new Set(paths.map((path) => dirname(path)))) {
+    try {
+      for (const entry of readDirectory(dir)) if (entry.isFile && CONFIG_NAME.test(entry.name)) configs.add(join(dir, entry.name));
+    } catch {
+      // A directory that cannot be listed has no configs to read.
+    }
+  }
+  for (const path of configs) {
+    try {
+      const stat = await lstat(fsPath(path));
+      if (stat.isFile() && stat.size <= MAX_CONFIG_BYTES) collectNamedSecrets((await readFile(fsPath(path))).toString("utf8"), named);
+    } catch {
+      // Unreadable: it names nothing we can know of.
+    }
+  }
+  return named;
 }
 
 async function readFilesLocally(args: ReadFilesArgs): Promise<FileFacts[]> {
   const paths = await expandPaths(args.paths);
-  return Promise.all(paths.map((path) => readFileFacts(path, args)));
+  const named = args.withContent ? await namedSecretsAround(paths) : noNamedSecrets();
+  return Promise.all(paths.map((path) => readFileFacts(path, args, named)));
 }
 
 registerFacts("readFiles", (args) => readFilesLocally(validate(args)));
