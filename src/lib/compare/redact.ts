@@ -74,7 +74,7 @@ const CREDENTIAL_DIRECTIVE =
 
 // Options whose value is a secret wherever they stand: wg(4), 802.11 and pppoe keys, ipsec/iked psk,
 // and the password/secret directives of npppd, radiusd, dhcpd and the like.
-const SECRET_OPTION = /(^|[\s;"'{(,])(wgkey|wgpsk|wpakey|nwkey|authkey|psk|password|passwd|passphrase|secret)([ \t]+)("[^"\n]*"?|'[^'\n]*'?|[^\s;"']+)/gi;
+const SECRET_OPTION = /(^|[\s;"'{(,])(wgkey|wgpsk|wpakey|nwkey|authkey|psk|password|passwd|passphrase|secret)([ \t]+)(?![=:])("[^"\n]*"?|'[^'\n]*'?|[^\s;"']+)/gi;
 // carp's `pass`: in hostname.* files (and their backups) and on lines that configure an interface,
 // never in pf.conf's `pass in ...` rules.
 const CARP_PASS = /(^|[\s;"'])(pass)([ \t]+)("[^"\n]*"?|'[^'\n]*'?|\S+)/g;
