@@ -199,7 +199,7 @@ export const check: CheckDefinition = {
   roles: ["primary"],
   usesPeer: true,
   reads: [
-    "both hosts, one round trip each: /etc/hostname.carp* (through carpentry's readFiles; contents are compared, never printed) and /sbin/ifconfig carp",
+    "both hosts, one round trip each: /etc/hostname.carp* (through carpentry's readFiles; each host masks the pass before it answers, as a digest under a key made for the run, so passes compare without leaving either host; contents are never printed) and /sbin/ifconfig carp",
     "[host_specific] interfaces: the primary's NIC name -> the secondary's, for carpdev (re0 = \"em0\")",
     "[checks.carp_interfaces] ignore: carp interfaces to leave out",
   ],

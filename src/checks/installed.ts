@@ -168,7 +168,7 @@ export const check: CheckDefinition = {
   roles: ["primary", "secondary"],
   usesPeer: false,
   reads: [
-    "this host only: every file and directory at and below [checks.installed] paths (owner and mode; symlinks are not followed), default " +
+    "this host only: every file and directory at and below [checks.installed] paths (owner and mode; symlinks are not followed; names read as bytes, one that is not UTF-8 printed as x\\xe9.sh), default " +
       `on the primary ${DEFAULT_PATHS.primary.join(", ")}; on the secondary ${DEFAULT_PATHS.secondary.join(", ")}`,
     "the primary only, in one round trip: /usr/sbin/rcctl check SERVICE ([checks.installed] service, default carpentry) and " +
       "/usr/bin/pgrep -lx WATCHER ([checks.installed] watcher, default entr: the process name exactly)",
