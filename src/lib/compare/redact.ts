@@ -80,10 +80,12 @@ const SECRET_OPTION = /(^|[\s;"'{(,])(wgkey|wgpsk|wpakey|nwkey|authkey|psk|passw
 const CARP_PASS = /(^|[\s;"'])(pass)([ \t]+)("[^"\n]*"?|'[^'\n]*'?|\S+)/g;
 const INTERFACE_LINE = /(?<![\w$-])(ifconfig|vhid|carpdev|advskew|advbase|carppeer|carpnodes)(?![\w-])/;
 const HOSTNAME_FILE = /hostname\./;
-// `name = value`, `name: value`, `"name": "value"`, with a name that ends in a secret word.
-const ASSIGNMENT = /(^|[^\w$.-])(["']?)([A-Za-z_][\w.-]*)\2([ \t]*[=:][ \t]*)("[^"\n]*"?|'[^'\n]*'?|[^\n]*)/g;
-const SECRET_NAME = /(password|passwd|passphrase|secret|psk|key|token|(^|[-_.])pass|^pw)$/i;
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)([^\s/@]+)(@)/gi;
+// `name = value`, `name: value`, `"name": "value"`, with a name that ends in a secret word (DB_PASSWORD,
+// PrivateKey, api_key, auth_token, ssh_pass); an unquoted value runs to the end of the line.
+const ASSIGNMENT =
+  /(^|[^\w$.-])(["']?)((?:[A-Za-z_][\w.-]*?)?(?:password|passwd|passphrase|secret|psk|key|token)|(?:[A-Za-z_][\w.-]*?[-_.])?pass|pw)\2([ \t]*[=:][ \t]*)("[^"\n]*"?|'[^'\n]*'?|[^\n]*)/gi;
+// The scheme is bounded, so that a long line of dots and letters cannot make every position a start.
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]{0,30}:\/\/[^\s/:@]*:)([^\s/@]+)(@)/gi;
 // A YAML block scalar (`password: |`): its indented lines that follow are the value.
 const BLOCK_SCALAR = /^[|>][+-]?\d?$/;
 
@@ -189,7 +191,6 @@ function maskValues(line: string, carpContext: boolean, mask: Masker, patterns: 
   }
   out = out.replace(URL_PASSWORD, (_whole, before: string, value: string, at: string) => `${before}${mask(value)}${at}`);
   out = out.replace(ASSIGNMENT, (whole: string, before: string, quote: string, name: string, separator: string, value: string) => {
-    if (!SECRET_NAME.test(name)) return whole;
     const trimmed = value.replace(/[ \t]*[;,{}]*[ \t]*$/, "");
     if (trimmed === "" || trimmed === '""' || trimmed === "''" || trimmed.startsWith("[redacted")) return whole;
     if (BLOCK_SCALAR.test(trimmed)) {

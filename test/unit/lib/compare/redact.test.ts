@@ -136,11 +136,21 @@ describe("redactText: secrets outside hostname.carpN and off column 0", () => {
     expect(masked("/etc/ipsec.conf", `ike esp from a to b psk "${CANARY}"\n`)).toBe(`ike esp from a to b psk ${MASK}\n`);
     expect(masked("/etc/app.ini", `password = two ${CANARY} words\n`)).toBe(`password = ${MASK}\n`);
     expect(masked("/etc/env.sh", `DB_PASSWORD=${CANARY}\n`)).toBe(`DB_PASSWORD=${MASK}\n`);
+    expect(masked("/etc/env.sh", `user=admin password=${CANARY}\n`)).toBe(`user=admin password=${MASK}\n`);
+    expect(masked("/etc/app.conf", `keyboard = us\nssh_pass: ${CANARY}\n`)).toBe(`keyboard = us\nssh_pass: ${MASK}\n`);
     expect(masked("/etc/a.json", `{"user": "u", "password": "${CANARY}", "port": 1}\n`)).toBe(`{"user": "u", "password": ${MASK}, "port": 1}\n`);
     expect(masked("/etc/wg0.conf", `PrivateKey = ${CANARY}=\n`)).toBe(`PrivateKey = ${MASK}\n`);
     expect(masked("/etc/dhcpd.conf", `key "k" { secret "${CANARY}"; };\n`)).toContain(`secret ${MASK}`);
     expect(masked("/etc/m.conf", `url = https://user:${CANARY}@host/\n`)).toBe(`url = https://user:${MASK}@host/\n`);
     masked("/etc/y.yaml", `password: |\n  ${CANARY}\n  more ${CANARY}\nnext: 1\n`);
+  });
+
+  it("stays linear on long hostile lines", () => {
+    const started = performance.now();
+    for (const line of ["a.".repeat(100_000), "x=".repeat(100_000), "-----BEGIN ".repeat(20_000), "a:a".repeat(60_000), "pass ".repeat(50_000)]) {
+      redactText("/etc/hostname.carp0", `${line}\n`, { patterns: ["community \\S+"], secretFiles: [] });
+    }
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it("leaves plain configuration alone", () => {
