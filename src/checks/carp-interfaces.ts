@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import * as v from "valibot";
 import type { CheckDefinition } from "../lib/runtime/check.js";
 import { checkSettings, interfaceName, type Role } from "../lib/runtime/config.js";
@@ -190,9 +191,13 @@ export function decideCarpInterfaces(facts: CarpInterfacesFacts): Result {
   return resultFromFindings(findings, okSummary, agreeing, perfdata);
 }
 
-/** One round trip per host: the hostname.carp* files (through its carpentry) and `ifconfig carp` together. */
-async function readHost(host: Host): Promise<CarpFilesHost> {
-  const { files, alongside } = await readFilesOn(host, { paths: [FILES_GLOB], withContent: true, maxBytes: MAX_FILE_BYTES }, [IFCONFIG_CARP]);
+/**
+ * One round trip per host: the hostname.carp* files (through its carpentry) and `ifconfig carp` together.
+ * Each host masks the pass before it answers; under the run's one-time key both hosts' masks of one
+ * pass are alike and those of two passes differ, so the passes compare without leaving either host.
+ */
+async function readHost(host: Host, secretKey: string): Promise<CarpFilesHost> {
+  const { files, alongside } = await readFilesOn(host, { paths: [FILES_GLOB], withContent: true, maxBytes: MAX_FILE_BYTES, secretKey }, [IFCONFIG_CARP]);
   const [ifconfigAnswer] = alongside;
   if (!ifconfigAnswer) throw new HostError(`no answer from ${host.label}`);
   const liveInterfaces = readIfconfigCarp(host.role, ifconfigAnswer).map((iface) => iface.name);
@@ -205,7 +210,7 @@ export const check: CheckDefinition = {
   roles: ["primary"],
   usesPeer: true,
   reads: [
-    "both hosts, one round trip each: /etc/hostname.carp* (through carpentry's readFiles; contents are compared, never printed) and /sbin/ifconfig carp",
+    "both hosts, one round trip each: /etc/hostname.carp* (through carpentry's readFiles; each host masks the pass before it answers, as a digest under a key made for the run, so passes compare without leaving either host; contents are never printed) and /sbin/ifconfig carp",
     "[host_specific] interfaces: the primary's NIC name -> the secondary's, for carpdev (re0 = \"em0\")",
     "[checks.carp_interfaces] ignore: carp interfaces to leave out",
   ],
@@ -221,7 +226,8 @@ export const check: CheckDefinition = {
   },
   settings: settingsSchema,
   async run(ctx) {
-    const [primary, secondary] = await Promise.all([readHost(ctx.primary), readHost(ctx.secondary)]);
+    const secretKey = randomBytes(32).toString("hex");
+    const [primary, secondary] = await Promise.all([readHost(ctx.primary, secretKey), readHost(ctx.secondary, secretKey)]);
     const settings = checkSettings(ctx.config, check.name, settingsSchema);
     return decideCarpInterfaces({ primary, secondary, hostSpecificInterfaces: ctx.config.host_specific.interfaces, ignore: settings.ignore });
   },

@@ -195,8 +195,8 @@ async function compareSets(ctx: CheckContext, names: readonly string[]): Promise
 }
 
 const COMMON_READS = [
-  "both hosts: each path's type, mode, owner and a sha256 of its content or its symlink target, walked by carpentry's own code (the secondary's through `carpentry facts` over ssh); identical sets cost one round trip",
-  `both hosts, only for files whose content differs: text up to ${MAX_TEXT_BYTES / 1024} KiB a file, ${MAX_CONTENT_BYTES_TOTAL / 1024 / 1024} MiB in all, secrets masked on the host it comes from`,
+  "both hosts: each path's type, mode, owner and a sha256 of its content or its symlink target, walked by carpentry's own code (the secondary's through `carpentry facts` over ssh), names read as bytes (one that is not UTF-8 printed as pf\\xe9.conf); identical sets cost one round trip",
+  `both hosts, only for files whose content differs: text up to ${MAX_TEXT_BYTES / 1024} KiB a file, ${MAX_CONTENT_BYTES_TOTAL / 1024 / 1024} MiB in all, secrets masked on the host it comes from (key blocks, passwords, keys and the credential files OpenVPN configs name: see the README's Security section)`,
 ];
 
 function statesFor(what: string, hostSpecific: boolean): CheckDefinition["states"] {

@@ -230,7 +230,7 @@ export const check: CheckDefinition = {
   roles: ["primary", "secondary"],
   usesPeer: false,
   reads: [
-    "this host only: every file and directory at and below [checks.installed] paths (owner and mode; symlinks are not followed), default " +
+    "this host only: every file and directory at and below [checks.installed] paths (owner and mode; symlinks are not followed; names read as bytes, one that is not UTF-8 printed as x\\xe9.sh), default " +
       `on the primary ${DEFAULT_PATHS.primary.join(", ")}; on the secondary ${DEFAULT_PATHS.secondary.join(", ")}; ` +
       `without carpentry's sync only ${CHECKS_PATH}`,
     `[checks.installed] carpentry_sync = true | false; absent, it is found out on this host: carpentry's sync is installed when any of its paths exists (on the primary ${SYNC_PATHS.primary.join(", ")}; on the secondary ${SYNC_PATHS.secondary.join(", ")}), and then all of them are required`,

@@ -14,15 +14,16 @@
 // every call takes a trip through the thread pool. Large files are hashed in chunks through one
 // buffer, so a 50 MB table costs 1 MB of memory and is never read whole.
 import { createHash } from "node:crypto";
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Dirent, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from "node:fs";
 import * as v from "valibot";
 import type { Config } from "../runtime/config.js";
 import { unifiedDiff } from "./diff.js";
 import { ConfigError, HostError, TimeoutError } from "../runtime/errors.js";
 import { readPeerMessage, registerFacts, type Talk } from "../facts/protocol.js";
-import { expandPaths, globToRegExp } from "../facts/files.js";
+import { expandPaths } from "../facts/files.js";
+import { escapeName, fsPath, globToRegExp, readDirectory } from "../facts/paths.js";
 import type { Host } from "../transport/host.js";
-import { isSecretFile, redactText, type RedactionRules } from "./redact.js";
+import { checkRules, collectNamedSecrets, isSecretFile, noNamedSecrets, redactText, type NamedSecrets, type RedactionRules } from "./redact.js";
 
 /** What both hosts walk; sent to the peer as it is. */
 export interface FileSetSpec {
@@ -113,6 +114,8 @@ export interface ManifestOptions {
   /** Applied to each text file up to MAX_TEXT_BYTES before hashing (host-specific values, on the primary). */
   readonly transformText?: (text: string) => string;
   readonly signal?: AbortSignal;
+  /** Collects the credential files that the walked text files name (auth-user-pass FILE...): secret files. */
+  readonly namedSecrets?: NamedSecrets;
 }
 
 function sha256Hex(data: string | Buffer): string {
@@ -160,7 +163,7 @@ const OPEN_FILE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_
 function regularFileEntry(path: string, buffer: Buffer, options: ManifestOptions): ManifestEntry | string {
   let fd: number;
   try {
-    fd = openSync(path, OPEN_FILE_FLAGS);
+    fd = openSync(fsPath(path), OPEN_FILE_FLAGS);
   } catch (error) {
     return errorCode(error);
   }
@@ -200,6 +203,7 @@ function hashOpenFile(fd: number, buffer: Buffer, options: ManifestOptions): { s
     if (read < wanted) break;
   }
   const rest = buffer.subarray(0, filled);
+  if (options.namedSecrets && !wrapped && !binary && total <= MAX_TEXT_BYTES) collectNamedSecrets(rest.toString("utf8"), options.namedSecrets);
   if (options.transformText && !wrapped && !binary && total <= MAX_TEXT_BYTES) {
     const text = rest.toString("utf8");
     const mapped = options.transformText(text);
@@ -212,7 +216,7 @@ function hashOpenFile(fd: number, buffer: Buffer, options: ManifestOptions): { s
 /** A file's content if it has at most maxBytes, else undefined; never reads more than that. */
 function readAtMost(path: string, maxBytes: number): Buffer | undefined {
   const buffer = Buffer.allocUnsafe(maxBytes + 1);
-  const fd = openSync(path, OPEN_FILE_FLAGS);
+  const fd = openSync(fsPath(path), OPEN_FILE_FLAGS);
   let length = 0;
   try {
     for (;;) {
@@ -232,10 +236,10 @@ function excluded(path: string, patterns: readonly RegExp[]): boolean {
 }
 
 /** A path that readdir did not say is a regular file: a root, a directory, a symlink, a device... */
-function statEntry(path: string, buffer: Buffer, options: ManifestOptions): { entry?: ManifestEntry; children?: Dirent[] } {
+function statEntry(path: string, buffer: Buffer, options: ManifestOptions): { entry?: ManifestEntry; children?: { name: string; isFile: boolean }[] } {
   let stat: Stats;
   try {
-    stat = lstatSync(path);
+    stat = lstatSync(fsPath(path));
   } catch (error) {
     const code = errorCode(error);
     // A configured path that does not exist is simply not part of the set on this host.
@@ -248,8 +252,8 @@ function statEntry(path: string, buffer: Buffer, options: ManifestOptions): { en
   }
   if (!stat.isSymbolicLink() && !stat.isDirectory()) return { entry: { ...meta, type: "other" } };
   try {
-    if (stat.isSymbolicLink()) return { entry: { ...meta, type: "symlink", linkTarget: readlinkSync(path) } };
-    return { entry: { ...meta, type: "dir" }, children: readdirSync(path, { withFileTypes: true }) };
+    if (stat.isSymbolicLink()) return { entry: { ...meta, type: "symlink", linkTarget: escapeName(readlinkSync(fsPath(path), { encoding: "buffer" })) } };
+    return { entry: { ...meta, type: "dir" }, children: readDirectory(path) };
   } catch (error) {
     return { entry: { ...meta, type: "unreadable", error: errorCode(error) } };
   }
@@ -277,7 +281,7 @@ export async function buildManifest(spec: FileSetSpec, options: ManifestOptions 
     }
     const { entry, children } = statEntry(path, buffer, options);
     if (entry) entries.push(entry);
-    for (const child of children ?? []) pending.push([childPath(path, child.name), child.isFile()]);
+    for (const child of children ?? []) pending.push([childPath(path, child.name), child.isFile]);
   }
   return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
@@ -357,8 +361,8 @@ export interface SetDetails {
   readonly unreadable: readonly string[];
 }
 
-function withContent(entry: ManifestEntry, spec: FileSetSpec, budget: { bytes: number }): PeerEntry {
-  if (isSecretFile(entry.path, spec.redaction)) return { ...entry, withheld: "secret" };
+function withContent(entry: ManifestEntry, spec: FileSetSpec, budget: { bytes: number }, named: NamedSecrets): PeerEntry {
+  if (isSecretFile(entry.path, spec.redaction, named)) return { ...entry, withheld: "secret" };
   if (entry.binary) return { ...entry, withheld: "binary" };
   if (entry.size > MAX_TEXT_BYTES) return { ...entry, withheld: "too large" };
   if (entry.size > budget.bytes) return { ...entry, withheld: "budget" };
@@ -375,7 +379,7 @@ function withContent(entry: ManifestEntry, spec: FileSetSpec, budget: { bytes: n
 }
 
 /** This host's entries that differ from the asker's, with the content of differing text files. */
-function setDetails(spec: FileSetSpec, entries: readonly ManifestEntry[], askingEntries: readonly (readonly [string, string, string])[], budget: { bytes: number }): SetDetails {
+function setDetails(spec: FileSetSpec, entries: readonly ManifestEntry[], askingEntries: readonly (readonly [string, string, string])[], budget: { bytes: number }, named: NamedSecrets): SetDetails {
   const asking = new Map(askingEntries.map(([path, digest, contentDigest]) => [path, { digest, contentDigest }]));
   const differing: PeerEntry[] = [];
   const here = new Set<string>();
@@ -384,16 +388,19 @@ function setDetails(spec: FileSetSpec, entries: readonly ManifestEntry[], asking
     const theirs = asking.get(entry.path);
     if (theirs && theirs.digest === entryDigest(entry, spec)) continue;
     const contentDiffers = entry.type === "file" && theirs !== undefined && theirs.contentDigest !== "" && theirs.contentDigest !== entry.contentDigest;
-    differing.push(contentDiffers ? withContent(entry, spec, budget) : entry);
+    differing.push(contentDiffers ? withContent(entry, spec, budget, named) : entry);
   }
   const absent = askingEntries.map(([path]) => path).filter((path) => !here.has(path));
   return { count: entries.length, differing, absent, unreadable: unreadablePaths(entries) };
 }
 
 /** The asker's reply to our digests: its entries of the sets whose digests differ. */
+const namedSecretsSchema = v.strictObject({ paths: v.array(v.string()), tails: v.array(v.string()) });
 const fileSetsReplySchema = v.strictObject({
   sets: v.array(v.strictObject({ name: v.string(), entries: localEntriesSchema })),
   maxContentBytes: v.number(),
+  /** The credential files the asker's configs name: secret here too, whatever this host's configs say. */
+  namedSecrets: namedSecretsSchema,
 });
 
 /**
@@ -402,20 +409,24 @@ const fileSetsReplySchema = v.strictObject({
  */
 async function answerFileSets(args: unknown, signal: AbortSignal, talk: Talk): Promise<{ digests: Record<string, SetDigest>; details: Record<string, SetDetails> }> {
   const { sets } = validateArgs(digestArgsSchema, args, "fileSets");
+  for (const spec of sets) checkRules(spec.redaction);
   const manifests = new Map<string, { spec: FileSetSpec; entries: ManifestEntry[] }>();
   const digests: Record<string, SetDigest> = {};
+  const named = noNamedSecrets();
   for (const spec of sets) {
-    const entries = await buildManifest(spec, { signal });
+    const entries = await buildManifest(spec, { signal, namedSecrets: named });
     manifests.set(spec.name, { spec, entries });
     digests[spec.name] = { digest: manifestDigest(entries, spec), count: entries.length, unreadable: unreadablePaths(entries) };
   }
   const reply = validateArgs(fileSetsReplySchema, await talk.ask({ digests }), "fileSets reply");
   const budget = { bytes: Math.min(reply.maxContentBytes, MAX_CONTENT_BYTES_TOTAL) };
+  for (const path of reply.namedSecrets.paths) named.paths.add(path);
+  for (const tail of reply.namedSecrets.tails) named.tails.add(tail);
   const details: Record<string, SetDetails> = {};
   for (const { name, entries: askingEntries } of reply.sets) {
     const set = manifests.get(name);
     if (!set) throw new Error(`fileSets reply: no set ${JSON.stringify(name)} was asked for`);
-    details[name] = setDetails(set.spec, set.entries, askingEntries, budget);
+    details[name] = setDetails(set.spec, set.entries, askingEntries, budget, named);
   }
   return { digests, details };
 }
@@ -517,9 +528,9 @@ export interface LocalSet {
   readonly transformText?: (text: string) => string;
 }
 
-export function readLocalText(set: LocalSet): LocalText {
+export function readLocalText(set: LocalSet, named?: NamedSecrets): LocalText {
   return (entry) => {
-    if (isSecretFile(entry.path, set.spec.redaction)) return { withheld: "secret" };
+    if (isSecretFile(entry.path, set.spec.redaction, named)) return { withheld: "secret" };
     let data: Buffer | undefined;
     try {
       data = readAtMost(entry.path, MAX_TEXT_BYTES);
@@ -566,9 +577,9 @@ function answerFor<T>(answers: Record<string, T>, name: string, peer: Host, op: 
   return answer;
 }
 
-async function buildManifests(sets: readonly LocalSet[], signal: AbortSignal): Promise<ManifestEntry[][]> {
+async function buildManifests(sets: readonly LocalSet[], signal: AbortSignal, namedSecrets: NamedSecrets): Promise<ManifestEntry[][]> {
   const manifests: ManifestEntry[][] = [];
-  for (const set of sets) manifests.push(await buildManifest(set.spec, { ...(set.transformText ? { transformText: set.transformText } : {}), signal }));
+  for (const set of sets) manifests.push(await buildManifest(set.spec, { ...(set.transformText ? { transformText: set.transformText } : {}), signal, namedSecrets }));
   return manifests;
 }
 
@@ -580,7 +591,9 @@ async function buildManifests(sets: readonly LocalSet[], signal: AbortSignal): P
  */
 export async function compareFileSets(peer: Host, sets: readonly LocalSet[], labels: HostLabels, deadline: AbortSignal): Promise<SetComparison[]> {
   const specs = sets.map((set) => set.spec);
-  const walking = buildManifests(sets, deadline);
+  for (const spec of specs) checkRules(spec.redaction);
+  const named = noNamedSecrets();
+  const walking = buildManifests(sets, deadline, named);
   walking.catch(() => undefined); // Awaited below; until then a failure must not count as unhandled.
   let digests: v.InferOutput<typeof digestAnswerSchema> | undefined;
   const detailed = new Set<string>();
@@ -593,7 +606,7 @@ export async function compareFileSets(peer: Host, sets: readonly LocalSet[], lab
       detailed.add(set.spec.name);
       return [{ name: set.spec.name, entries: local.map((entry) => entryTuple(entry, set.spec)) }];
     });
-    return { sets: toDetail, maxContentBytes: MAX_CONTENT_BYTES_TOTAL };
+    return { sets: toDetail, maxContentBytes: MAX_CONTENT_BYTES_TOTAL, namedSecrets: { paths: [...named.paths], tails: [...named.tails] } };
   };
   const answer = (await peer.facts("fileSets", { sets: specs }, { answer: answerQuestion })).value;
   const localManifests = await walking;
@@ -608,6 +621,6 @@ export async function compareFileSets(peer: Host, sets: readonly LocalSet[], lab
       return { ...common, peerCount: theirs.count, differences: [], unreadableOnPeer: theirs.unreadable, roundTrips: 1 };
     }
     const theirs = answerFor(details, name, peer, "fileSets");
-    return { ...common, peerCount: theirs.count, differences: compareManifests(set.spec, local, theirs, readLocalText(set), labels), unreadableOnPeer: theirs.unreadable, roundTrips: 2 };
+    return { ...common, peerCount: theirs.count, differences: compareManifests(set.spec, local, theirs, readLocalText(set, named), labels), unreadableOnPeer: theirs.unreadable, roundTrips: 2 };
   });
 }

@@ -1,10 +1,12 @@
 // The readFiles facts op: small files and their metadata (hostname.carpN, sysctl.conf, the installed
 // scripts), read by our own code on either host, with '*' globs in the last path component.
 import { createHash } from "node:crypto";
-import { lstat, readdir, readFile, readlink } from "node:fs/promises";
+import { lstat, readFile, readlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import * as v from "valibot";
 import { readPeerMessage, registerFacts } from "./protocol.js";
+import { escapeName, fsPath, globToRegExp, readDirectory } from "./paths.js";
+import { checkRules, collectNamedSecrets, isSecretFile, noNamedSecrets, redactText, type NamedSecrets, type RedactionRules } from "../compare/redact.js";
 import type { Host } from "../transport/host.js";
 import type { CommandResult, HostCommand } from "../transport/shell.js";
 
@@ -29,18 +31,22 @@ export interface ReadFilesArgs {
   readonly paths: readonly string[];
   readonly withContent: boolean;
   readonly maxBytes: number;
+  /**
+   * A one-time random key from the asker: secret values in the content come back as
+   * "[redacted:HMAC]", so that the asker can compare them between the hosts (the carp pass) without
+   * either host's answer holding them. Without it they come back as "[redacted]".
+   */
+  readonly secretKey?: string;
+  /** The asker's [redact] patterns and secret-file globs, applied here on top of the built-in rules. */
+  readonly redaction?: RedactionRules;
 }
 
-/** '*' and '?' within one path component. */
-export function globToRegExp(glob: string): RegExp {
-  const escaped = glob
-    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-    .replace(/\*/g, "[^/]*")
-    .replace(/\?/g, "[^/]");
-  return new RegExp(`^${escaped}$`);
-}
+/** Without the asker's rules: the built-in ones only. */
+const BUILTIN_RULES: RedactionRules = { patterns: [], secretFiles: [] };
 
-/** Expands '*' and '?' in the last component only; sorted, so both hosts list in one order. */
+export { globToRegExp };
+
+/** Expands '*' and '?' in the last component only (names read as bytes); sorted, so both hosts list in one order. */
 export async function expandPaths(paths: readonly string[]): Promise<string[]> {
   const out = new Set<string>();
   for (const path of paths) {
@@ -52,7 +58,7 @@ export async function expandPaths(paths: readonly string[]): Promise<string[]> {
     const dir = dirname(path);
     let entries: string[];
     try {
-      entries = await readdir(dir);
+      entries = readDirectory(dir).map((entry) => entry.name);
     } catch {
       continue;
     }
@@ -62,39 +68,84 @@ export async function expandPaths(paths: readonly string[]): Promise<string[]> {
   return [...out].sort();
 }
 
-async function readFileFacts(path: string, withContent: boolean, maxBytes: number): Promise<FileFacts> {
+async function readFileFacts(path: string, args: ReadFilesArgs, named: NamedSecrets): Promise<FileFacts> {
+  const { withContent, maxBytes } = args;
+  const rules = args.redaction ?? BUILTIN_RULES;
   let stat;
   try {
-    stat = await lstat(path);
+    stat = await lstat(fsPath(path));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return code === "ENOENT" || code === "ENOTDIR" ? { path, type: "missing" } : { path, type: "other", error: String(code) };
   }
   const meta = { path, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, size: stat.size };
-  if (stat.isSymbolicLink()) return { ...meta, type: "symlink", linkTarget: await readlink(path) };
+  if (stat.isSymbolicLink()) return { ...meta, type: "symlink", linkTarget: escapeName(await readlink(fsPath(path), { encoding: "buffer" })) };
   if (stat.isDirectory()) return { ...meta, type: "dir" };
   if (!stat.isFile()) return { ...meta, type: "other" };
   let data: Buffer;
   try {
-    data = await readFile(path);
+    data = await readFile(fsPath(path));
   } catch (error) {
     return { ...meta, type: "file", error: String((error as NodeJS.ErrnoException).code ?? error) };
   }
   const sha256 = createHash("sha256").update(data).digest("hex");
   const binary = data.includes(0);
-  const content = withContent && !binary && data.length <= maxBytes ? data.toString("utf8") : undefined;
+  // Masked here, before the answer leaves the host; a secret file's content is never sent.
+  const content =
+    withContent && !binary && data.length <= maxBytes && !isSecretFile(path, rules, named)
+      ? redactText(path, data.toString("utf8"), rules, args.secretKey !== undefined ? { digestKey: args.secretKey } : {})
+      : undefined;
   return { ...meta, type: "file", sha256, binary, ...(content !== undefined ? { content } : {}) };
 }
 
 function validate(args: unknown): ReadFilesArgs {
   const a = args as Partial<ReadFilesArgs> | null;
   if (!a || !Array.isArray(a.paths) || !a.paths.every((p) => typeof p === "string" && p.startsWith("/"))) throw new Error("readFiles: paths must be absolute path strings");
-  return { paths: a.paths, withContent: a.withContent === true, maxBytes: typeof a.maxBytes === "number" ? a.maxBytes : 1024 * 1024 };
+  if (a.secretKey !== undefined && (typeof a.secretKey !== "string" || !/^[0-9a-f]{32,128}$/.test(a.secretKey))) throw new Error("readFiles: secretKey must be 32 to 128 hex digits");
+  const redaction = a.redaction === undefined ? undefined : v.safeParse(redactionSchema, a.redaction);
+  if (redaction && !redaction.success) throw new Error("readFiles: redaction must be { patterns: string[], secretFiles: string[] }");
+  if (redaction) checkRules(redaction.output);
+  return {
+    paths: a.paths,
+    withContent: a.withContent === true,
+    maxBytes: typeof a.maxBytes === "number" ? a.maxBytes : 1024 * 1024,
+    ...(a.secretKey !== undefined ? { secretKey: a.secretKey } : {}),
+    ...(redaction ? { redaction: redaction.output } : {}),
+  };
+}
+
+const redactionSchema = v.strictObject({ patterns: v.array(v.string()), secretFiles: v.array(v.string()) });
+
+// OpenVPN configs beside a file may name it as a credential file (auth-user-pass auth.txt).
+const CONFIG_NAME = /\.(conf|ovpn)$/;
+const MAX_CONFIG_BYTES = 512 * 1024;
+
+/** The credential files that the requested files and the OpenVPN configs in their directories name. */
+async function namedSecretsAround(paths: readonly string[]): Promise<NamedSecrets> {
+  const named = noNamedSecrets();
+  const configs = new Set(paths);
+  for (const dir of new Set(paths.map((path) => dirname(path)))) {
+    try {
+      for (const entry of readDirectory(dir)) if (entry.isFile && CONFIG_NAME.test(entry.name)) configs.add(join(dir, entry.name));
+    } catch {
+      // A directory that cannot be listed has no configs to read.
+    }
+  }
+  for (const path of configs) {
+    try {
+      const stat = await lstat(fsPath(path));
+      if (stat.isFile() && stat.size <= MAX_CONFIG_BYTES) collectNamedSecrets((await readFile(fsPath(path))).toString("utf8"), named);
+    } catch {
+      // Unreadable: it names nothing we can know of.
+    }
+  }
+  return named;
 }
 
 async function readFilesLocally(args: ReadFilesArgs): Promise<FileFacts[]> {
   const paths = await expandPaths(args.paths);
-  return Promise.all(paths.map((path) => readFileFacts(path, args.withContent, args.maxBytes)));
+  const named = args.withContent ? await namedSecretsAround(paths) : noNamedSecrets();
+  return Promise.all(paths.map((path) => readFileFacts(path, args, named)));
 }
 
 registerFacts("readFiles", (args) => readFilesLocally(validate(args)));

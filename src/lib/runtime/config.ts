@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError } from "./errors.js";
+import { redactPatternProblem } from "../compare/redact.js";
 
 const DEFAULT_CONFIG_PATH = "/etc/carpentry.monit/carpentry.toml";
 
@@ -24,17 +25,13 @@ const userName = v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, "a use
 export const interfaceName = v.pipe(v.string(), v.regex(/^[a-z]+[0-9]+$/, "an interface name such as em0"));
 const setName = v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_]*$/, "a name of lowercase letters, digits and _"));
 const sshOption = v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9]*[= ]\S.*$/, 'an ssh option such as "ServerAliveInterval=5"'));
-const regexSource = v.pipe(
-  v.string(),
-  v.check((source) => {
-    try {
-      new RegExp(source);
-      return true;
-    } catch {
-      return false;
-    }
-  }, "a valid regular expression"),
-);
+// A [redact] pattern: valid, and unable to backtrack without bound (it runs synchronously on every line).
+const redactPattern = v.rawCheck<string>(({ dataset, addIssue }) => {
+  if (!dataset.typed) return;
+  const problem = redactPatternProblem(dataset.value);
+  if (problem) addIssue({ message: problem });
+});
+const regexSource = v.pipe(v.string(), redactPattern);
 
 const peerSchema = v.strictObject({
   host: hostName,

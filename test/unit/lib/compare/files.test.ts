@@ -201,7 +201,7 @@ async function compareTrees(primaryNodes: Record<string, Node>, secondaryNodes: 
   const answer = await answerFacts(factsRequest("fileSets", { sets: [secondarySpec] }, 5000), {
     ask: async (question) => {
       same = (question as { digests: Record<string, { digest: string }> }).digests["test"]?.digest === manifestDigest(primaryEntries, secondarySpec);
-      return { sets: [{ name: "test", entries: tuples }], maxContentBytes: 1 << 20 };
+      return { sets: [{ name: "test", entries: tuples }], maxContentBytes: 1 << 20, namedSecrets: { paths: [], tails: [] } };
     },
   });
   if (!answer.ok) throw new Error(answer.error);
@@ -310,7 +310,7 @@ describe("compareFileSets: what the peer answers is checked, never trusted into 
     const [result] = await compare(peer);
     expect(result).toMatchObject({ name: "test", localCount: 1, peerCount: 1, differences: [], roundTrips: 1 });
     expect(peer.requests).toEqual([expect.objectContaining({ op: "fileSets", args: { sets: [setSpec] } })]);
-    expect(peer.replies).toEqual([{ sets: [], maxContentBytes: expect.any(Number) }]);
+    expect(peer.replies).toEqual([{ sets: [], maxContentBytes: expect.any(Number), namedSecrets: { paths: [], tails: [] } }]);
   });
 
   it("replies with this host's entries when they differ, in the same conversation", async () => {

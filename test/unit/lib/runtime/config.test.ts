@@ -110,3 +110,10 @@ describe("config", () => {
     expect(loadConfig(path, { all: ALL_CHECKS }).peer.port).toBe(2222);
   });
 });
+
+describe("[redact] patterns", () => {
+  it("refuses a pattern that can backtrack without bound, naming the file, the key and its line", () => {
+    const text = 'role = "primary"\n[peer]\nhost = "b"\n[redact]\npatterns = ["ok \\\\S+", "(a+)+$"]\n';
+    expect(() => parseConfig(text, "/etc/c.toml", { all: [] })).toThrow(/\/etc\/c\.toml.*redact\.patterns\.1.*nested quantifiers/);
+  });
+});
