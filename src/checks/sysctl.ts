@@ -87,8 +87,9 @@ export function namesToAsk(confs: readonly (ReadonlyMap<string, SysctlConfEntry>
   return [...names].sort();
 }
 
+/** The names after `--`: OpenBSD's sysctl reads its options with getopt(3), which stops there. */
 function sysctlCommand(names: readonly string[]): HostCommand {
-  return { argv: ["/sbin/sysctl", ...names] };
+  return { argv: ["/sbin/sysctl", "--", ...names] };
 }
 
 /**

@@ -20,7 +20,7 @@ async function setLive(host: HostName, live: Record<string, string>): Promise<vo
   for (const names of [NAMES, NAMES_WITH_WATCHDOG]) {
     await pair.setOutput(
       host,
-      ["/sbin/sysctl", ...names],
+      ["/sbin/sysctl", "--", ...names],
       names
         .filter((name) => name in live)
         .map((name) => `${name}=${live[name]}\n`)
@@ -122,7 +122,7 @@ describe("check_sysctl", () => {
   });
 
   it("is UNKNOWN naming the host and line when sysctl prints what it cannot read", async () => {
-    await pair.setOutput("secondary", ["/sbin/sysctl", ...NAMES], "net.inet.carp.allow: 1\n");
+    await pair.setOutput("secondary", ["/sbin/sysctl", "--", ...NAMES], "net.inet.carp.allow: 1\n");
     const run = await check("secondary");
     expect(run.firstLine).toBe("UNKNOWN: cannot parse secondary's sysctl output line 1");
     expect(run.code).toBe(3);

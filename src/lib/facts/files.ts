@@ -1,10 +1,11 @@
 // The readFiles facts op: small files and their metadata (hostname.carpN, sysctl.conf, the installed
 // scripts), read by our own code on either host, with '*' globs in the last path component.
-import { createHash } from "node:crypto";
-import { lstat, readdir, readFile, readlink } from "node:fs/promises";
+import { lstat, readdir, readlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import pLimit from "p-limit";
 import * as v from "valibot";
 import { readPeerMessage, registerFacts } from "./protocol.js";
+import { readBounded, READ_MAX_BYTES, type BoundedRead } from "./read-bounded.js";
 import type { Host } from "../transport/host.js";
 import type { CommandResult, HostCommand } from "../transport/shell.js";
 
@@ -62,7 +63,11 @@ export async function expandPaths(paths: readonly string[]): Promise<string[]> {
   return [...out].sort();
 }
 
-async function readFileFacts(path: string, withContent: boolean, maxBytes: number): Promise<FileFacts> {
+/** Files read at once by one request, and the most content one answer carries over all its files. */
+const FILES_AT_ONCE = 8;
+const CONTENT_TOTAL_MAX_BYTES = 16 * 1024 * 1024;
+
+async function readFileFacts(path: string, withContent: boolean, maxBytes: number, signal: AbortSignal, budget: { bytes: number }): Promise<FileFacts> {
   let stat;
   try {
     stat = await lstat(path);
@@ -74,30 +79,35 @@ async function readFileFacts(path: string, withContent: boolean, maxBytes: numbe
   if (stat.isSymbolicLink()) return { ...meta, type: "symlink", linkTarget: await readlink(path) };
   if (stat.isDirectory()) return { ...meta, type: "dir" };
   if (!stat.isFile()) return { ...meta, type: "other" };
-  let data: Buffer;
+  let read: BoundedRead;
   try {
-    data = await readFile(path);
+    read = await readBounded(path, withContent ? maxBytes : 0, signal);
   } catch (error) {
+    if (signal.aborted) throw error;
     return { ...meta, type: "file", error: String((error as NodeJS.ErrnoException).code ?? error) };
   }
-  const sha256 = createHash("sha256").update(data).digest("hex");
-  const binary = data.includes(0);
-  const content = withContent && !binary && data.length <= maxBytes ? data.toString("utf8") : undefined;
+  const { sha256, binary } = read;
+  const data = withContent && !binary && read.content !== undefined && read.content.length <= budget.bytes ? read.content : undefined;
+  if (data) budget.bytes -= data.length;
+  const content = data?.toString("utf8");
   return { ...meta, type: "file", sha256, binary, ...(content !== undefined ? { content } : {}) };
 }
 
 function validate(args: unknown): ReadFilesArgs {
   const a = args as Partial<ReadFilesArgs> | null;
   if (!a || !Array.isArray(a.paths) || !a.paths.every((p) => typeof p === "string" && p.startsWith("/"))) throw new Error("readFiles: paths must be absolute path strings");
-  return { paths: a.paths, withContent: a.withContent === true, maxBytes: typeof a.maxBytes === "number" ? a.maxBytes : 1024 * 1024 };
+  const maxBytes = typeof a.maxBytes === "number" && Number.isFinite(a.maxBytes) ? Math.max(0, Math.min(READ_MAX_BYTES, Math.floor(a.maxBytes))) : 1024 * 1024;
+  return { paths: a.paths, withContent: a.withContent === true, maxBytes };
 }
 
-async function readFilesLocally(args: ReadFilesArgs): Promise<FileFacts[]> {
+async function readFilesLocally(args: ReadFilesArgs, signal: AbortSignal): Promise<FileFacts[]> {
   const paths = await expandPaths(args.paths);
-  return Promise.all(paths.map((path) => readFileFacts(path, args.withContent, args.maxBytes)));
+  const limit = pLimit(FILES_AT_ONCE);
+  const budget = { bytes: CONTENT_TOTAL_MAX_BYTES };
+  return Promise.all(paths.map((path) => limit(() => readFileFacts(path, args.withContent, args.maxBytes, signal, budget))));
 }
 
-registerFacts("readFiles", (args) => readFilesLocally(validate(args)));
+registerFacts("readFiles", (args, signal) => readFilesLocally(validate(args), signal));
 
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 /** What a host's readFiles answers, as the asker checks it (FileFacts). */

@@ -15,8 +15,9 @@ export interface SysctlConfEntry {
   overriddenByLine: number | null;
 }
 
-// MIB names are dot-separated words; `kern.watchdog.period`, `net.inet6.ip6.forwarding`.
-const NAME_RE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
+// MIB names are dot-separated words; `kern.watchdog.period`, `net.inet6.ip6.forwarding`. No word
+// starts with '-': a name goes on to sysctl's argv, where it would be read as an option.
+const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$/;
 
 function splitLines(text: string): string[] {
   const lines = text.split("\n");
