@@ -4,7 +4,7 @@
 // by far (minutes, or never), and says what came out.
 import { spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -140,5 +140,22 @@ describe("a check with a config that is no regular file", () => {
     expect(ran.code).toBe(3);
     expect(ran.stdout).toContain(`config error: ${fifo}`);
     expect(ran.stdout).toMatch(/is a FIFO, not a regular file/);
+  });
+});
+
+describe("carpentry check and run --json: a usage error is JSON too", () => {
+  it.each([
+    [["check", "mailq", "--json", "--bogus"], /^bad arguments: unknown option '--bogus'/],
+    [["check", "mailq", "--json", "-w", "20:10"], /^bad warning '20:10'/],
+    [["check", "no_such_check", "--json"], /^no check named no_such_check/],
+    [["run", "--json", "-j", "99"], /^bad --parallel 99/],
+  ])("carpentry %j", async (args, summary) => {
+    const config = join(work, "ok.toml");
+    writeFileSync(config, 'role = "secondary"\n[peer]\nhost = "192.0.2.1"\n', { mode: 0o600 });
+    const ran = await run(CARPENTRY, ["--config", config, ...args], (stdin) => stdin.end(), 20_000);
+    expect(ran.code).toBe(3);
+    const out = JSON.parse(ran.stdout) as { status: string; code: number; summary: string };
+    expect(out).toMatchObject({ status: "UNKNOWN", code: 3 });
+    expect(out.summary).toMatch(summary);
   });
 });
