@@ -2,6 +2,7 @@
 // which here is an error so a check never compares values read from the wrong kind of host.
 
 import { ParseError } from "../runtime/errors.js";
+import { refuseForeign } from "./text.js";
 
 export interface SysctlConfEntry {
   name: string;
@@ -27,6 +28,7 @@ function splitLines(text: string): string[] {
 
 /** `sysctl name …` output: one `name=value` per line. Values are kept verbatim (may be empty). */
 export function parseSysctlOutput(text: string): Map<string, string> {
+  refuseForeign(text, "sysctl output");
   const what = "sysctl output";
   const values = new Map<string, string>();
   // Command output always ends with a newline; without one the last value may have been cut.
