@@ -11,7 +11,7 @@ import "../lib/facts/ops.js";
  * held unread. The largest real request, pfStateMatch's keys of a million states, is about 2 MB; a
  * longer line is refused, not buffered.
  */
-export const LINE_MAX_BYTES = 8 * 1024 * 1024;
+const LINE_MAX_BYTES = 8 * 1024 * 1024;
 
 /**
  * stdin as lines: the request is the first (or all of stdin, from an asker that sends no newline),

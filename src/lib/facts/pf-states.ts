@@ -103,7 +103,7 @@ export function encodeStateKeys(set: StateKeySet): EncodedStateKeys {
  * The most keys a request may carry: ten times OpenBSD's default state limit (`set limit states
  * 100000`), and what bounds the memory and time of decoding them (about 0.2 s and 100 MB).
  */
-export const MAX_STATE_KEYS = 1_000_000;
+const MAX_STATE_KEYS = 1_000_000;
 /** A 64-bit id takes at most 10 bytes of 7 bits. */
 const MAX_VARINT_BYTES = 10;
 

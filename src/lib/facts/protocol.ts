@@ -67,14 +67,14 @@ const DEADLINE_MIN_MS = 100;
 export const DEADLINE_MAX_MS = 10 * 60 * 1000;
 const DEADLINE_DEFAULT_MS = 30_000;
 
-export function clampDeadlineMs(deadlineMs: unknown): number {
+function clampDeadlineMs(deadlineMs: unknown): number {
   if (typeof deadlineMs !== "number" || Number.isNaN(deadlineMs)) return DEADLINE_DEFAULT_MS;
   return Math.min(DEADLINE_MAX_MS, Math.max(DEADLINE_MIN_MS, Math.round(deadlineMs)));
 }
 
 /** The deepest nesting and the most objects and arrays a line from the asker may hold. */
 const JSON_MAX_DEPTH = 64;
-export const JSON_MAX_CONTAINERS = 1_000_000;
+const JSON_MAX_CONTAINERS = 1_000_000;
 
 /**
  * Parses one line from the asker, after a linear scan that refuses what JSON.parse would turn into
