@@ -87,8 +87,9 @@ export function namesToAsk(confs: readonly (ReadonlyMap<string, SysctlConfEntry>
   return [...names].sort();
 }
 
+/** The names after `--`: OpenBSD's sysctl reads its options with getopt(3), which stops there. */
 function sysctlCommand(names: readonly string[]): HostCommand {
-  return { argv: ["/sbin/sysctl", ...names] };
+  return { argv: ["/sbin/sysctl", "--", ...names] };
 }
 
 /**
@@ -247,7 +248,7 @@ export const check: CheckDefinition = {
   usesPeer: true,
   reads: [
     "both hosts: /etc/sysctl.conf (through carpentry's readFiles facts op; on the peer over ssh)",
-    "both hosts: /sbin/sysctl NAME... for every name either sysctl.conf sets and every expected name (the peer twice when its sysctl.conf alone sets a name)",
+    "both hosts: /sbin/sysctl -- NAME... for every name either sysctl.conf sets and every expected name (the peer twice when its sysctl.conf alone sets a name); a name starting with - is refused",
     "[checks.sysctl] primary / secondary: expected values per role, added to the defaults net.inet.carp.allow=1, net.inet.carp.preempt=1, net.inet.ip.forwarding=1 " +
       '(quote the names: primary = { "net.inet.ip.forwarding" = 0 })',
     "[checks.sysctl] ignore: names whose sysctl.conf lines may differ between the hosts (live values and expectations are still checked)",

@@ -345,7 +345,7 @@ function setSysctl(host: HostState, values: Readonly<Record<string, string>>): v
     setOutput(host, ["sysctl", "-n", name], `${value}\n`);
   }
   setOutput(host, ["sysctl", "net.inet.carp"], carp.map(([name, value]) => `${name}=${value}\n`).join(""));
-  setOutput(host, ["sysctl", ...SYSCTL_NAMES], SYSCTL_NAMES.map((name) => `${name}=${values[name] ?? "?"}\n`).join(""));
+  setOutput(host, ["sysctl", "--", ...SYSCTL_NAMES], SYSCTL_NAMES.map((name) => `${name}=${values[name] ?? "?"}\n`).join(""));
 }
 
 /** `pfctl -si` with this many states (the derived OpenBSD 7 capture, its columns kept). */
@@ -628,7 +628,7 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
       setOutput(primary, ["netstat", "-sp", "pfsync"], "pfsync:\n\tmany packets received (IPv4)\n");
       setOutput(primary, ["pfctl", "-vsT"], "-pa-r--\tbadhosts\n?? table listing cut\n");
       setOutput(primary, ["pfctl", "-t", "badhosts", "-T", "show"], "   192.0.2.1\n   not-an-address\n");
-      setOutput(primary, ["sysctl", ...SYSCTL_NAMES], "net.inet.carp.allow: 1\n");
+      setOutput(primary, ["sysctl", "--", ...SYSCTL_NAMES], "net.inet.carp.allow: 1\n");
       setOutput(primary, ["sysctl", "net.inet.carp.preempt"], "net.inet.carp.preempt: 1\n");
       setOutput(primary, ["smtpctl", "show", "status"], "MDA up\n");
       setOutput(primary, ["smtpctl", "show", "queue"], "20e9202c5e70252a|inet4|mta\n");

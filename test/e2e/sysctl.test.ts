@@ -20,7 +20,7 @@ async function setLive(host: HostName, live: Record<string, string>): Promise<vo
   for (const names of [NAMES, NAMES_WITH_WATCHDOG]) {
     await pair.setOutput(
       host,
-      ["/sbin/sysctl", ...names],
+      ["/sbin/sysctl", "--", ...names],
       names
         .filter((name) => name in live)
         .map((name) => `${name}=${live[name]}\n`)
@@ -53,7 +53,7 @@ describe("check_sysctl", () => {
     }
     for (const host of HOST_NAMES) {
       const sysctlCalls = (await pair.commandEntries(host)).filter((entry) => entry.kind === "standin" && entry.argv[0] === "/sbin/sysctl");
-      expect(sysctlCalls.map((entry) => entry.line)).toEqual([`/sbin/sysctl ${NAMES.join(" ")}`, `/sbin/sysctl ${NAMES.join(" ")}`]);
+      expect(sysctlCalls.map((entry) => entry.line)).toEqual([`/sbin/sysctl -- ${NAMES.join(" ")}`, `/sbin/sysctl -- ${NAMES.join(" ")}`]);
       expect(await pair.refusedCommands(host)).toEqual([]);
     }
   });
@@ -85,8 +85,8 @@ describe("check_sysctl", () => {
     // The peer is asked for the primary's names while its file is on the way; its own name costs a second trip.
     const asked = async (host: HostName): Promise<string[]> =>
       (await pair.commandEntries(host)).filter((entry) => entry.kind === "standin" && entry.argv[0] === "/sbin/sysctl").map((entry) => entry.line);
-    expect(await asked("secondary")).toEqual([`/sbin/sysctl ${NAMES.join(" ")}`, `/sbin/sysctl ${NAMES_WITH_WATCHDOG.join(" ")}`]);
-    expect(await asked("primary")).toEqual([`/sbin/sysctl ${NAMES_WITH_WATCHDOG.join(" ")}`]);
+    expect(await asked("secondary")).toEqual([`/sbin/sysctl -- ${NAMES.join(" ")}`, `/sbin/sysctl -- ${NAMES_WITH_WATCHDOG.join(" ")}`]);
+    expect(await asked("primary")).toEqual([`/sbin/sysctl -- ${NAMES_WITH_WATCHDOG.join(" ")}`]);
     await pair.writeConfig("primary", `${PAIR_CONFIG.primary}[checks.sysctl]\nignore = ["kern.watchdog.period"]\n`);
     const ignored = await check("primary");
     expect(ignored.firstLine).toBe("OK: sysctl.conf alike on both hosts; 5 values as set and expected");
@@ -122,7 +122,7 @@ describe("check_sysctl", () => {
   });
 
   it("is UNKNOWN naming the host and line when sysctl prints what it cannot read", async () => {
-    await pair.setOutput("secondary", ["/sbin/sysctl", ...NAMES], "net.inet.carp.allow: 1\n");
+    await pair.setOutput("secondary", ["/sbin/sysctl", "--", ...NAMES], "net.inet.carp.allow: 1\n");
     const run = await check("secondary");
     expect(run.firstLine).toBe("UNKNOWN: cannot parse secondary's sysctl output line 1");
     expect(run.code).toBe(3);

@@ -1,12 +1,13 @@
 // The readFiles facts op: small files and their metadata (hostname.carpN, sysctl.conf, the installed
 // scripts), read by our own code on either host, with '*' globs in the last path component.
-import { createHash } from "node:crypto";
-import { lstat, readFile, readlink } from "node:fs/promises";
+import { readFile, lstat, readlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import pLimit from "p-limit";
 import * as v from "valibot";
 import { readPeerMessage, registerFacts } from "./protocol.js";
 import { escapeName, fsPath, globToRegExp, readDirectory } from "./paths.js";
 import { checkRules, collectNamedSecrets, isSecretFile, noNamedSecrets, redactText, type NamedSecrets, type RedactionRules } from "../compare/redact.js";
+import { readBounded, READ_MAX_BYTES, type BoundedRead } from "./read-bounded.js";
 import type { Host } from "../transport/host.js";
 import type { CommandResult, HostCommand } from "../transport/shell.js";
 
@@ -68,7 +69,11 @@ export async function expandPaths(paths: readonly string[]): Promise<string[]> {
   return [...out].sort();
 }
 
-async function readFileFacts(path: string, args: ReadFilesArgs, named: NamedSecrets): Promise<FileFacts> {
+/** Files read at once by one request, and the most content one answer carries over all its files. */
+const FILES_AT_ONCE = 8;
+const CONTENT_TOTAL_MAX_BYTES = 16 * 1024 * 1024;
+
+async function readFileFacts(path: string, args: ReadFilesArgs, named: NamedSecrets, signal: AbortSignal, budget: { bytes: number }): Promise<FileFacts> {
   const { withContent, maxBytes } = args;
   const rules = args.redaction ?? BUILTIN_RULES;
   let stat;
@@ -82,19 +87,18 @@ async function readFileFacts(path: string, args: ReadFilesArgs, named: NamedSecr
   if (stat.isSymbolicLink()) return { ...meta, type: "symlink", linkTarget: escapeName(await readlink(fsPath(path), { encoding: "buffer" })) };
   if (stat.isDirectory()) return { ...meta, type: "dir" };
   if (!stat.isFile()) return { ...meta, type: "other" };
-  let data: Buffer;
+  let read: BoundedRead;
   try {
-    data = await readFile(fsPath(path));
+    read = await readBounded(fsPath(path), withContent ? maxBytes : 0, signal);
   } catch (error) {
+    if (signal.aborted) throw error;
     return { ...meta, type: "file", error: String((error as NodeJS.ErrnoException).code ?? error) };
   }
-  const sha256 = createHash("sha256").update(data).digest("hex");
-  const binary = data.includes(0);
+  const { sha256, binary } = read;
   // Masked here, before the answer leaves the host; a secret file's content is never sent.
-  const content =
-    withContent && !binary && data.length <= maxBytes && !isSecretFile(path, rules, named)
-      ? redactText(path, data.toString("utf8"), rules, args.secretKey !== undefined ? { digestKey: args.secretKey } : {})
-      : undefined;
+  const data = withContent && !binary && read.content !== undefined && read.content.length <= budget.bytes && !isSecretFile(path, rules, named) ? read.content : undefined;
+  if (data) budget.bytes -= data.length;
+  const content = data === undefined ? undefined : redactText(path, data.toString("utf8"), rules, args.secretKey !== undefined ? { digestKey: args.secretKey } : {});
   return { ...meta, type: "file", sha256, binary, ...(content !== undefined ? { content } : {}) };
 }
 
@@ -108,7 +112,7 @@ function validate(args: unknown): ReadFilesArgs {
   return {
     paths: a.paths,
     withContent: a.withContent === true,
-    maxBytes: typeof a.maxBytes === "number" ? a.maxBytes : 1024 * 1024,
+    maxBytes: typeof a.maxBytes === "number" && Number.isFinite(a.maxBytes) ? Math.max(0, Math.min(READ_MAX_BYTES, Math.floor(a.maxBytes))) : 1024 * 1024,
     ...(a.secretKey !== undefined ? { secretKey: a.secretKey } : {}),
     ...(redaction ? { redaction: redaction.output } : {}),
   };
@@ -142,13 +146,15 @@ async function namedSecretsAround(paths: readonly string[]): Promise<NamedSecret
   return named;
 }
 
-async function readFilesLocally(args: ReadFilesArgs): Promise<FileFacts[]> {
+async function readFilesLocally(args: ReadFilesArgs, signal: AbortSignal): Promise<FileFacts[]> {
   const paths = await expandPaths(args.paths);
   const named = args.withContent ? await namedSecretsAround(paths) : noNamedSecrets();
-  return Promise.all(paths.map((path) => readFileFacts(path, args, named)));
+  const limit = pLimit(FILES_AT_ONCE);
+  const budget = { bytes: CONTENT_TOTAL_MAX_BYTES };
+  return Promise.all(paths.map((path) => limit(() => readFileFacts(path, args, named, signal, budget))));
 }
 
-registerFacts("readFiles", (args) => readFilesLocally(validate(args)));
+registerFacts("readFiles", (args, signal) => readFilesLocally(validate(args), signal));
 
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 /** What a host's readFiles answers, as the asker checks it (FileFacts). */

@@ -99,7 +99,19 @@ export function encodeStateKeys(set: StateKeySet): EncodedStateKeys {
   return { count: keyCount(set), byCreator };
 }
 
-/** The inverse of encodeStateKeys; throws on anything it did not produce. */
+/**
+ * The most keys a request may carry: ten times OpenBSD's default state limit (`set limit states
+ * 100000`), and what bounds the memory and time of decoding them (about 0.2 s and 100 MB).
+ */
+const MAX_STATE_KEYS = 1_000_000;
+/** A 64-bit id takes at most 10 bytes of 7 bits. */
+const MAX_VARINT_BYTES = 10;
+
+/**
+ * The inverse of encodeStateKeys; throws on anything it did not produce. Linear in its input: a
+ * varint longer than 64 bits, more keys than MAX_STATE_KEYS or than `count` says, is refused as
+ * soon as it is seen.
+ */
 export function decodeStateKeys(encoded: unknown): StateKeySet {
   const fail = (why: string): never => {
     throw new Error(`pfStateMatch: bad state keys: ${why}`);
@@ -107,26 +119,36 @@ export function decodeStateKeys(encoded: unknown): StateKeySet {
   if (typeof encoded !== "object" || encoded === null) return fail("not an object");
   const { count, byCreator } = encoded as Partial<EncodedStateKeys>;
   if (typeof count !== "number" || typeof byCreator !== "object" || byCreator === null) return fail("count or byCreator missing");
+  if (!Number.isInteger(count) || count < 0 || count > MAX_STATE_KEYS) return fail(`count must be 0 to ${MAX_STATE_KEYS}`);
   const set: StateKeySet = new Map();
+  let decoded = 0;
   for (const [creatorid, text] of Object.entries(byCreator)) {
     if (!/^[0-9a-f]{8}$/.test(creatorid) || typeof text !== "string") return fail(`creator ${JSON.stringify(creatorid).slice(0, 20)}`);
     const bytes = Buffer.from(text, "base64");
     const ids = new Set<bigint>();
     let id = 0n;
-    let delta = 0n;
-    let shift = 0n;
-    for (const byte of bytes) {
-      delta |= BigInt(byte & 0x7f) << shift;
-      if (byte & 0x80) {
-        shift += 7n;
-        continue;
+    let at = 0;
+    while (at < bytes.length) {
+      // Up to 7 bytes (49 bits) in a plain number; only a longer varint (an absolute 64-bit id) in a bigint.
+      let low = 0;
+      let length = 0;
+      let byte = 0x80;
+      while (byte & 0x80 && length < 7 && at < bytes.length) {
+        byte = bytes[at++] ?? 0;
+        low += (byte & 0x7f) * 2 ** (7 * length);
+        length++;
       }
+      let delta = BigInt(low);
+      while (byte & 0x80 && length < MAX_VARINT_BYTES && at < bytes.length) {
+        byte = bytes[at++] ?? 0;
+        delta |= BigInt(byte & 0x7f) << BigInt(7 * length);
+        length++;
+      }
+      if (byte & 0x80) return fail(length >= MAX_VARINT_BYTES ? `creator ${creatorid}: varint longer than 64 bits` : `creator ${creatorid}: varint cut short`);
       id += delta;
       ids.add(id);
-      delta = 0n;
-      shift = 0n;
+      if (++decoded > count) return fail(`more than the ${count} keys announced`);
     }
-    if (shift !== 0n) return fail(`creator ${creatorid}: varint cut short`);
     set.set(creatorid, ids);
   }
   if (keyCount(set) !== count) return fail(`expected ${count} keys, decoded ${keyCount(set)}`);
@@ -175,6 +197,9 @@ async function readStateTable(deadline: AbortSignal): Promise<string> {
 registerFacts("pfStateMatch", async (args, deadline) => {
   const { keys, minAgeSeconds } = (args ?? {}) as Partial<StateMatchArgs>;
   if (typeof minAgeSeconds !== "number" || minAgeSeconds < 0) throw new Error("pfStateMatch: minAgeSeconds must be a number of seconds");
+  // Decoding is linear and bounded (MAX_STATE_KEYS); the deadline is looked at before it and after.
+  deadline.throwIfAborted();
   const theirs = decodeStateKeys(keys);
+  deadline.throwIfAborted();
   return matchStates(stateKeys(parseStates(await readStateTable(deadline)), minAgeSeconds), theirs);
 });

@@ -52,15 +52,71 @@ export function registerFacts(op: string, handler: FactsHandler): void {
   handlers.set(op, handler);
 }
 
-function failed(error: string): FactsResponse {
+/** An answer that says why there is none. */
+export function failedAnswer(error: string): FactsResponse {
   return { protocol: PROTOCOL, version: VERSION, ok: false, error };
+}
+const failed = failedAnswer;
+
+/**
+ * The range a request's deadlineMs is clamped to: below 100 ms nothing could be answered, and no
+ * check waits longer than 10 minutes (its -t is at most an hour, but a peer that works that long
+ * for a monit check is stuck). A request without one gets DEADLINE_DEFAULT_MS.
+ */
+const DEADLINE_MIN_MS = 100;
+export const DEADLINE_MAX_MS = 10 * 60 * 1000;
+const DEADLINE_DEFAULT_MS = 30_000;
+
+function clampDeadlineMs(deadlineMs: unknown): number {
+  if (typeof deadlineMs !== "number" || Number.isNaN(deadlineMs)) return DEADLINE_DEFAULT_MS;
+  return Math.min(DEADLINE_MAX_MS, Math.max(DEADLINE_MIN_MS, Math.round(deadlineMs)));
+}
+
+/** The deepest nesting and the most objects and arrays a line from the asker may hold. */
+const JSON_MAX_DEPTH = 64;
+const JSON_MAX_CONTAINERS = 1_000_000;
+
+/**
+ * Parses one line from the asker, after a linear scan that refuses what JSON.parse would turn into
+ * far more memory than the line's size (millions of empty objects, arrays nested millions deep): the
+ * memory of an answer stays bounded by the line's length.
+ */
+export function parseAskerLine(line: string): { value: unknown } | { error: string } {
+  let depth = 0;
+  let containers = 0;
+  let inString = false;
+  for (let i = 0; i < line.length; i++) {
+    const code = line.charCodeAt(i);
+    if (inString) {
+      if (code === 0x5c) i++;
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x7b || code === 0x5b) {
+      if (++depth > JSON_MAX_DEPTH) return { error: `JSON nested deeper than ${JSON_MAX_DEPTH}` };
+      if (++containers > JSON_MAX_CONTAINERS) return { error: `JSON of more than ${JSON_MAX_CONTAINERS} objects and arrays` };
+    } else if (code === 0x7d || code === 0x5d) depth--;
+  }
+  try {
+    return { value: JSON.parse(line) as unknown };
+  } catch {
+    return { error: "not JSON" };
+  }
+}
+
+/** Rejects when `signal` aborts: an op that waits on something that never comes still ends then. */
+function abortedBy(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    const stop = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error("gave up at the request's deadline"));
+    if (signal.aborted) stop();
+    else signal.addEventListener("abort", stop, { once: true });
+  });
 }
 
 async function runOp(op: unknown, args: unknown, signal: AbortSignal, talk: Talk): Promise<FactsResponse> {
   const handler = typeof op === "string" ? handlers.get(op) : undefined;
   if (!handler) return failed(`unknown op ${JSON.stringify(op)} (carpentry ${VERSION})`);
   try {
-    return { protocol: PROTOCOL, version: VERSION, ok: true, value: await handler(args, signal, talk) };
+    return { protocol: PROTOCOL, version: VERSION, ok: true, value: await Promise.race([handler(args, signal, talk), abortedBy(signal)]) };
   } catch (error) {
     return failed(error instanceof Error ? error.message : String(error));
   }
@@ -79,7 +135,8 @@ export async function answerFacts(request: unknown, talk: Talk = CANNOT_TALK, si
   const asker = protocol >= 2 ? talk : CANNOT_TALK;
   if (signal) return runOp(op, args, signal, asker);
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), typeof deadlineMs === "number" && deadlineMs > 0 ? deadlineMs : 30_000);
+  const ms = clampDeadlineMs(deadlineMs);
+  const timer = setTimeout(() => controller.abort(new Error(`gave up at the request's deadline (${ms} ms)`)), ms);
   try {
     return await runOp(op, args, controller.signal, asker);
   } finally {

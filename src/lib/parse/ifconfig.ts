@@ -8,6 +8,7 @@
 
 import { isIP } from "node:net";
 import { ParseError } from "../runtime/errors.js";
+import { refuseForeign } from "./text.js";
 
 export type CarpState = "INIT" | "BACKUP" | "MASTER";
 
@@ -458,6 +459,7 @@ function parseCarpBlock(what: string, block: InterfaceBlock): CarpInterface {
  * carp interface, gives [] — the caller decides whether that is an error.
  */
 export function parseCarpInterfaces(text: string): CarpInterface[] {
+  refuseForeign(text, "ifconfig output");
   const what = "ifconfig carp output";
   return splitBlocks(text, what)
     .filter((b) => b.body.some((l) => l.tokens[0] === "carp:"))
@@ -470,6 +472,7 @@ export function parseCarpInterfaces(text: string): CarpInterface[] {
  * No output is an empty list: the caller knows which groups it asked for.
  */
 export function parseIfconfigGroups(text: string): InterfaceGroupDemotion[] {
+  refuseForeign(text, "ifconfig -g output");
   const what = "ifconfig -g output";
   const groups: InterfaceGroupDemotion[] = [];
   splitLines(text, what).forEach((raw, i) => {
@@ -488,6 +491,7 @@ export function parseIfconfigGroups(text: string): InterfaceGroupDemotion[] {
  * includes pfsync0): the block named `name`, or the only pfsyncN block, is used.
  */
 export function parsePfsyncInterface(text: string, name?: string): PfsyncInterface {
+  refuseForeign(text, "ifconfig pfsync output");
   const what = "ifconfig pfsync output";
   const candidates = splitBlocks(text, what).filter((b) => (name === undefined ? /^pfsync[0-9]+$/.test(b.name) : b.name === name));
   const block = candidates[0];

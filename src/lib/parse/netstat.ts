@@ -4,6 +4,7 @@
 // do not change with the value. With `-ss` rows whose value is 0 are not printed at all.
 
 import { ParseError } from "../runtime/errors.js";
+import { refuseForeign } from "./text.js";
 
 export interface ProtocolStats {
   /** The header word without the colon: `carp`, `pfsync`. */
@@ -72,6 +73,7 @@ function matchTemplate(protocol: string, value: number, text: string): RowTempla
 }
 
 export function parseProtocolStats(text: string): ProtocolStats {
+  refuseForeign(text, "netstat -s output");
   const what = "netstat -s output";
   const lines = text.split("\n");
   // Output always ends with a newline; without one the last row was cut, maybe inside its number.

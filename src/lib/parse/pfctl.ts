@@ -7,6 +7,7 @@
 
 import { isIP } from "node:net";
 import { ParseError } from "../runtime/errors.js";
+import { refuseForeign } from "./text.js";
 
 export interface PfStateTableStats {
   currentEntries: number;
@@ -140,6 +141,7 @@ const RATELESS_ROWS = new Set(["current entries", "half-open tcp"]);
 const STRICT_SECTIONS = new Set(["State Table", "Source Tracking Table", "Fragments", "Counters", "Limit Counters"]);
 
 export function parsePfInfo(text: string): PfInfo {
+  refuseForeign(text, "pfctl -si output");
   const what = "pfctl -si output";
   const lines = numberedLines(text, what);
   const first = lines.find((l) => l.raw.trim() !== "");
@@ -298,6 +300,7 @@ function finishTableStats(what: string, table: PfTableInfo, partial: PartialTabl
 
 /** `pfctl -vsT` (flag column + TAB + name) and `pfctl -vvsT` (plus the statistics block). */
 export function parseTableList(text: string): PfTableInfo[] {
+  refuseForeign(text, "pfctl -vsT output");
   const what = "pfctl -vsT output";
   const tables: PfTableInfo[] = [];
   let current: PfTableInfo | null = null;
@@ -398,6 +401,7 @@ function seconds(h: string | undefined, m: string | undefined, s: string | undef
 }
 
 export function parseStates(text: string): PfState[] {
+  refuseForeign(text, "pfctl -vvss output");
   const what = "pfctl -ss output";
   const states: PfState[] = [];
   let current: PfState | null = null;

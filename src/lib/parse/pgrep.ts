@@ -2,6 +2,7 @@
 // a space and the process name); exit 0 when something matched, 1 when nothing did.
 
 import { ParseError } from "../runtime/errors.js";
+import { refuseForeign } from "./text.js";
 
 export interface ProcessMatch {
   pid: number;
@@ -9,6 +10,7 @@ export interface ProcessMatch {
 }
 
 export function parsePgrepLong(text: string): ProcessMatch[] {
+  refuseForeign(text, "pgrep output");
   const what = "pgrep -l output";
   const lines = text.split("\n");
   const last = lines.pop() ?? "";

@@ -2,6 +2,7 @@
 // _rc_exit adds the result).
 
 import { ParseError } from "../runtime/errors.js";
+import { refuseForeign } from "./text.js";
 
 export interface RcctlCheckResult {
   service: string;
@@ -17,6 +18,7 @@ function nonEmptyLines(text: string, what: string): { lineNumber: number; raw: s
 }
 
 export function parseRcctlCheck(text: string): RcctlCheckResult {
+  refuseForeign(text, "rcctl check output");
   const what = "rcctl check output";
   const lines = nonEmptyLines(text, what);
   const line = lines[0];

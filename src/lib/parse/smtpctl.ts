@@ -3,6 +3,7 @@
 // last field (the error text) may contain more, so a line is cut into at most 14 pieces.
 
 import { ParseError } from "../runtime/errors.js";
+import { refuseForeign } from "./text.js";
 
 export type EnvelopeSource = "local" | "inet4" | "inet6" | "?";
 export type EnvelopeAgent = "mda" | "mta" | "bounce" | "?";
@@ -69,6 +70,7 @@ function pick<T extends string>(allowed: readonly T[], value: string): T | undef
 
 /** Parses the whole output; an empty queue prints nothing and gives []. */
 export function parseMailQueue(text: string, nowEpochSeconds: number): QueuedEnvelope[] {
+  refuseForeign(text, "smtpctl show queue output");
   const what = "smtpctl show queue output";
   const lines = text.split("\n");
   // Output always ends with a newline; without one the last envelope line was cut, possibly
@@ -164,6 +166,7 @@ export interface SmtpdStatus {
 }
 
 export function parseSmtpdStatus(text: string): SmtpdStatus {
+  refuseForeign(text, "smtpctl show status output");
   const what = "smtpctl show status output";
   const lines = text.split("\n");
   const last = lines.pop() ?? "";

@@ -2,6 +2,7 @@
 // which here is an error so a check never compares values read from the wrong kind of host.
 
 import { ParseError } from "../runtime/errors.js";
+import { refuseForeign } from "./text.js";
 
 export interface SysctlConfEntry {
   name: string;
@@ -15,8 +16,9 @@ export interface SysctlConfEntry {
   overriddenByLine: number | null;
 }
 
-// MIB names are dot-separated words; `kern.watchdog.period`, `net.inet6.ip6.forwarding`.
-const NAME_RE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
+// MIB names are dot-separated words; `kern.watchdog.period`, `net.inet6.ip6.forwarding`. No word
+// starts with '-': a name goes on to sysctl's argv, where it would be read as an option.
+const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$/;
 
 function splitLines(text: string): string[] {
   const lines = text.split("\n");
@@ -26,6 +28,7 @@ function splitLines(text: string): string[] {
 
 /** `sysctl name …` output: one `name=value` per line. Values are kept verbatim (may be empty). */
 export function parseSysctlOutput(text: string): Map<string, string> {
+  refuseForeign(text, "sysctl output");
   const what = "sysctl output";
   const values = new Map<string, string>();
   // Command output always ends with a newline; without one the last value may have been cut.

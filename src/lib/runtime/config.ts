@@ -1,23 +1,33 @@
 // The config file: TOML (smol-toml), validated by a schema (valibot). Every error names the file, the
 // key, the line where it can be found, and what was expected. Every key but role and peer.host has a
 // default, so a two-line config is a working one.
-import { readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import * as v from "valibot";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError } from "./errors.js";
 import { redactPatternProblem } from "../compare/redact.js";
+import { thresholdProblem } from "./thresholds.js";
 
 const DEFAULT_CONFIG_PATH = "/etc/carpentry.monit/carpentry.toml";
+/**
+ * The largest config read: a real one is a few KB; the bound keeps a mistaken --config (a log, a
+ * disk image) from filling memory before the deadline can stop anything.
+ */
+export const CONFIG_MAX_BYTES = 256 * 1024;
 
 // Building blocks of the schemas here and of the checks' own [checks.NAME] schemas.
 export const absolutePath = v.pipe(v.string(), v.regex(/^\/[^\0]*$/, "an absolute path"));
 export const port = v.pipe(v.number(), v.integer("a whole number"), v.minValue(1, "a port from 1 to 65535"), v.maxValue(65535, "a port from 1 to 65535"));
 export const positiveSeconds = v.pipe(v.number(), v.minValue(0.1, "a number of seconds above 0"), v.maxValue(3600, "at most 3600 seconds"));
 export const wholeCount = v.pipe(v.number(), v.integer("a whole number"), v.minValue(0, "0 or more"));
-// A threshold is a plain number ("alert above it") or a Nagios range string.
-export const threshold = v.union(
-  [v.number(), v.pipe(v.string(), v.regex(/^@?(~|-?\d+(\.\d+)?)?(:(-?\d+(\.\d+)?)?)?$/, "a Nagios range such as 10, 10:, ~:10, 10:20 or @10:20"))],
-  "a number or a Nagios range string",
+// A threshold is a plain number ("alert above it") or a Nagios range string, judged by the parser
+// -w/-c use, so that the config check refuses exactly what a check would.
+export const threshold = v.pipe(
+  v.union([v.number(), v.string()], "a number or a Nagios range string"),
+  v.check(
+    (value) => thresholdProblem(value) === undefined,
+    (issue) => thresholdProblem(issue.input) ?? "a Nagios range",
+  ),
 );
 // Host names and user names reach ssh's argv: a leading '-' would be read as an option.
 const hostName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.:%[\]-]+$/, "a host name or address"), v.regex(/^[^-]/, "a host name not starting with '-'"));
@@ -81,9 +91,16 @@ const driftSetSchema = v.strictObject({
   host_specific: v.optional(v.boolean(), false),
 });
 
+// A mail address reaches sendmail's argv and the SMTP envelope: a local user or user@domain, or
+// "Name <address>"; never a leading '-', which sendmail would read as an option.
+const ADDRESS = String.raw`[A-Za-z0-9!#$%&'*+/=?^_\x60{|}~.][A-Za-z0-9!#$%&'*+/=?^_\x60{|}~.-]*(?:@(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]))?`;
+const MAIL_ADDRESS = new RegExp(`^(?:${ADDRESS}|[^<>\\x00-\\x1f\\x7f]*<${ADDRESS}>)$`);
+const ADDRESS_EXPECTED = "a mail address such as root or carpentry@gw1.example.org, or Name <address>; not starting with '-'";
+const mailAddress = v.pipe(v.string(ADDRESS_EXPECTED), v.regex(MAIL_ADDRESS, ADDRESS_EXPECTED));
+
 const mailSchema = v.strictObject({
-  from: v.optional(v.string(), "carpentry@localhost"),
-  to: v.optional(v.union([v.string(), v.array(v.string())]), "root"),
+  from: v.optional(mailAddress, "carpentry@localhost"),
+  to: v.optional(v.union([mailAddress, v.pipe(v.array(mailAddress), v.minLength(1, "at least one address"))], ADDRESS_EXPECTED), "root"),
   subject_prefix: v.optional(v.string(), "[carpentry]"),
   smtp_host: v.optional(v.string(), "127.0.0.1"),
   smtp_port: v.optional(port, 25),
@@ -128,16 +145,59 @@ export function resolveConfigPath(fromArgs: string | undefined, env: NodeJS.Proc
   return fromArgs ?? (env["CARPENTRY_CONFIG"] || DEFAULT_CONFIG_PATH);
 }
 
+/**
+ * The config is trusted as code is (it names ssh_path, ssh_options, sendmail_path, run as root), so
+ * it is read only when it deserves it, as sshd's StrictModes judges a key file: a regular file
+ * (never a FIFO, a device or a directory: opened without blocking and judged by fstat before a byte
+ * is read), owned by root or by the user running the check, writable by no one else, and at most
+ * CONFIG_MAX_BYTES. Reading a regular file that small is quick, so loading stays within the deadline.
+ */
 export function loadConfig(path: string, sections: CheckSections): Config {
-  let text: string;
+  return parseConfig(readTrustedFile(path), path, sections);
+}
+
+function readTrustedFile(path: string): string {
+  const refuse = (why: string): never => {
+    throw new ConfigError(path, undefined, undefined, why);
+  };
+  let fd: number;
   try {
-    text = readFileSync(path, "utf8");
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "file not found" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String(code ?? error);
-    throw new ConfigError(path, undefined, undefined, `${why} (a TOML file with at least role and [peer] host)`);
+    const why = code === "ENOENT" ? "file not found" : code === "EACCES" ? "permission denied" : String(code ?? error);
+    return refuse(`${why} (a TOML file with at least role and [peer] host)`);
   }
-  return parseConfig(text, path, sections);
+  try {
+    const problem = untrustedBecause(fstatSync(fd));
+    if (problem) return refuse(`${problem}; the config is read only when it is a regular file, owned by root or this user, writable by no one else, at most ${CONFIG_MAX_BYTES / 1024} KiB`);
+    const buffer = Buffer.alloc(CONFIG_MAX_BYTES + 1);
+    let length = 0;
+    for (let read = -1; read !== 0 && length < buffer.length; length += read) read = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length > CONFIG_MAX_BYTES) return refuse(`larger than ${CONFIG_MAX_BYTES / 1024} KiB`);
+    return new TextDecoder("utf-8", { fatal: true }).decode(buffer.subarray(0, length));
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    if (error instanceof TypeError) return refuse("not UTF-8 text");
+    return refuse(`cannot read: ${String((error as NodeJS.ErrnoException).code ?? error)}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** What makes a config file untrustworthy, or undefined. */
+export function untrustedBecause(
+  stat: Pick<Stats, "mode" | "uid" | "size" | "isFile" | "isDirectory" | "isFIFO" | "isCharacterDevice" | "isBlockDevice" | "isSocket">,
+  uid: number | undefined = process.getuid?.(),
+): string | undefined {
+  if (!stat.isFile()) {
+    const kind = stat.isDirectory() ? "a directory" : stat.isFIFO() ? "a FIFO" : stat.isCharacterDevice() || stat.isBlockDevice() ? "a device" : stat.isSocket() ? "a socket" : "not a regular file";
+    return `is ${kind}, not a regular file`;
+  }
+  if (stat.uid !== 0 && stat.uid !== uid) return `owned by uid ${stat.uid}, not by root${uid !== undefined && uid !== 0 ? ` or uid ${uid}` : ""}`;
+  if ((stat.mode & 0o022) !== 0) return `writable by ${stat.mode & 0o002 ? "everyone" : "its group"} (mode ${(stat.mode & 0o7777).toString(8).padStart(4, "0")}; chmod go-w)`;
+  if (stat.size > CONFIG_MAX_BYTES) return `${stat.size} bytes, larger than ${CONFIG_MAX_BYTES / 1024} KiB`;
+  return undefined;
 }
 
 export function parseConfig(text: string, path: string, sections: CheckSections): Config {
@@ -149,6 +209,8 @@ export function parseConfig(text: string, path: string, sections: CheckSections)
       const reason = (error.message.split("\n")[0] ?? "syntax error").replace(/^Invalid TOML document: /, "");
       throw new ConfigError(path, undefined, error.line, `TOML syntax error: ${reason}`);
     }
+    // A document that overflows the parser (nesting thousands deep) is no config either.
+    if (error instanceof RangeError) throw new ConfigError(path, undefined, undefined, "TOML the parser cannot read (nested too deep?)");
     throw error;
   }
   const parsed = v.safeParse(configSchema, data);
@@ -156,7 +218,29 @@ export function parseConfig(text: string, path: string, sections: CheckSections)
   const checksSchema = checkSectionsSchema(sections);
   const checks = v.safeParse(checksSchema, parsed.output.checks);
   if (!checks.success) throw configError(checks.issues[0], checksSchema, ["checks"], text, path);
+  const conflict = hostSpecificConflict(parsed.output.host_specific);
+  if (conflict) throw new ConfigError(path, conflict.key, findKeyLine(text, conflict.key.split(".")), conflict.expected);
   return { ...parsed.output, checks: checks.output };
+}
+
+/**
+ * [host_specific] values map both ways and interfaces one way, in one table: a value that would map
+ * to two different ones makes the mapping ambiguous, and is refused here rather than by each check.
+ */
+function hostSpecificConflict(hostSpecific: Config["host_specific"]): { key: string; expected: string } | undefined {
+  const mapping = new Map<string, string>();
+  const pairs: [string, string, string][] = [];
+  hostSpecific.values.forEach((pair, index) => {
+    if (pair.primary === pair.secondary) return;
+    pairs.push([pair.primary, pair.secondary, `host_specific.values.${index}`], [pair.secondary, pair.primary, `host_specific.values.${index}`]);
+  });
+  for (const [onPrimary, onSecondary] of Object.entries(hostSpecific.interfaces)) pairs.push([onPrimary, onSecondary, `host_specific.interfaces.${onPrimary}`]);
+  for (const [from, to, key] of pairs) {
+    const already = mapping.get(from);
+    if (already !== undefined && already !== to) return { key, expected: `"${from}" would map to both "${already}" and "${to}"; each value may appear in one pair` };
+    mapping.set(from, to);
+  }
+  return undefined;
 }
 
 function checkSectionsSchema(sections: CheckSections): v.GenericSchema<Record<string, unknown>, Record<string, unknown>> {
@@ -220,15 +304,22 @@ function unwrap(schema: v.GenericSchema): v.GenericSchema {
  */
 function findKeyLine(text: string, keyPath: readonly string[]): number | undefined {
   const lines = text.split("\n");
+  // An array element (host_specific.values.2, mail.to.0): the element's own [[table]] where the array
+  // is an array of tables, else the line of the array's key.
+  const numericAt = keyPath.findIndex((part) => /^\d+$/.test(part));
+  if (numericAt !== -1) {
+    const arrayPath = keyPath.slice(0, numericAt);
+    return arrayTableLine(lines, arrayPath.join("."), Number(keyPath[numericAt]), keyPath[numericAt + 1]) ?? findKeyLine(text, arrayPath);
+  }
   let table: string[] = [];
   let tableLine: number | undefined;
   const wantedTable = keyPath.slice(0, -1).join(".");
   const last = keyPath[keyPath.length - 1];
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] ?? "").replace(/#.*$/, "").trim();
-    const header = /^\[\[?\s*([^\]]+?)\s*\]\]?$/.exec(line);
-    if (header?.[1]) {
-      table = header[1].split(".").map((part) => part.trim().replace(/^"|"$/g, ""));
+    const header = tableHeader(line);
+    if (header) {
+      table = header;
       if (table.join(".") === keyPath.join(".")) tableLine = i + 1;
       continue;
     }
@@ -239,4 +330,25 @@ function findKeyLine(text: string, keyPath: readonly string[]): number | undefin
     if (table.join(".") === wantedTable && assignment[2] === last) return i + 1;
   }
   return tableLine;
+}
+
+function tableHeader(line: string): string[] | undefined {
+  const header = /^\[\[?\s*([^\]]+?)\s*\]\]?$/.exec(line);
+  return header?.[1]?.split(".").map((part) => part.trim().replace(/^"|"$/g, ""));
+}
+
+/** The line of element `index` of an array of tables ([[name]]), or of its key `key`; undefined when `name` is no array of tables. */
+function arrayTableLine(lines: readonly string[], name: string, index: number, key: string | undefined): number | undefined {
+  let seen = -1;
+  let headerLine: number | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] ?? "").replace(/#.*$/, "").trim();
+    if (line.startsWith("[")) {
+      if (headerLine !== undefined) return headerLine;
+      if (line.startsWith("[[") && tableHeader(line)?.join(".") === name && ++seen === index) headerLine = i + 1;
+      continue;
+    }
+    if (headerLine !== undefined && key !== undefined && new RegExp(`^"?${key.replace(/[^A-Za-z0-9_]/g, "\\$&")}"?\\s*=`).test(line)) return i + 1;
+  }
+  return headerLine;
 }

@@ -54,9 +54,11 @@ export function worstStatus(statuses: Iterable<Status>): Status {
 export const URGENCY: Readonly<Record<Status, number>> = { CRITICAL: 0, UNKNOWN: 1, WARNING: 2, OK: 3 };
 
 // Escapes C0/C1 controls, DEL, and the line/paragraph separators so one value is one printed line and
-// a crafted file cannot move the cursor or inject a fake status line.
+// a crafted file cannot move the cursor or inject a fake status line; and the bidirectional-text
+// controls (LRM/RLM, the embeddings and overrides U+202A-202E, the isolates U+2066-2069, the Arabic
+// letter mark), with which a file name or value could display as something other than what it is.
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const NAMED_ESCAPES: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
 export function escapeControl(text: string): string {
@@ -71,7 +73,11 @@ export function escapeControl(text: string): string {
 /** Cuts text to a number of characters, marking the cut. */
 export function truncate(text: string, maxChars: number): string {
   if (text.length <= maxChars) return text;
-  return `${text.slice(0, Math.max(0, maxChars - 3))}...`;
+  let cut = Math.max(0, maxChars - 3);
+  // Never half a surrogate pair: it would print as a replacement character.
+  const last = text.charCodeAt(cut - 1);
+  if (cut > 0 && last >= 0xd800 && last <= 0xdbff) cut--;
+  return `${text.slice(0, cut)}...`;
 }
 
 function formatNumber(value: number | "U"): string {
@@ -91,13 +97,26 @@ function perfLabel(text: string): string {
   );
 }
 
+/**
+ * A warn/crit field as perfdata carries it: a Nagios range of plain numbers, at most
+ * PERF_RANGE_MAX_CHARS; anything else (it comes from -w/-c or the config) is left empty rather than
+ * copied into the output.
+ */
+const PERF_RANGE = /^@?(~|-?\d+(\.\d+)?)?(:(-?\d+(\.\d+)?)?)?$/;
+const PERF_RANGE_MAX_CHARS = 40;
+
+function perfRange(text: string | undefined): string {
+  if (text === undefined || text.length > PERF_RANGE_MAX_CHARS || !PERF_RANGE.test(text)) return "";
+  return text;
+}
+
 export function formatPerfdata(perfdata: readonly PerfDatum[]): string {
   return perfdata
     .map((datum) => {
       const fields = [
         `${perfLabel(datum.label)}=${formatNumber(datum.value)}${datum.uom ?? ""}`,
-        datum.warn ?? "",
-        datum.crit ?? "",
+        perfRange(datum.warn),
+        perfRange(datum.crit),
         datum.min === undefined ? "" : formatNumber(datum.min),
         datum.max === undefined ? "" : formatNumber(datum.max),
       ];
@@ -107,9 +126,12 @@ export function formatPerfdata(perfdata: readonly PerfDatum[]): string {
     .join(" ");
 }
 
+/** The first line, its perfdata left out where the line would not fit in what monit keeps. */
 export function firstLine(res: Result): string {
   const head = truncate(`${res.status}: ${escapeControl(res.summary)}`, SUMMARY_MAX_CHARS);
-  return res.perfdata.length > 0 ? `${head} | ${formatPerfdata(res.perfdata)}` : head;
+  const perfdata = formatPerfdata(res.perfdata);
+  const line = `${head} | ${perfdata}`;
+  return perfdata !== "" && Buffer.byteLength(line) + 1 <= DEFAULT_OUTPUT_MAX_BYTES ? line : head;
 }
 
 /**

@@ -126,7 +126,7 @@ export function helpText(def: CheckDefinition): string {
     "  -V, --version        the version",
   ];
   if (def.thresholds) {
-    options.push("  -w, --warning RANGE  WARNING threshold (Nagios range: 10, 10:, ~:10, 10:20, @10:20)");
+    options.push("  -w, --warning RANGE  WARNING threshold (Nagios range: 10, 10:, ~:10, 10:20, @10:20; numbers of at most 15 digits)");
     options.push("  -c, --critical RANGE CRITICAL threshold");
   }
   for (const option of def.options ?? []) {

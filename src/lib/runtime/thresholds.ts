@@ -9,7 +9,10 @@ export interface Range {
   readonly alertInside: boolean;
 }
 
-const NUMBER = /^-?\d+(\.\d+)?$/;
+// Numbers of at most 15 digits before the point and 6 after are exact in a double, and a range of
+// them fits in perfdata; a longer text is refused rather than copied into the output.
+const NUMBER = /^-?\d{1,15}(\.\d{1,6})?$/;
+const RANGE_MAX_CHARS = 40;
 
 export function parseRange(text: string, optionName = "threshold"): Range {
   const trimmed = text.trim();
@@ -18,6 +21,7 @@ export function parseRange(text: string, optionName = "threshold"): Range {
   const bad = (why: string): never => {
     throw new UsageError(`bad ${optionName} '${truncateArg(text)}'`, `${why}; expected a Nagios range such as 10, 10:, ~:10, 10:20 or @10:20`);
   };
+  if (trimmed.length > RANGE_MAX_CHARS) bad(`longer than ${RANGE_MAX_CHARS} characters`);
   if (body === "") bad("empty range");
   let startText: string;
   let endText: string;
@@ -32,11 +36,11 @@ export function parseRange(text: string, optionName = "threshold"): Range {
   let start: number;
   if (startText === "~") start = -Infinity;
   else if (NUMBER.test(startText)) start = Number(startText);
-  else return bad(`'${startText}' is not a number`);
+  else return bad(`'${truncateArg(startText)}' is not a number of at most 15 digits`);
   let end: number;
   if (endText === "") end = Infinity;
   else if (NUMBER.test(endText)) end = Number(endText);
-  else return bad(`'${endText}' is not a number`);
+  else return bad(`'${truncateArg(endText)}' is not a number of at most 15 digits`);
   if (start > end) bad("start is greater than end");
   return { text: trimmed, start, end, alertInside };
 }
@@ -53,4 +57,14 @@ export function rangeAlerts(range: Range, value: number): boolean {
 /** A plain number from the config means "alert above it", the usual reading of warning = 50. */
 export function rangeFromConfig(value: number | string, optionName: string): Range {
   return parseRange(typeof value === "number" ? String(value) : value, optionName);
+}
+
+/** Why a threshold from the config is not one, or undefined when it is: config validation and the check agree. */
+export function thresholdProblem(value: number | string): string | undefined {
+  try {
+    rangeFromConfig(value, "threshold");
+    return undefined;
+  } catch (error) {
+    return error instanceof UsageError ? (error.detail ?? error.summary) : String(error);
+  }
 }

@@ -17,8 +17,14 @@ export function loadExeca(): Promise<Execa> {
   return execaLoading;
 }
 
-/** Output no command we run comes near; a bound, so that a runaway one cannot exhaust memory. */
-const MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
+/**
+ * The most stdout kept of one command, so that a runaway one cannot exhaust memory. The largest
+ * output read is `pfctl -vvss`, about 220 bytes a state: 64 MiB holds some 300,000 states, three times
+ * OpenBSD's default state limit; everything else we run prints a few MB at most. stderr is only ever
+ * quoted in a message, and gets 1 MiB.
+ */
+const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+const MAX_STDERR_BYTES = 1024 * 1024;
 
 /** How long a process asked to stop (SIGTERM) has before it is killed. */
 const FORCE_KILL_AFTER_MS = 1000;
@@ -50,7 +56,7 @@ function baseOptions(signal: AbortSignal, env: NodeJS.ProcessEnv | undefined): O
     reject: false,
     stripFinalNewline: false,
     encoding: "buffer",
-    maxBuffer: MAX_OUTPUT_BYTES,
+    maxBuffer: { stdout: MAX_OUTPUT_BYTES, stderr: MAX_STDERR_BYTES },
     cancelSignal: signal,
     forceKillAfterDelay: FORCE_KILL_AFTER_MS,
     cleanup: true,
@@ -67,7 +73,7 @@ function throwIfNotRun(file: string, result: ExecaResult, description: string): 
     const reason: unknown = result.cause;
     throw reason instanceof TimeoutError ? reason : new TimeoutError(`gave up at the deadline: ${description}`);
   }
-  if (result.isMaxBuffer) throw new HostError(`${file} printed more than ${MAX_OUTPUT_BYTES / 1024 / 1024} MB`);
+  if (result.isMaxBuffer) throw new HostError(`${file} printed more than ${MAX_OUTPUT_BYTES / 1024 / 1024} MiB (or ${MAX_STDERR_BYTES / 1024 / 1024} MiB on stderr)`);
   if (result.exitCode === undefined && result.signal === undefined) {
     const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
     const why = code === "ENOENT" ? "not found" : code === "EACCES" ? "permission denied" : (result.shortMessage?.split("\n")[0] ?? "could not be started");
@@ -173,7 +179,7 @@ export class ProcessScope {
         stdout += text;
         pending += text;
         if (stdout.length > MAX_OUTPUT_BYTES) {
-          talkError ??= new HostError(`${file} printed more than ${MAX_OUTPUT_BYTES / 1024 / 1024} MB`);
+          talkError ??= new HostError(`${file} printed more than ${MAX_OUTPUT_BYTES / 1024 / 1024} MiB`);
           subprocess.kill("SIGKILL");
           return;
         }

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ALL_CHECKS } from "../../../../src/checks/index.js";
 import { check as mailq } from "../../../../src/checks/mailq.js";
-import { loadConfig, parseConfig, resolveConfigPath, type CheckSections } from "../../../../src/lib/runtime/config.js";
+import { CONFIG_MAX_BYTES, loadConfig, parseConfig, resolveConfigPath, untrustedBecause, type CheckSections } from "../../../../src/lib/runtime/config.js";
 import { ConfigError } from "../../../../src/lib/runtime/errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "carpentry-config-"));
@@ -115,5 +116,119 @@ describe("[redact] patterns", () => {
   it("refuses a pattern that can backtrack without bound, naming the file, the key and its line", () => {
     const text = 'role = "primary"\n[peer]\nhost = "b"\n[redact]\npatterns = ["ok \\\\S+", "(a+)+$"]\n';
     expect(() => parseConfig(text, "/etc/c.toml", { all: [] })).toThrow(/\/etc\/c\.toml.*redact\.patterns\.1.*nested quantifiers/);
+  });
+});
+
+describe("a config is trusted only when it deserves it", () => {
+  const BASE = 'role = "primary"\n[peer]\nhost = "secondary"\n';
+  const loadError = (path: string): ConfigError => {
+    try {
+      loadConfig(path, { all: ALL_CHECKS });
+    } catch (error) {
+      if (error instanceof ConfigError) return error;
+      throw error;
+    }
+    throw new Error("expected a ConfigError");
+  };
+
+  it("refuses a FIFO at once, without waiting for a writer", () => {
+    const fifo = join(dir, "fifo.toml");
+    execFileSync("mkfifo", [fifo]);
+    const started = performance.now();
+    const error = loadError(fifo);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(error.message).toContain(fifo);
+    expect(error.expected).toMatch(/is a FIFO, not a regular file/);
+  });
+
+  it("refuses a device such as /dev/zero before reading a byte of it", () => {
+    expect(loadError("/dev/zero").expected).toMatch(/is a device, not a regular file/);
+  });
+
+  it("refuses a directory", () => {
+    expect(loadError(dir).expected).toMatch(/is a directory/);
+  });
+
+  it("refuses a file its group or everyone may write", () => {
+    const path = join(dir, "open.toml");
+    writeFileSync(path, BASE);
+    chmodSync(path, 0o664);
+    expect(loadError(path).expected).toMatch(/writable by its group \(mode 0664; chmod go-w\)/);
+    chmodSync(path, 0o646);
+    expect(loadError(path).expected).toMatch(/writable by everyone/);
+    chmodSync(path, 0o600);
+    expect(loadConfig(path, { all: ALL_CHECKS }).role).toBe("primary");
+  });
+
+  it("refuses a file owned by another user than root or the one running it", () => {
+    const stat = {
+      mode: 0o100600,
+      uid: 1234,
+      size: 10,
+      isFile: () => true,
+      isDirectory: () => false,
+      isFIFO: () => false,
+      isCharacterDevice: () => false,
+      isBlockDevice: () => false,
+      isSocket: () => false,
+    };
+    expect(untrustedBecause(stat, 1000)).toBe("owned by uid 1234, not by root or uid 1000");
+    expect(untrustedBecause(stat, 1234)).toBeUndefined();
+    expect(untrustedBecause({ ...stat, uid: 0 }, 1000)).toBeUndefined();
+  });
+
+  it(`refuses a file larger than ${CONFIG_MAX_BYTES / 1024} KiB`, () => {
+    const path = join(dir, "big.toml");
+    writeFileSync(path, BASE + "#".repeat(CONFIG_MAX_BYTES));
+    expect(loadError(path).expected).toMatch(/larger than 256 KiB/);
+  });
+
+  it("refuses a file that is not UTF-8", () => {
+    const path = join(dir, "latin1.toml");
+    writeFileSync(path, Buffer.concat([Buffer.from(BASE), Buffer.from([0x23, 0xe9, 0x0a])]));
+    expect(loadError(path).expected).toBe("not UTF-8 text");
+  });
+});
+
+describe("the config check refuses what a check would refuse, naming the line", () => {
+  const BASE = 'role = "primary"\n[peer]\nhost = "secondary"\n';
+
+  it.each([
+    ['""', /empty range/],
+    ['"@"', /empty range/],
+    ['"20:10"', /start is greater than end/],
+    ['"1e400"', /not a number/],
+    ["inf", /not a number/],
+    [`"${"1".repeat(2000)}"`, /longer than 40 characters/],
+  ])("threshold %s", (value, why) => {
+    const error = configError(`${BASE}\n[checks.mailq]\nwarning = ${value}\n`);
+    expect(error.key).toBe("checks.mailq.warning");
+    expect(error.line).toBe(6);
+    expect(error.expected).toMatch(why);
+  });
+
+  it("conflicting [host_specific] values, at the pair that conflicts", () => {
+    const inline = configError(`${BASE}[host_specific]\nvalues = [\n  { primary = "10.0.0.1", secondary = "10.0.0.2" },\n  { primary = "10.0.0.3", secondary = "10.0.0.2" },\n]\n`);
+    expect(inline.key).toBe("host_specific.values.1");
+    expect(inline.line).toBe(5);
+    const tables = configError(`${BASE}[[host_specific.values]]\nprimary = "10.0.0.1"\nsecondary = "10.0.0.2"\n\n[[host_specific.values]]\nprimary = "10.0.0.1"\nsecondary = "10.0.0.3"\n`);
+    expect(tables.key).toBe("host_specific.values.1");
+    expect(tables.line).toBe(8);
+    expect(tables.expected).toMatch(/"10.0.0.1" would map to both "10.0.0.2" and "10.0.0.3"/);
+  });
+
+  it("a [mail] to or from that sendmail would read as an option", () => {
+    const to = configError(`${BASE}[mail]\nto = ["root", "-oQ/tmp/x"]\n`);
+    expect(to.key).toBe("mail.to.1");
+    expect(to.line).toBe(5);
+    expect(to.expected).toMatch(/not starting with '-'/);
+    const from = configError(`${BASE}[mail]\nfrom = "-f root"\n`);
+    expect(from.key).toBe("mail.from");
+    expect(from.line).toBe(5);
+    expect(configError(`${BASE}[mail]\nfrom = "a\\nb@example.org"\n`).key).toBe("mail.from");
+    expect(parseConfig(`${BASE}[mail]\nfrom = "Carpentry <carpentry@gw1.example.org>"\nto = ["root", "admin@example.org"]\n`, "c.toml", { all: ALL_CHECKS }).mail.to).toEqual([
+      "root",
+      "admin@example.org",
+    ]);
   });
 });
