@@ -30,7 +30,7 @@ export const SCENARIO_NAMES: readonly ScenarioName[] = [
 ];
 
 /** The shape and the fault of a scenario. */
-export function scenarioParts(name: ScenarioName): { shape: PairShape; fault?: FaultName } {
+function scenarioParts(name: ScenarioName): { shape: PairShape; fault?: FaultName } {
   if (name === "healthy") return { shape: "full" };
   if (name === "active-active") return { shape: ACTIVE_ACTIVE };
   if (name.startsWith("active-active/")) return { shape: ACTIVE_ACTIVE, fault: name.slice("active-active/".length) as FaultName };
