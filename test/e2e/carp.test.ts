@@ -73,14 +73,14 @@ describe("check_carp", () => {
     const res = await check("secondary");
     expect(res.firstLine).toMatch(/^CRITICAL: carp203 vhid 203 INIT on primary: 10\.112\.203\.254 \(\+1 more\) \|/);
     expect(res.code).toBe(2);
-    expect(res.stdout).toContain("carp203 vhid 203 on the primary: INIT (carpdev vio2, status invalid, UP)\n");
+    expect(res.stdout).toContain("carp203 vhid 203 (10.112.203.254) on the primary: INIT (carpdev vio2, status invalid, UP)\n");
   });
 
   it("WARNING when the primary is demoted for maintenance and the secondary took over", async () => {
     await pair.setOutput("primary", ["ifconfig", "-g", "carp"], fixture("ifconfig_g_internal_after_carpdemote50_faq.txt").replace("internal:", "carp:"));
     await setCarp("primary", PRIMARY_BACKUP);
     await setCarp("secondary", SECONDARY_MASTER);
-    const res = await check("primary");
+    const res = await check("primary", ["-v"]);
     expect(res.firstLine).toMatch(/^WARNING: primary carp demote 50 via group carp \(\+1 more\) \|.* primary_demote=50;;;0 /);
     expect(res.code).toBe(1);
     expect(res.stdout).toContain("failed over: carp203 vhid 203: primary BACKUP advskew 0, secondary MASTER advskew 100; the primary should hold it (advskew)\n");
