@@ -517,16 +517,46 @@ export const check: CheckDefinition = {
     WARNING:
       "failed over: a host took a vhid from the one that should hold it ('failed over: secondary took carp1 vhid 1 from primary'); " +
       "or a demote counter of a group a carp interface is in is not 0 ('primary carp demote 50 via group internal'): maintenance demotes on purpose, and a failover a forgotten one causes is reported besides. " +
-      "With the peer unreachable over ssh (check_peer alerts for that), this host's carp states tell the rest, read with carp(4): " +
-      "MASTER of every vhid: 'took over' (it holds what the peer should) or 'serving alone' (WARNING, not OK: a BACKUP sends no advertisement, so a live standby and a dead one look alike from here); " +
-      "BACKUP of a vhid: a MASTER still advertises it on that segment, so the peer is alive there and only ssh or the management path is broken ('primary not dead'), or, BACKUP of what this host should hold, 'failed over' to a live peer",
+      "With the peer unreachable over ssh (check_peer alerts for that), this host's own carp states speak: the table below",
     CRITICAL:
-      "a vhid has no MASTER or two (split brain); a vhid is INIT (this host cannot serve it; with the peer unreachable nobody may: the summary names the vhid and its address) or an interface shows status invalid; " +
-      "'split by segment': with net.inet.carp.preempt=1 a host is MASTER of some non-balancing interfaces and BACKUP of others, not as preferred (carp moves them together, so the segments see different masters; also seen by a survivor alone); " +
+      "a vhid has no MASTER or two (split brain); a vhid is INIT (the summary names the vhid and its address) or an interface shows status invalid; " +
+      "'split by segment': with net.inet.carp.preempt=1 a host is MASTER of some non-balancing interfaces and BACKUP of others, not as preferred (carp moves them together, so the segments see different masters); " +
       "the carp interfaces, vhids or advbase differ between the hosts; preferred_master names a host whose advskew is above the other's; a balancing vhid's advskew is equal on both; no carp interface",
     UNKNOWN:
       "bad config, a command failed or printed what the parser cannot read on this host, or the deadline expired. " +
       "When the peer answered what cannot be read, this host's own faults keep their status with a detail line 'pair view missing: <reason>'; with none the result is UNKNOWN 'pair view missing: <reason>'",
+  },
+  table: {
+    heading:
+      "With the peer unreachable over ssh, this host's own carp states, read with carp(4) (a BACKUP stays BACKUP only while a MASTER advertises the vhid on that segment; a BACKUP itself sends nothing)",
+    rows: [
+      [
+        "MASTER of every vhid, none of them the peer's",
+        "WARNING 'serving alone: primary MASTER of every vhid (1), secondary unreachable'",
+        "the service is up, but from here a live standby and a dead one look alike; not OK, so the mail says it with check_peer's",
+      ],
+      [
+        "MASTER of every vhid, some of them the peer's",
+        "WARNING 'took over: secondary MASTER of every vhid (1), primary unreachable'",
+        "the peer advertises none of them: dead, or cut off from these segments; the service is up on this host alone",
+      ],
+      [
+        "BACKUP of the peer's vhids (the rest, if any, MASTER as preferred)",
+        "WARNING 'primary not dead: it holds carp203 vhid 203, ssh to it fails'",
+        "the peer is alive on that segment and serving; only sshd or the management path is broken",
+      ],
+      ["BACKUP of a vhid this host should hold", "WARNING 'failed over: secondary took carp203 vhid 203, alive, ssh to it fails'", "the peer is alive and holds it"],
+      [
+        "INIT of a vhid",
+        "CRITICAL 'carp203 vhid 203 INIT on secondary: 10.112.203.254 may have no MASTER'",
+        "this host cannot serve the address and the peer may not either; the rest of this host's story goes in the details",
+      ],
+      [
+        "MASTER of some vhids and BACKUP of others, not as preferred",
+        "CRITICAL 'split by segment: …' with preempt on; WARNING 'failed over' with it off",
+        "with preempt carp moves a host's vhids together, so the pair is split across segments; without it a vhid may stay where a past failover left it",
+      ],
+    ],
   },
   settings: settingsSchema,
   async run(ctx) {

@@ -21,6 +21,10 @@ function checkMarkdown(check: CheckDefinition): string {
     "|---|---|",
     ...(["OK", "WARNING", "CRITICAL", "UNKNOWN"] as const).map((status) => `| ${status} | ${check.states[status].replace(/\|/g, "\\|")} |`),
   ];
+  if (check.table) {
+    const cell = (text: string): string => text.replace(/\|/g, "\\|");
+    lines.push("", `${check.table.heading}:`, "", "| this host | status | why |", "|---|---|---|", ...check.table.rows.map((row) => `| ${row.map(cell).join(" | ")} |`));
+  }
   if (check.thresholds) lines.push("", `Thresholds (-w/-c, Nagios ranges): ${check.thresholds}`);
   for (const option of check.options ?? []) lines.push("", `Option \`--${option.name}${option.valueName ? ` ${option.valueName}` : ""}\`: ${option.description}`);
   return lines.join("\n");

@@ -56,7 +56,7 @@ describe("check_carp", () => {
     await setCarp("primary", PRIMARY_BACKUP);
     await setCarp("secondary", SECONDARY_MASTER);
     const res = await check("primary");
-    expect(res.firstLine).toMatch(/^WARNING: failed over: secondary is MASTER of carp203 vhid 203 \|/);
+    expect(res.firstLine).toMatch(/^WARNING: failed over: secondary took carp203 vhid 203 from primary \|/);
     expect(res.code).toBe(1);
   });
 
@@ -71,31 +71,31 @@ describe("check_carp", () => {
     await setCarp("primary", PRIMARY_INIT);
     await setCarp("secondary", SECONDARY_MASTER);
     const res = await check("secondary");
-    expect(res.firstLine).toMatch(/^CRITICAL: carp203 vhid 203 INIT on primary \(\+1 more\) \|/);
+    expect(res.firstLine).toMatch(/^CRITICAL: carp203 vhid 203 INIT on primary: 10\.112\.203\.254 \(\+1 more\) \|/);
     expect(res.code).toBe(2);
-    expect(res.stdout).toContain("carp203 vhid 203 on the primary: INIT (carpdev vio2, status invalid, UP)\n");
+    expect(res.stdout).toContain("carp203 vhid 203 (10.112.203.254) on the primary: INIT (carpdev vio2, status invalid, UP)\n");
   });
 
   it("WARNING when the primary is demoted for maintenance and the secondary took over", async () => {
     await pair.setOutput("primary", ["ifconfig", "-g", "carp"], fixture("ifconfig_g_internal_after_carpdemote50_faq.txt").replace("internal:", "carp:"));
     await setCarp("primary", PRIMARY_BACKUP);
     await setCarp("secondary", SECONDARY_MASTER);
-    const res = await check("primary");
-    expect(res.firstLine).toMatch(/^WARNING: primary carp demote counter is 50 \(\+1 more\) \|.* primary_demote=50;;;0 /);
+    const res = await check("primary", ["-v"]);
+    expect(res.firstLine).toMatch(/^WARNING: primary carp demote 50 via group carp \(\+1 more\) \|.* primary_demote=50;;;0 /);
     expect(res.code).toBe(1);
-    expect(res.stdout).toContain("failed over: carp203 vhid 203: primary BACKUP advskew 0, secondary MASTER advskew 100\n");
+    expect(res.stdout).toContain("failed over: carp203 vhid 203: primary BACKUP advskew 0, secondary MASTER advskew 100; the primary should hold it (advskew)\n");
   });
 
-  it("with the peer's sshd down: UNKNOWN when this host looks fine, its own verdict otherwise", async () => {
+  it("with the peer's sshd down: this host's own carp states speak (serving alone; INIT with its address)", async () => {
     await peerUnreachableFrom("primary");
-    const fine = await check("primary");
-    expect(fine.firstLine).toMatch(/^UNKNOWN: pair view missing: cannot reach secondary: .*\|/);
-    expect(fine.code).toBe(3);
-    expect(fine.stdout).toContain("primary alone shows no fault\n");
+    const alone = await check("primary");
+    expect(alone.firstLine).toMatch(/^WARNING: serving alone: primary MASTER of every vhid \(1\), secondary unreachable \|/);
+    expect(alone.code).toBe(1);
+    expect(alone.stdout).toMatch(/\npair view missing: cannot reach secondary: /);
 
     await setCarp("primary", PRIMARY_INIT);
     const init = await check("primary");
-    expect(init.firstLine).toMatch(/^CRITICAL: carp203 vhid 203 INIT on primary \|/);
+    expect(init.firstLine).toMatch(/^CRITICAL: carp203 vhid 203 INIT on primary: 10\.112\.203\.254 may have no MASTER \|/);
     expect(init.code).toBe(2);
     expect(init.stdout).toMatch(/\npair view missing: cannot reach secondary: /);
   });
@@ -107,7 +107,7 @@ describe("check_carp", () => {
     expect(res.code).toBe(1);
     const json = JSON.parse(res.stdout) as { status: string; summary: string; details: string[] };
     expect(json.status).toBe("WARNING");
-    expect(json.summary).toBe("failed over: secondary is MASTER of carp203");
+    expect(json.summary).toBe("took over: secondary MASTER of every vhid (1), primary unreachable");
     expect(json.details.some((line) => line.startsWith("pair view missing: cannot reach primary: "))).toBe(true);
   });
 

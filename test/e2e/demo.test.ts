@@ -109,9 +109,9 @@ function tourRuns(stdout: string): TourRun[] {
 }
 
 const EXPECTED_TOUR: readonly { command: string; firstLine: RegExp; details?: RegExp }[] = [
-  { command: "primary# /etc/carpentry.monit/check_carp", firstLine: /^WARNING: failed over: secondary is MASTER of carp203/ },
+  { command: "primary# /etc/carpentry.monit/check_carp", firstLine: /^WARNING: failed over: secondary took carp203 vhid 203 from primary/ },
   { command: "primary# /etc/carpentry.monit/check_carp", firstLine: /^CRITICAL: split brain: carp203 vhid 203 MASTER on both hosts$/ },
-  { command: "primary# /etc/carpentry.monit/check_carp", firstLine: /^WARNING: primary carp demote counter is 50/ },
+  { command: "primary# /etc/carpentry.monit/check_carp", firstLine: /^WARNING: primary carp demote 50 via group carp/ },
   { command: "primary# /etc/carpentry.monit/check_sysctl", firstLine: /^CRITICAL: net\.inet\.carp\.preempt: primary 0, secondary 1, expected 1$/ },
   {
     command: "primary# /etc/carpentry.monit/check_pf_tables",

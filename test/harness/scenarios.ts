@@ -30,7 +30,7 @@ export const SCENARIO_NAMES: readonly ScenarioName[] = [
 ];
 
 /** The shape and the fault of a scenario. */
-export function scenarioParts(name: ScenarioName): { shape: PairShape; fault?: FaultName } {
+function scenarioParts(name: ScenarioName): { shape: PairShape; fault?: FaultName } {
   if (name === "healthy") return { shape: "full" };
   for (const shape of OTHER_SHAPES) {
     if (name === shape) return { shape };

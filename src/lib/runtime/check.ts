@@ -26,6 +26,8 @@ export interface CheckDefinition {
   readonly reads: readonly string[];
   /** Exactly when each status is given. */
   readonly states: Readonly<Record<Status, string>>;
+  /** A table that says more than the states can in a sentence: a heading, then rows of (case, status, why). */
+  readonly table?: { readonly heading: string; readonly rows: readonly (readonly [string, string, string])[] };
   /** Whether -w/-c apply, and what they measure. */
   readonly thresholds?: string;
   readonly options?: readonly ExtraOption[];

@@ -147,6 +147,7 @@ export function helpText(def: CheckDefinition): string {
     `  WARNING   ${def.states.WARNING}`,
     `  CRITICAL  ${def.states.CRITICAL}`,
     `  UNKNOWN   ${def.states.UNKNOWN}`,
+    ...(def.table ? ["", `${def.table.heading}:`, ...def.table.rows.flatMap(([when, status, why]) => [`  ${when}`, `    ${status}: ${why}`])] : []),
     "",
     "Options:",
     ...options,
