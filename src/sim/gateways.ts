@@ -327,9 +327,7 @@ function healthyHost(host: HostName): HostState {
 
 /** pf.conf of a pair that blocks ssh brute-forcers: each host's own overload table, filled by what it sees. */
 const PF_CONF_BRUTEFORCE =
-  PF_CONF +
-  "table <bruteforce> persist\nblock quick from <bruteforce>\n" +
-  "pass in proto tcp to port ssh keep state (max-src-conn 10, max-src-conn-rate 5/30, overload <bruteforce> flush global)\n";
+  PF_CONF + "table <bruteforce> persist\nblock quick from <bruteforce>\n" + "pass in proto tcp to port ssh keep state (max-src-conn 10, max-src-conn-rate 5/30, overload <bruteforce> flush global)\n";
 /** What each host's overload rule caught: sources that hammered that host, not the other. */
 const BRUTEFORCE: Readonly<Record<HostName, readonly string[]>> = { primary: ["203.0.113.7", "198.51.100.23"], secondary: ["192.0.2.99"] };
 
