@@ -178,10 +178,15 @@ export function driftResult(comparisons: readonly SetComparison[], labels: HostL
     inUse.length === 0
       ? `${unused.join(", ")}: not in use (no file on either host)`
       : `${inUse.join(", ")}: ${paths} path${paths === 1 ? "" : "s"} the same on ${labels.local} and ${labels.peer}${unused.length > 0 ? `; ${unused.join(", ")} not in use` : ""}`;
-  return resultFromFindings(findings, okSummary, [...unusedNote, ...diffLines], [
-    { label: "paths", value: paths, min: 0 },
-    { label: "differing", value: differing, min: 0 },
-  ]);
+  return resultFromFindings(
+    findings,
+    okSummary,
+    [...unusedNote, ...diffLines],
+    [
+      { label: "paths", value: paths, min: 0 },
+      { label: "differing", value: differing, min: 0 },
+    ],
+  );
 }
 
 // ---- the checks ----

@@ -229,9 +229,7 @@ export interface CounterIncrease {
 }
 
 export type HostCounterGrowth =
-  | { readonly kind: "first" }
-  | { readonly kind: "reset" }
-  | { readonly kind: "compared"; readonly since: string; readonly seconds: number; readonly increases: readonly CounterIncrease[] };
+  { readonly kind: "first" } | { readonly kind: "reset" } | { readonly kind: "compared"; readonly since: string; readonly seconds: number; readonly increases: readonly CounterIncrease[] };
 
 export interface CounterGrowth {
   readonly byRole: Readonly<Record<Role, HostCounterGrowth>> | null;

@@ -48,7 +48,9 @@ describe("carpentry config check", () => {
 
   it("follows [checks.pf_tables] tables when set, and says when it cannot read pf.conf", () => {
     const listed = configCheck('tables = ["bruteforce"]');
-    expect(listed.stdout).toContain("# pf tables check_pf_tables compares ([checks.pf_tables] tables):\n  compared: bruteforce: in [checks.pf_tables] tables\n  left out: badhosts: not in [checks.pf_tables] tables\n");
+    expect(listed.stdout).toContain(
+      "# pf tables check_pf_tables compares ([checks.pf_tables] tables):\n  compared: bruteforce: in [checks.pf_tables] tables\n  left out: badhosts: not in [checks.pf_tables] tables\n",
+    );
     rmSync(join(work, "pf.conf"));
     writeFileSync(join(work, "pf.conf"), "x".repeat(1024 * 1024 + 1));
     const huge = configCheck("");

@@ -110,6 +110,27 @@ describe("check_installed", () => {
     expect((await pair.commandEntries("secondary")).filter((e) => e.kind === "standin")).toEqual([]);
   });
 
+  it("without carpentry's sync on the host needs only the checks, and asks no rc.d service or watcher", async () => {
+    for (const dir of [...PLANTED_DIRS, "/etc/rc.d/carpentry"]) rmSync(pair.hostPath("primary", dir), { recursive: true, force: true });
+    const res = await check("primary");
+    expect(res.firstLine).toMatch(/^OK: 1 path in place, root-only \(\d+ entries\); carpentry sync not installed \| /);
+    expect(res.code).toBe(0);
+    expect((await pair.commandEntries("primary")).filter((e) => e.kind === "standin")).toEqual([]);
+    // Half of it back (the rc.d script alone): all of it is required again.
+    await pair.writeFile("primary", "/etc/rc.d/carpentry", "#!/bin/ksh\n", { mode: 0o755 });
+    const partial = await check("primary");
+    expect(partial.firstLine).toMatch(/^CRITICAL: \/etc\/carpentry missing \(\+1 more\) \| /);
+    expect(partial.stdout).toContain("carpentry's sync partly installed (found /etc/rc.d/carpentry)");
+  });
+
+  it("takes carpentry_sync = false from the config: the sync's paths, service and watchers are not asked for", async () => {
+    for (const dir of PLANTED_DIRS) rmSync(pair.hostPath("primary", dir), { recursive: true, force: true });
+    await pair.writeConfig("primary", `${CONFIG.primary}[checks.installed]\ncarpentry_sync = false\n`);
+    const res = await check("primary");
+    expect(res.firstLine).toMatch(/^OK: 1 path in place, root-only \(\d+ entries\); carpentry sync not installed \| /);
+    expect(res.stdout).toContain("carpentry's sync not required ([checks.installed] carpentry_sync = false)");
+  });
+
   it("is CRITICAL when a path is missing", async () => {
     await pair.removeFile("primary", "/etc/rc.d/carpentry");
     const run = await check("primary");

@@ -55,7 +55,10 @@ function hostFacts(role: Role, states: number, overrides: { ifconfig?: CommandRe
 }
 
 const NO_GROWTH: CounterGrowth = {
-  byRole: { primary: { kind: "compared", since: "2026-01-01T00:00:00.000Z", seconds: 3600, increases: [] }, secondary: { kind: "compared", since: "2026-01-01T00:00:00.000Z", seconds: 3600, increases: [] } },
+  byRole: {
+    primary: { kind: "compared", since: "2026-01-01T00:00:00.000Z", seconds: 3600, increases: [] },
+    secondary: { kind: "compared", since: "2026-01-01T00:00:00.000Z", seconds: 3600, increases: [] },
+  },
 };
 
 function facts(primary: PfsyncHostFacts, secondary: PfsyncHostFacts, more: Partial<PfsyncFacts> = {}): PfsyncFacts {
@@ -269,7 +272,12 @@ describe("pfsync error counters", () => {
     expect(growth.primary).toEqual({ kind: "compared", since: T0.toISOString(), seconds: 300, increases: [] });
     // 3 in 5 minutes, counted against the whole hour: 3/h.
     expect(growth.secondary).toEqual({ kind: "compared", since: T0.toISOString(), seconds: 300, increases: [{ field: "pfsyncs_badstate", from: 1, to: 4, seconds: 300, perHour: 3, limit: 3600 }] });
-    expect(runs([{ minutes: 0, netstat: netstatWith(12, 5) }, { minutes: 1, netstat: netstatWith(0, 0) }]).secondary).toEqual({ kind: "reset" });
+    expect(
+      runs([
+        { minutes: 0, netstat: netstatWith(12, 5) },
+        { minutes: 1, netstat: rebooted },
+      ]).secondary,
+    ).toEqual({ kind: "reset" });
     expect(counterGrowth({ version: 7 }, [hostFacts("primary", 1)], LIMITS, T0).byRole.primary).toEqual({ kind: "first" });
   });
 
@@ -279,7 +287,14 @@ describe("pfsync error counters", () => {
     const res = decidePfsync(facts(hostFacts("primary", 412), hostFacts("secondary", 405, { netstat: steps[steps.length - 1]?.netstat ?? "" }), { growth: { byRole: growth } }), DEFAULTS);
     expect(res.status).toBe("OK");
     // The base is the reading an hour ago: 120 stale states and 20 failed lookups an hour.
-    expect(growth.secondary).toMatchObject({ kind: "compared", seconds: 3600, increases: [{ field: "pfsyncs_stale", perHour: 120 }, { field: "pfsyncs_badstate", perHour: 20 }] });
+    expect(growth.secondary).toMatchObject({
+      kind: "compared",
+      seconds: 3600,
+      increases: [
+        { field: "pfsyncs_stale", perHour: 120 },
+        { field: "pfsyncs_badstate", perHour: 20 },
+      ],
+    });
   });
 
   it("is WARNING for a burst, and for a steady fault counter; ignore_counters silences one", () => {
@@ -297,7 +312,9 @@ describe("pfsync error counters", () => {
       { minutes: 0, netstat: netstatWith(12, 1, 0) },
       { minutes: 2, netstat: netstatWith(12, 1, 120) },
     ]);
-    expect(decidePfsync(facts(hosts[0], hostFacts("secondary", 405, { netstat: netstatWith(12, 1, 120) }), { growth: { byRole: fault } }), DEFAULTS).summary).toBe("pfsync packets discarded for bad ttl at 120/h on secondary");
+    expect(decidePfsync(facts(hosts[0], hostFacts("secondary", 405, { netstat: netstatWith(12, 1, 120) }), { growth: { byRole: fault } }), DEFAULTS).summary).toBe(
+      "pfsync packets discarded for bad ttl at 120/h on secondary",
+    );
     const ignoring = pfsyncSettings(config('ignore_counters = ["badstate"]'));
     const quiet = decidePfsync(facts(hosts[0], hosts[1], { growth: { byRole: burst } }), ignoring);
     expect(quiet.status).toBe("OK");

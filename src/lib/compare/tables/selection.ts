@@ -136,7 +136,7 @@ export function parseSyncConfigTables(text: string): string[] {
 }
 
 /** carpentry's sync config on this host: none (the secondary, a pair without the sync) names nothing. */
-export function readSyncConfigTables(path = SYNC_CONFIG_PATH): string[] {
+function readSyncConfigTables(path = SYNC_CONFIG_PATH): string[] {
   const text = readBounded(path);
   return text === undefined ? [] : parseSyncConfigTables(text);
 }
@@ -215,7 +215,10 @@ export function classifyTables(input: ClassifyInput): TableClassification {
 }
 
 /** The classification for this host: its pf.conf, its carpentry sync config and the check's settings. */
-export function tablesToCompare(settings: { readonly tables?: readonly string[] | undefined; readonly ignore: readonly string[] }, paths: { readonly pfConf?: string; readonly syncConfig?: string } = {}): TableClassification {
+export function tablesToCompare(
+  settings: { readonly tables?: readonly string[] | undefined; readonly ignore: readonly string[] },
+  paths: { readonly pfConf?: string; readonly syncConfig?: string } = {},
+): TableClassification {
   return classifyTables({
     pfConf: readPfConfTables(paths.pfConf),
     synced: readSyncConfigTables(paths.syncConfig),
