@@ -224,7 +224,7 @@ describe("planFor, renderToml and renderMonitrc", () => {
   it("check_carp never depends on check_peer; the other peer checks keep it", () => {
     const plan = planFor("secondary", "primary", survey("full", "secondary"), survey("full", "primary"));
     const monitrc = renderMonitrc(plan, secondaryExample, "2026-01-01");
-    expect(monitrc).toMatch(/\ncheck program check_carp [^\n]*\n {4}with timeout 30 seconds\n {4}if status != 0 for 3 cycles then alert\n/);
+    expect(monitrc).toMatch(/\ncheck program check_carp [^\n]*\n {4}with timeout 30 seconds\n {4}if status != 0 for 2 cycles then alert\n/);
     expect(monitrc).toMatch(/\ncheck program check_sysctl [^\n]*\n {4}with timeout 30 seconds\n {4}depends on check_peer\n/);
     expect(monitrc).toContain('\ncheck process openvpn matching "^/usr/local/sbin/openvpn"\n    if does not exist then alert\n    group system\n');
   });
