@@ -15,9 +15,9 @@ const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), 
 // ignores the variable; a directory node cannot write only turns the cache off.
 const nodeLine =
   '":" //; [ -d /var/db/carpentry ] && [ -z "${NODE_COMPILE_CACHE+set}" ] && export NODE_COMPILE_CACHE=/var/db/carpentry/compile-cache; ' +
-    'for n in /usr/local/bin/node /usr/bin/node; do [ -x "$n" ] && exec "$n" "$0" "$@"; done; ' +
-    'n=$(command -v node) && exec "$n" "$0" "$@"; ' +
-    'echo "UNKNOWN: node not found in /usr/local/bin, /usr/bin or PATH (pkg_add node)"; exit 3';
+  'for n in /usr/local/bin/node /usr/bin/node; do [ -x "$n" ] && exec "$n" "$0" "$@"; done; ' +
+  'n=$(command -v node) && exec "$n" "$0" "$@"; ' +
+  'echo "UNKNOWN: node not found in /usr/local/bin, /usr/bin or PATH (pkg_add node)"; exit 3';
 const header = ["#!/bin/sh", nodeLine].join("\n");
 
 // The build's id: a check's header is served only by a cycle server of the same build, so a server

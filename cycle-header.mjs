@@ -8,7 +8,7 @@
 // set, there is no /usr/bin/nc or no /var/db/carpentry (root's), an argument, the directory or
 // $CARPENTRY_CONFIG holds a newline, -t is not a plain number, no carpentry of this build is beside the
 // check, the server refuses (another build, a relative config from another directory), no server
-// comes up within about 1.5 s, or one took the check and died. Its wait for an answer is bounded by
+// comes up within about 2 s, or one took the check and died. Its wait for an answer is bounded by
 // nc -w: the -t deadline (the server keeps it, as the check alone does) plus one second, plus one more
 // for a fractional -t, after which it prints UNKNOWN.
 //
@@ -20,19 +20,22 @@ export function cycleHeaderLines(check, build) {
   const magic = `carpentry-cycle ${build}`;
   const name = check.replace(/^check_/, "");
   const lines = [
+    "carpentry_cycle_late() {",
+    '  echo "UNKNOWN: timed out after ${cy_t}s waiting for the cycle server (/var/db/carpentry/cycle)"; exit 3',
+    "}",
     "carpentry_cycle_ask() {",
     `  cy_r=$( { printf '%s\\n' '${magic}' 'check ${name}' "cwd $PWD"; [ -n "\${CARPENTRY_CONFIG+set}" ] && printf 'config %s\\n' "$CARPENTRY_CONFIG"; for cy_a; do printf 'arg %s\\n' "$cy_a"; done; echo end; } | /usr/bin/nc -N -U -w "$cy_w" "$cy_s" 2>/dev/null; echo .)`,
     "  cy_r=${cy_r%.}",
-    `  case $cy_r in '${magic} accepted'"$cy_nl"*) ;; '${magic} alone '*) return 0;; *) return 1;; esac`,
+    `  case $cy_r in '${magic} accepted'"$cy_nl"*) ;; '${magic} alone '*) return 0;; *) [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] && return 1; carpentry_cycle_late;; esac`,
     '  cy_r=${cy_r#*"$cy_nl"}',
     `  case $cy_r in '${magic} '[0-3]"$cy_nl"*"$cy_e") cy_c=\${cy_r%%"$cy_nl"*}; cy_r=\${cy_r#*"$cy_nl"}; printf '%s' "\${cy_r%"$cy_e"}"; exit "\${cy_c##* }";; esac`,
     '  [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] && return 0',
-    '  echo "UNKNOWN: timed out after ${cy_t}s waiting for the cycle server (/var/db/carpentry/cycle)"; exit 3',
+    "  carpentry_cycle_late",
     "}",
     "carpentry_cycle() {",
     '  [ "${CARPENTRY_CYCLE-}" = alone ] && return',
     "  [ -x /usr/bin/nc ] && [ -d /var/db/carpentry ] || return",
-    "  cy_d=/var/db/carpentry/cycle; [ -d \"$cy_d\" ] || mkdir -m 700 \"$cy_d\" 2>/dev/null || return",
+    '  cy_d=/var/db/carpentry/cycle; [ -d "$cy_d" ] || mkdir -m 700 "$cy_d" 2>/dev/null; [ -d "$cy_d" ] || return',
     "  cy_nl=$(printf '\\nx'); cy_nl=${cy_nl%x}; cy_e=$cy_nl'carpentry-cycle-end'$cy_nl; cy_0=${SECONDS:-0}; cy_t=10; cy_p=",
     '  case "$PWD/${CARPENTRY_CONFIG-}" in *"$cy_nl"*) return;; esac',
     "  for cy_a; do",
@@ -40,9 +43,9 @@ export function cycleHeaderLines(check, build) {
     '    case $cy_a in *"$cy_nl"*) return;; -t|--timeout) cy_p=t;; --timeout=*) cy_t=${cy_a#--timeout=};; -t*) cy_t=${cy_a#-t};; -[!-]*t*) return;; esac',
     "  done",
     "  case $cy_t in ''|*[!0-9.]*|*.*.*|.*|0*) return;; esac",
-    '  cy_w=${cy_t%%.*}; cy_w=$((cy_w + 1)); case $cy_t in *.*) cy_w=$((cy_w + 1));; esac',
+    "  cy_w=${cy_t%%.*}; cy_w=$((cy_w + 1)); case $cy_t in *.*) cy_w=$((cy_w + 1));; esac",
     `  cy_s=$cy_d/${build}.sock; cy_l=$cy_d/${build}.start; cy_i=0`,
-    "  while [ $cy_i -lt 60 ]; do",
+    '  while [ $cy_i -lt 100 ] && [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ]; do',
     "    cy_i=$((cy_i + 1))",
     '    if [ -S "$cy_s" ]; then carpentry_cycle_ask "$@" && return; fi',
     '    if mkdir "$cy_l" 2>/dev/null; then',
@@ -56,6 +59,7 @@ export function cycleHeaderLines(check, build) {
     "    fi",
     "    sleep 0.02",
     "  done",
+    '  [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] || carpentry_cycle_late',
     "}",
     'carpentry_cycle "$@"',
   ];

@@ -16,7 +16,7 @@ import { answerStandalone } from "../lib/runtime/runner.js";
 import { BUILD } from "../lib/runtime/version.js";
 
 /** Checks of one cycle start within a second of each other; a server idle this long has served its cycle. */
-const IDLE_EXIT_MS = 3000;
+const IDLE_EXIT_MS = 2000;
 /** A header sends its request at once; a connection that has not within this is not a header. */
 const REQUEST_WAIT_MS = 2000;
 /** As carpentry run: facts requests made within this window go to the peer in one process. */
@@ -92,7 +92,8 @@ export class CycleServer {
   private readonly batchers = new Map<string, FactsBatcher>();
   private active = 0;
   private idleTimer: NodeJS.Timeout | undefined;
-  private readonly server = createServer((socket) => this.take(socket));
+  // The header shuts down its side once its request is sent (nc -N): the answer still goes back.
+  private readonly server = createServer({ allowHalfOpen: true }, (socket) => this.take(socket));
   readonly closed: Promise<void>;
   private markClosed: () => void = () => undefined;
 
@@ -225,6 +226,12 @@ export async function runCycleServer(build: string | undefined): Promise<void> {
     releaseLock(dir, build ?? "");
     process.exit(3);
   }
+  // A check run alone exits as soon as it has printed, and a promise of its that fails later (a
+  // process killed as its deadline ends) fails unseen. Here it would end the server, and with it the
+  // checks it holds: they are each answered already, whatever such a late failure says.
+  process.on("unhandledRejection", () => undefined);
+  // Started in the background by a check whose shell exits before the server does.
+  process.on("SIGHUP", () => undefined);
   const server = new CycleServer({ dir, build, idleExitMs: IDLE_EXIT_MS });
   if (!(await server.listen())) {
     releaseLock(dir, build);
