@@ -7,9 +7,9 @@
 
 /** Where the server listens and the lock its starter takes: in the suite's state directory, root's alone. */
 export const CYCLE_DIR = "/var/db/carpentry/cycle";
-export const CYCLE_MAGIC = "carpentry-cycle";
+const CYCLE_MAGIC = "carpentry-cycle";
 /** A request is a few hundred bytes; a peer that sends more is not a check's header. */
-export const MAX_REQUEST_BYTES = 64 * 1024;
+const MAX_REQUEST_BYTES = 64 * 1024;
 
 export interface CycleRequest {
   readonly build: string;
