@@ -6,22 +6,36 @@
 // wxallowed) makes the exec fail: ksh and sh then exit through the EXIT trap, which says so in one
 // line with exit 3 instead of the shell's "Permission denied" and 126. A successful exec drops the trap.
 import { build } from "esbuild";
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { checkExecutables } from "./build-executables.mjs";
+import { cycleHeaderLines } from "./cycle-header.mjs";
 
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 // On Node 22 and later the header also points node's compile cache into the suite's state directory
 // (when it exists and no cache is set already): V8 then loads each executable's compiled code instead
 // of compiling it at every start, which takes back what bundling execa adds to a cold start. Node 20
 // ignores the variable; a directory node cannot write only turns the cache off.
-const header = [
-  "#!/bin/sh",
+const nodeLine =
   '":" //; [ -d /var/db/carpentry ] && [ -z "${NODE_COMPILE_CACHE+set}" ] && export NODE_COMPILE_CACHE=/var/db/carpentry/compile-cache; ' +
-    `trap 'echo "UNKNOWN: $n cannot start (OpenBSD: mount /usr/local wxallowed)"; exit 3' 0; ` +
-    'for n in /usr/local/bin/node /usr/bin/node; do [ -x "$n" ] && exec "$n" "$0" "$@"; done; ' +
-    'n=$(command -v node) && exec "$n" "$0" "$@"; ' +
-    'trap - 0; echo "UNKNOWN: node not found in /usr/local/bin, /usr/bin or PATH (pkg_add node)"; exit 3',
-].join("\n");
+  `trap 'echo "UNKNOWN: $n cannot start (OpenBSD: mount /usr/local wxallowed)"; exit 3' 0; ` +
+  'for n in /usr/local/bin/node /usr/bin/node; do [ -x "$n" ] && exec "$n" "$0" "$@"; done; ' +
+  'n=$(command -v node) && exec "$n" "$0" "$@"; ' +
+  'trap - 0; echo "UNKNOWN: node not found in /usr/local/bin, /usr/bin or PATH (pkg_add node)"; exit 3';
+const header = ["#!/bin/sh", nodeLine].join("\n");
+
+// The build's id: a check's header is served only by a cycle server of the same build, so a server
+// left running by the previous install never answers for the new checks. A digest of what went into
+// the build: the same sources give the same id.
+function buildId() {
+  const digest = createHash("sha256");
+  const files = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? files(`${dir}/${entry.name}`) : [`${dir}/${entry.name}`]));
+  for (const file of [...files("src").sort(), "package.json", "package-lock.json", "build.mjs", "build-executables.mjs", "cycle-header.mjs"]) {
+    digest.update(file).update("\0").update(readFileSync(file)).update("\0");
+  }
+  return digest.digest("hex").slice(0, 16);
+}
+const BUILD = buildId();
 
 // execa as a check uses it on OpenBSD: the parts of its dependencies that serve only its verbose
 // logging (colours, symbols, durations), Windows (cross-spawn) or local npm binaries (npm-run-path)
@@ -52,7 +66,7 @@ const common = {
   minify: true,
   legalComments: "none",
   banner: { js: header },
-  define: { __CARPENTRY_VERSION__: JSON.stringify(pkg.version) },
+  define: { __CARPENTRY_VERSION__: JSON.stringify(pkg.version), __CARPENTRY_BUILD__: JSON.stringify(BUILD) },
   // carpentry demo bundles its shell scripts and the OpenBSD captures it prints as strings; carpentry
   // init the monitrc examples it writes a gateway's monitrc from.
   loader: { ".sh": "text", ".txt": "text", ".example": "text" },
@@ -69,6 +83,8 @@ const executables = await checkExecutables();
 const jobs = executables.map(({ executable, entry }) =>
   build({
     ...common,
+    // Each check asks the cycle server first (cycle-header.mjs), then starts node as before.
+    banner: { js: ["#!/bin/sh", ...cycleHeaderLines(executable, BUILD), nodeLine].join("\n") },
     stdin: {
       contents: entry,
       resolveDir: ".",
@@ -84,9 +100,9 @@ const jobs = executables.map(({ executable, entry }) =>
 const embedMainCli = {
   name: "embed-main-cli",
   setup(builder) {
-    builder.onResolve({ filter: /^\.\/main\.js$/ }, (args) => (args.importer.endsWith("carpentry.ts") ? { path: "main", namespace: "embedded" } : undefined));
-    builder.onLoad({ filter: /.*/, namespace: "embedded" }, async () => {
-      const main = await build({ ...common, banner: {}, entryPoints: ["src/cli/main.ts"], write: false, outfile: "main.js" });
+    builder.onResolve({ filter: /^\.\/(main|cycle)\.js$/ }, (args) => (args.importer.endsWith("carpentry.ts") ? { path: args.path.slice(2, -3), namespace: "embedded" } : undefined));
+    builder.onLoad({ filter: /.*/, namespace: "embedded" }, async (args) => {
+      const main = await build({ ...common, banner: {}, entryPoints: [`src/cli/${args.path}.ts`], write: false, outfile: `${args.path}.js` });
       const code = main.outputFiles[0].text;
       return {
         loader: "js",

@@ -1,6 +1,7 @@
 // The benchmark's figures: their shape in .bench/results.json, the performance targets judged against
 // them (PASS/MISS with the margin), and the tables printed at the end of a run.
 import type { Spread } from "./probe.js";
+import type { CycleResults } from "./cycle.js";
 import type { ProfiledRun } from "./profile.js";
 
 export interface StartupRow {
@@ -98,6 +99,7 @@ export interface Results {
       extrapolatedConnections: number;
     };
   };
+  cycle?: CycleResults;
   profiles?: ProfiledRun[];
   /** Refused, rejected or unset calls in the hosts' command logs: none in a sound run. */
   anomalies?: string[];
@@ -289,7 +291,30 @@ export function evaluateTargets(results: Results): TargetResult[] {
       ),
     );
   }
+  targets.push(...cycleTargets(results.cycle));
   return targets;
+}
+
+/** A whole monit cycle of the primary: the suite served against the admin's old scripts. */
+function cycleTargets(cycle: CycleResults | undefined): TargetResult[] {
+  const old = cycle?.designs.find((d) => d.design.startsWith("old design"));
+  const served = cycle?.designs.find((d) => d.design.includes("served"));
+  if (!cycle || !old || !served) return [];
+  const mb = (kb: number): string => `${(kb / 1024).toFixed(0)} MB`;
+  const ratios = cycle.checks.map((name) => ({ name, ratio: (served.perCheckMs[name] ?? 0) / (cycle.aloneMs[name] ?? 1) }));
+  const worst = ratios.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+  return [
+    atMost(
+      "a cycle's peak summed RSS on the primary at most 150 MB above idle (served)",
+      `+${mb(served.peakRssKb.median)} (${ofRuns(served.peakRssKb)}: +${mb(served.peakRssKb.max)})`,
+      served.peakRssKb.median,
+      150 * 1024,
+      mb,
+    ),
+    atMost("a cycle's CPU at most half the old design's", `${formatMs(served.cpuMs.median)} vs ${formatMs(old.cpuMs.median)}`, served.cpuMs.median, old.cpuMs.median / 2, formatMs),
+    atMost("no check slower in the served cycle than alone by more than 20%", `slowest: ${worst.name} ${times(worst.ratio)}`, worst.ratio, 1.2, times),
+    atMost("one ssh connection a cycle (check_peer's own fresh one aside)", `${served.connections.median - 1}`, served.connections.median - 1, 1, String),
+  ];
 }
 
 // -- the printed report -----------------------------------------------------------------------------------
@@ -437,6 +462,25 @@ export function printTable(results: Results): string {
         );
       }
     }
+  }
+
+  if (results.cycle) {
+    const c = results.cycle;
+    out.push(`\n### A monit cycle: every check of monitrc.primary.example at once (${c.designs[0]?.wallMs.runs ?? 0} runs each)\n\n`);
+    out.push(
+      markdown(
+        ["", "wall", "CPU, primary side", "peak summed RSS on the primary", "ssh connections"],
+        c.designs.map((d) => [d.design, formatMs(d.wallMs.median), formatMs(d.cpuMs.median), `+${(d.peakRssKb.median / 1024).toFixed(0)} MB`, String(d.connections.median)]),
+      ),
+    );
+    const served = c.designs.find((d) => d.design.includes("served"));
+    out.push("\nEach check's wall time alone (by itself, ssh master up) and in the served cycle:\n\n");
+    out.push(
+      markdown(
+        ["check", "alone", "served, in the cycle", "ratio"],
+        c.checks.map((name) => [name, formatMs(c.aloneMs[name] ?? 0), formatMs(served?.perCheckMs[name] ?? 0), times((served?.perCheckMs[name] ?? 0) / (c.aloneMs[name] ?? 1))]),
+      ),
+    );
   }
 
   if (results.anomalies && results.anomalies.length > 0) {

@@ -3,7 +3,7 @@
 // with the margin) and writes .bench/results.json. Root only; a few minutes on a 2-core machine.
 // What is measured and how: bench/README.md.
 //
-//   node .bench/run.mjs [--only startup,run,tables,drift] [--runs N] [--sizes 10000,200000,1000000]
+//   node .bench/run.mjs [--only startup,run,tables,drift,cycle] [--runs N] [--sizes 10000,200000,1000000]
 //                       [--cksum-files 200] [--profile] [--node PATH]
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,6 +15,7 @@ import { startPair, type HostName, type Pair } from "../test/harness/pair.js";
 import { ScenarioLab } from "../test/harness/scenarios.js";
 import { changedOnSecondary, easyRsaTree, sha256Standin, tableTexts, type TreeFile } from "./data.js";
 import { connections, measureIn, PeerProcessWatch, since, spread, sshCommands, transmitted, type Measured, type Spread } from "./probe.js";
+import { cycleSection } from "./cycle.js";
 import { installProfiledBuilds, profileCheck, type ProfiledRun } from "./profile.js";
 import { evaluateTargets, formatBytes, formatMs, printTable, type DriftRow, type Figures, type Results, type StartupRow, type TableRow } from "./report.js";
 
@@ -58,7 +59,7 @@ function parseOptions(argv: readonly string[]): Options {
     const at = argv.indexOf(`--${name}`);
     return at === -1 ? undefined : argv[at + 1];
   };
-  const sections = new Set((value("only") ?? "startup,run,tables,drift").split(","));
+  const sections = new Set((value("only") ?? "startup,run,tables,drift,cycle").split(","));
   const runs = Number(value("runs") ?? 10);
   const sizes = (value("sizes") ?? "10000,200000,1000000").split(",").map(Number);
   const cksumFiles = Number(value("cksum-files") ?? 200);
@@ -538,6 +539,11 @@ async function main(): Promise<void> {
     if (options.sections.has("run")) results.run = await runSection(bench);
     if (options.sections.has("tables")) results.tables = await tablesSection(bench);
     if (options.sections.has("drift")) results.drift = await driftSection(bench);
+    if (options.sections.has("cycle")) {
+      // The suite's state directory, as on a gateway where the checks have run: the cycle server's home.
+      mkdirSync(pair.hostPath("primary", "/var/db/carpentry"), { recursive: true, mode: 0o700 });
+      results.cycle = await cycleSection(pair, lab, Math.max(3, Math.ceil(options.runs / 2)), log);
+    }
     if (options.profile) results.profiles = bench.profiles;
     await lab.closeSharedConnections();
     await clearLogs(bench);

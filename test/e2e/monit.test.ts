@@ -281,3 +281,87 @@ describe("a dead peer, seen by the survivor's monit: one check_peer alert and on
     120_000,
   );
 });
+
+describe("monit in the simulated primary, half of its checks served by the cycle server", () => {
+  let pair: Pair;
+  let sink: HostSmtpSink;
+  const stanzas = new Map<string, MonitStanza>(readExample("primary").stanzas.map((stanza) => [stanza.name, stanza]));
+  const SERVED = ["check_peer", "check_carp", "check_sysctl"];
+  const SECONDARY_MASTER = fixture("ifconfig_carp_group_secondary_backup_vio.txt").replace("carp: BACKUP", "carp: MASTER").replace("status: backup", "status: master");
+
+  /** The example's stanzas of SERVED as they are, and each again under another name, run alone. */
+  function controlFile(): string {
+    let globals = readExample("primary").globals;
+    globals = replaceOnce(globals, /^set daemon .*$/m, "set daemon 1");
+    globals = replaceOnce(globals, /^set log syslog$/m, "set logfile /var/monit/monit.log\nset pidfile /var/monit/monit.pid");
+    const texts = SERVED.flatMap((name) => {
+      const text = stanzas.get(name)?.text;
+      if (!text) throw new Error(`no ${name} in monitrc.primary.example`);
+      const alone = replaceOnce(text, new RegExp(`^check program ${name} with path "`, "m"), `check program ${name}_alone with path "/usr/bin/env CARPENTRY_CYCLE=alone `).replace(
+        /depends on check_peer/,
+        "depends on check_peer_alone",
+      );
+      return [text, alone];
+    });
+    return `${globals}\n${texts.join("\n")}`;
+  }
+
+  beforeAll(async () => {
+    pair = await startPair();
+    await pair.installBuild();
+    await healthyDefaults(pair);
+    await pair.writeConfig("primary", 'role = "primary"\n[peer]\nhost = "secondary"\n');
+    await pair.writeConfig("secondary", 'role = "secondary"\n[peer]\nhost = "primary"\n');
+    // The suite's state directory, as on a gateway where the checks have run: the cycle server's home.
+    mkdirSync(pair.hostPath("primary", "/var/db/carpentry"), { recursive: true, mode: 0o700 });
+    sink = await startSmtpSinkIn(pair, "primary");
+    await pair.writeFile("primary", "/var/monit/monit.log", "", { mode: 0o600 });
+    await pair.writeFile("primary", "/etc/monitrc", controlFile(), { mode: 0o600 });
+    const syntax = await pair.run("primary", [MONIT, "-t", "-c", "/etc/monitrc"]);
+    expect(syntax.stdout + syntax.stderr).toContain("Control file syntax OK");
+    await pair.startDaemon("primary", "monit", [MONIT, "-I", "-c", "/etc/monitrc"]);
+  });
+
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it("split brain: the served check_carp and the one alone send the same alert, and the same recovery", async () => {
+    // The cycle server is up while monit runs its cycles (one a second here).
+    let served = false;
+    for (let i = 0; i < 200 && !served; i++) {
+      served = (await pair.strayProcesses("primary", { settleMs: 0 })).some((line) => line.includes("node /etc/carpentry.monit/carpentry serve-cycle"));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(served).toBe(true);
+    await pair.setOutput("secondary", ["ifconfig", "carp"], SECONDARY_MASTER);
+    const failed =
+      (service: string) =>
+      (mail: ReceivedMail): boolean =>
+        mail.subject.endsWith(` ${service}: Status failed`);
+    const succeeded =
+      (service: string) =>
+      (mail: ReceivedMail): boolean =>
+        mail.subject.endsWith(` ${service}: Status succeeded`);
+    const [servedAlert] = await sink.wait(1, 20_000, failed("check_carp"));
+    const [aloneAlert] = await sink.wait(1, 20_000, failed("check_carp_alone"));
+    const line = (mail: ReceivedMail | undefined): string => /status failed \(\d\) -- .*/.exec(mail?.text ?? "")?.[0] ?? "none";
+    expect(line(servedAlert)).toMatch(/^status failed \(2\) -- CRITICAL: split brain/);
+    expect(line(servedAlert)).toBe(line(aloneAlert));
+
+    await healthyDefaults(pair);
+    const [servedRecovery] = await sink.wait(1, 20_000, succeeded("check_carp"));
+    const [aloneRecovery] = await sink.wait(1, 20_000, succeeded("check_carp_alone"));
+    const recovered = (mail: ReceivedMail | undefined): string => /status succeeded \(0\) -- .*/.exec(mail?.text ?? "")?.[0] ?? "none";
+    expect(recovered(servedRecovery)).toMatch(/^status succeeded \(0\) -- OK: /);
+    expect(recovered(servedRecovery)).toBe(recovered(aloneRecovery));
+    // Only check_carp changed: no other alert, served or alone.
+    expect(
+      sink
+        .read()
+        .map((mail) => mail.subject)
+        .filter((subject) => !subject.includes("check_carp")),
+      "no other mail",
+    ).toEqual([]);
+  }, 120_000);
+});

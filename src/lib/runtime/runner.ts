@@ -238,28 +238,38 @@ export function installCrashHandlers(name: string): void {
   process.on("unhandledRejection", crash);
 }
 
-/** @public the entry of each check executable (build-executables.mjs) calls it */
-export async function runStandalone(def: CheckDefinition, argv: readonly string[] = process.argv.slice(2)): Promise<never> {
-  installCrashHandlers(`check_${def.name}`);
+/** What a check prints and the exit code it gives, run as its own executable with these arguments. */
+export interface StandaloneAnswer {
+  readonly text: string;
+  readonly code: number;
+}
+
+/**
+ * Runs a check as its executable does, from its argv, and returns what it would print and its exit
+ * code: the executable prints and exits with it; the cycle server sends both back to the check's
+ * header. Checks that share one process may share one peer process too (batcher); alone, none.
+ */
+export async function answerStandalone(def: CheckDefinition, argv: readonly string[], env: NodeJS.ProcessEnv = process.env, batcher?: FactsBatcher): Promise<StandaloneAnswer> {
   let json = argv.includes("--json");
   let verbose = false;
   let outcome: Outcome;
   try {
-    const args = parseCheckArgs(def, argv);
+    const args = parseCheckArgs(def, argv, env);
     json = args.json;
     verbose = args.invocation.verbose;
-    if (args.help) {
-      writeOut(helpText(def));
-      process.exit(EXIT_CODE.UNKNOWN);
-    }
-    if (args.version) {
-      writeOut(`check_${def.name} ${VERSION}\n`);
-      process.exit(EXIT_CODE.UNKNOWN);
-    }
-    outcome = await executeCheck(def, args.invocation);
+    if (args.help) return { text: helpText(def), code: EXIT_CODE.UNKNOWN };
+    if (args.version) return { text: `check_${def.name} ${VERSION}\n`, code: EXIT_CODE.UNKNOWN };
+    outcome = await executeCheck(def, batcher ? { ...args.invocation, batcher } : args.invocation);
   } catch (error) {
     outcome = { check: def.name, result: errorResult(error), durationMs: 0, host: hostname() };
   }
-  writeOut(renderOutcome(outcome, json, verbose));
-  process.exit(EXIT_CODE[outcome.result.status]);
+  return { text: renderOutcome(outcome, json, verbose), code: EXIT_CODE[outcome.result.status] };
+}
+
+/** @public the entry of each check executable (build-executables.mjs) calls it */
+export async function runStandalone(def: CheckDefinition, argv: readonly string[] = process.argv.slice(2)): Promise<never> {
+  installCrashHandlers(`check_${def.name}`);
+  const answer = await answerStandalone(def, argv);
+  writeOut(answer.text);
+  process.exit(answer.code);
 }
