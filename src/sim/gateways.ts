@@ -588,8 +588,8 @@ function newerFaults(): Readonly<Record<NewerFaultName, Fault>> {
       description: "pf is disabled on the secondary: `pfctl -d` during maintenance, and nobody ran `pfctl -e`.",
       apply: ({ hosts: { secondary } }) => {
         const disabled = (text: string): string => text.replace(/^Status: Enabled for 12 days 03:04:05 +/m, "Status: Disabled for 0 days 00:14:02".padEnd(44 + 5));
-        setOutput(secondary, ["pfctl", "-si"], disabled(withStateCount(pfInfo, 0)));
-        setOutput(secondary, ["pfctl", "-vsi"], disabled(withStateCount(pfInfoVerbose, 0)).replace(/^Hostid: +0x[0-9a-f]+$/m, `Hostid:   ${HOSTIDS.secondary}`));
+        setOutput(secondary, ["pfctl", "-si"], disabled(withStateCount(pfInfo, STATE_COUNTS.secondary)));
+        setOutput(secondary, ["pfctl", "-vsi"], disabled(withStateCount(pfInfoVerbose, STATE_COUNTS.secondary)).replace(/^Hostid: +0x[0-9a-f]+$/m, `Hostid:   ${HOSTIDS.secondary}`));
       },
     },
     pf_hostid_shared: {
