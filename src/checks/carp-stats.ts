@@ -140,7 +140,7 @@ export function decideCarpStats(facts: CarpStatsFacts, settings: CarpStatsSettin
 
 export const check: CheckDefinition = {
   name: "carp_stats",
-  title: "carp's counters: no advertisement refused for a bad pass or vhid, no failover that flipped back",
+  title: "CARP's counters: no advertisement refused for a bad pass or vhid, no failover that flipped back",
   roles: ["primary", "secondary"],
   usesPeer: true,
   reads: [

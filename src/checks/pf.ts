@@ -193,7 +193,7 @@ export function decidePf(facts: PfFacts, settings: PfSettings): Result {
 
 export const check: CheckDefinition = {
   name: "pf",
-  title: "pf is enabled on both gateways, with room in its state table, distinct hostids and no drop counter growing",
+  title: "both gateways filter with pf: enabled, room in the state table, distinct hostids, no drop counter growing",
   roles: ["primary", "secondary"],
   usesPeer: true,
   reads: [
