@@ -307,10 +307,11 @@ function withStateCount(text: string, states: number): string {
 /** Each host's pf hostid (`pfctl -vsi`): random at boot unless pf.conf sets one, so never the same on two hosts. */
 const HOSTIDS: Readonly<Record<HostName, string>> = { primary: "0x5e1f0a3c", secondary: "0x9b2d41e7" };
 
-/** `pfctl -si` and `pfctl -vsi` with this many states (the derived OpenBSD 7 captures, their columns kept). */
-function setStateCount(host: HostState, states: number, hostid = HOSTIDS.primary): void {
+/** `pfctl -si` and `pfctl -vsi` with this many states (the derived OpenBSD 7 captures, their columns kept); the host keeps its hostid unless one is given. */
+function setStateCount(host: HostState, states: number, hostid?: string): void {
+  const current = /^Hostid: +(0x[0-9a-f]+)$/m.exec(host.outputs.get(outputKey(["pfctl", "-vsi"]))?.stdout ?? "")?.[1];
   setOutput(host, ["pfctl", "-si"], withStateCount(pfInfo, states));
-  setOutput(host, ["pfctl", "-vsi"], withStateCount(pfInfoVerbose, states).replace(/^Hostid: +0x[0-9a-f]+$/m, `Hostid:   ${hostid}`));
+  setOutput(host, ["pfctl", "-vsi"], withStateCount(pfInfoVerbose, states).replace(/^Hostid: +0x[0-9a-f]+$/m, `Hostid:   ${hostid ?? current ?? HOSTIDS.primary}`));
 }
 
 /** A queue of `count` messages to a dead relay, created evenly over the last `oldestSeconds` (smtpctl show queue's fields). */

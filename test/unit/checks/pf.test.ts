@@ -7,7 +7,7 @@ import { parseConfig, type Role } from "../../../src/lib/runtime/config.js";
 import { measureCounterGrowth, type GrowthResult } from "../../../src/lib/runtime/counter-history.js";
 import { ParseError } from "../../../src/lib/runtime/errors.js";
 import { parseRange } from "../../../src/lib/runtime/thresholds.js";
-import { pairState, type FaultName } from "../../../src/sim/gateways.js";
+import { FAULT_NAMES, pairState, type FaultName } from "../../../src/sim/gateways.js";
 import { simAnswers } from "../../support/sim-answers.js";
 
 const config = (toml = ""): ReturnType<typeof parseConfig> => parseConfig(`role = "primary"\n[peer]\nhost = "10.231.0.2"\n[checks.pf]\n${toml}\n`, "carpentry.toml", { only: check });
@@ -52,6 +52,15 @@ describe("check_pf's decision on the simulated pair", () => {
     expect(result.details).toContain("pair view missing: cannot reach primary: connection refused");
     const healthy = views().primary;
     expect(decidePf({ local: healthy, peer: { missing: "x" }, growth: NO_GROWTH }, SETTINGS).status).toBe("UNKNOWN");
+  });
+});
+
+describe("the simulated pair's pf", () => {
+  it("keeps the hosts' hostids apart in every fault but the shared hostid", () => {
+    for (const fault of FAULT_NAMES.filter((name) => name !== "pf_hostid_shared" && name !== "garbled")) {
+      const { primary, secondary } = views(fault);
+      expect(primary.info.hostid, fault).not.toBe(secondary.info.hostid);
+    }
   });
 });
 
