@@ -12,8 +12,12 @@ import { check as peer } from "./peer.js";
 import { check as pfTables } from "./pf-tables.js";
 import { check as pfsync } from "./pfsync.js";
 import { check as sysctl } from "./sysctl.js";
+import { check as pf } from "./pf.js";
+import { check as carpStats } from "./carp-stats.js";
+import { check as ntp } from "./ntp.js";
+import { check as versions } from "./versions.js";
 
-export const ALL_CHECKS: readonly CheckDefinition[] = [peer, carp, carpInterfaces, pfsync, pfTables, sysctl, mailq, dns, ...driftSets, drift, installed];
+export const ALL_CHECKS: readonly CheckDefinition[] = [peer, carp, carpInterfaces, pfsync, pfTables, sysctl, mailq, dns, ...driftSets, drift, installed, pf, carpStats, ntp, versions];
 
 export function findCheck(name: string): CheckDefinition | undefined {
   const bare = name.replace(/^check_/, "");

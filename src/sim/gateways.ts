@@ -10,6 +10,16 @@ import netstatPfsync from "./captures/derived_netstat_sp_pfsync.txt";
 import demoteAfterMaintenance from "./captures/ifconfig_g_internal_after_carpdemote50_faq.txt";
 import demoteNone from "./captures/ifconfig_g_carp_faq.txt";
 import demoteInternalNone from "./captures/ifconfig_g_internal_faq.txt";
+import pfInfoVerbose from "./captures/derived_pfctl_vsi_openbsd7.txt";
+import pfLimits from "./captures/pfctl_sm_openbsd_guide.txt";
+import netstatCarp from "./captures/derived_netstat_sp_carp.txt";
+import ntpPrimarySynced from "./captures/ntpctl_s_all_synced_bitsmasher.txt";
+import ntpSecondarySynced from "./captures/derived_ntpctl_s_all_secondary_synced.txt";
+import ntpSecondaryUnsynced from "./captures/derived_ntpctl_s_all_secondary_unsynced.txt";
+import syspatchList from "./captures/syspatch_l_openbsd70_fluca.txt";
+import kernelVersion from "./captures/derived_sysctl_n_kern_version_syspatch70.txt";
+import packageList from "./captures/derived_pkg_info_q_openbsd70.txt";
+import { historyFile, type CounterReading } from "../lib/runtime/counter-history.js";
 import { HOST_NAMES, type HostName } from "./pair.js";
 import { SECRETS } from "./secrets.js";
 
@@ -20,10 +30,12 @@ export interface PlantedFile {
   readonly mode: number;
 }
 
-/** One command line of a stand-in (argv[0] the tool) and what it prints, exit 0. */
+/** One command line of a stand-in (argv[0] the tool) and what it prints, exit 0 unless exitCode says otherwise. */
 export interface StandinOutput {
   readonly argv: readonly string[];
   readonly stdout: string;
+  readonly stderr?: string;
+  readonly exitCode?: number;
 }
 
 export interface HostState {
@@ -56,8 +68,8 @@ export interface PairState {
 
 const outputKey = (argv: readonly string[]): string => JSON.stringify(argv);
 
-function setOutput(host: HostState, argv: readonly string[], stdout: string): void {
-  host.outputs.set(outputKey(argv), { argv, stdout });
+function setOutput(host: HostState, argv: readonly string[], stdout: string, failure?: { readonly stderr: string; readonly exitCode: number }): void {
+  host.outputs.set(outputKey(argv), { argv, stdout, ...failure });
 }
 
 function writeFile(host: HostState, path: string, content: string, mode = 0o644): void {
@@ -187,6 +199,7 @@ export const DIRECTORY_MODES: Readonly<Record<string, number>> = {
   "/etc/carpentry.bin": 0o700,
   "/etc/carpentry": 0o700,
   "/etc/openvpn": 0o755,
+  "/var/db/carpentry": 0o700,
 };
 
 /** The roots of everything a state plants (files and directories): what a reset removes. */
@@ -210,6 +223,7 @@ export const PLANTED_ROOTS = [
   "/etc/carpentry.bin",
   "/etc/rc.d",
   "/etc/carpentry",
+  "/var/db/carpentry",
 ];
 
 /** How the checks of a host reach its peer and its resolver, where the two simulations differ. */
@@ -245,6 +259,9 @@ export function carpentryConfig(host: HostName, link: PeerLink): string {
       .join(", ")}]`,
     "query_timeout = 2",
     ...(host === "primary" ? ["", "[drift.syslog]", 'description = "syslogd and newsyslog"', 'paths = ["/etc/syslog.conf", "/etc/newsyslog.conf"]'] : []),
+    "",
+    "[checks.ntp]",
+    `secondary_source = "${ADDRESS.primary}"`,
     "",
   ].join("\n");
 }
@@ -348,13 +365,22 @@ function setSysctl(host: HostState, values: Readonly<Record<string, string>>): v
   setOutput(host, ["sysctl", "--", ...SYSCTL_NAMES], SYSCTL_NAMES.map((name) => `${name}=${values[name] ?? "?"}\n`).join(""));
 }
 
-/** `pfctl -si` with this many states (the derived OpenBSD 7 capture, its columns kept). */
-function setStateCount(host: HostState, states: number): void {
-  const text = pfInfo.replace(
+/** The state count in a `pfctl -si`/`-vsi` capture, its columns kept. */
+function withStateCount(text: string, states: number): string {
+  return text.replace(
     /(current entries)(\s+)(\d+)/,
     (_, label: string, space: string, count: string) => `${label}${" ".repeat(Math.max(1, space.length + count.length - String(states).length))}${states}`,
   );
-  setOutput(host, ["pfctl", "-si"], text);
+}
+
+/** Each host's pf hostid (`pfctl -vsi`): random at boot unless pf.conf sets one, so never the same on two hosts. */
+const HOSTIDS: Readonly<Record<HostName, string>> = { primary: "0x5e1f0a3c", secondary: "0x9b2d41e7" };
+
+/** `pfctl -si` and `pfctl -vsi` with this many states (the derived OpenBSD 7 captures, their columns kept); the host keeps its hostid unless one is given. */
+function setStateCount(host: HostState, states: number, hostid?: string): void {
+  const current = /^Hostid: +(0x[0-9a-f]+)$/m.exec(host.outputs.get(outputKey(["pfctl", "-vsi"]))?.stdout ?? "")?.[1];
+  setOutput(host, ["pfctl", "-si"], withStateCount(pfInfo, states));
+  setOutput(host, ["pfctl", "-vsi"], withStateCount(pfInfoVerbose, states).replace(/^Hostid: +0x[0-9a-f]+$/m, `Hostid:   ${hostid ?? current ?? HOSTIDS.primary}`));
 }
 
 /** A queue of `count` messages to a dead relay, created evenly over the last `oldestSeconds` (smtpctl show queue's fields). */
@@ -385,12 +411,13 @@ function healthyHost(host: HostName, shape: PairShape): HostState {
   setOutput(state, ["rcctl", "ls", "on"], servicesOn(host, shape));
   setOutput(state, ["ifconfig", "-g", "carp"], demoteNone);
   setSysctl(state, LIVE_SYSCTL);
-  setStateCount(state, STATE_COUNTS[host]);
+  setStateCount(state, STATE_COUNTS[host], HOSTIDS[host]);
   setOutput(state, ["netstat", "-sp", "pfsync"], netstatPfsync);
   setOutput(state, ["smtpctl", "show", "status"], "MDA running\nMTA running\nSMTP running\n");
   setOutput(state, ["smtpctl", "show", "queue"], "");
   setTables(state, { badhosts: BADHOSTS, trusted: TRUSTED });
   setOutput(state, ["rcctl", "check", "carpentry"], "carpentry(ok)\n");
+  setNewerChecksOutputs(state, host);
   return state;
 }
 
@@ -456,6 +483,16 @@ export const FAULT_NAMES = [
   "sync_partial",
   "advbase_zero",
   "carp_groups_differ",
+  "pf_disabled",
+  "pf_hostid_shared",
+  "pf_states_near_limit",
+  "pf_congestion",
+  "carp_bad_auth",
+  "carp_flapping",
+  "ntp_unsynced",
+  "ntpd_down",
+  "ntp_wrong_source",
+  "versions_mismatch",
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -633,6 +670,7 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
       setOutput(primary, ["smtpctl", "show", "status"], "MDA up\n");
       setOutput(primary, ["smtpctl", "show", "queue"], "20e9202c5e70252a|inet4|mta\n");
       setOutput(primary, ["rcctl", "check", "carpentry"], "carpentry: ok?\n");
+      garbleNewerChecksOutputs(primary);
     },
   },
   demoted_via_group: {
@@ -695,6 +733,7 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
       allIn(pair, "secondary", "BACKUP");
     },
   },
+  ...newerFaults(),
 };
 
 /** The healthy pair of a shape with a fault, or without one. */
@@ -702,4 +741,130 @@ export function pairState(fault?: FaultName, shape: PairShape = "full"): PairSta
   const pair = healthyPair(shape);
   if (fault !== undefined) FAULTS[fault].apply(pair);
   return pair;
+}
+
+// -- check_pf, check_carp_stats, check_ntp, check_versions ---------------------------------------------
+
+/** `netstat -sp carp` with these counters (the derived capture's rows, their plurals as netstat prints them). */
+function carpStats(counts: { readonly badauth: number; readonly transitions: number }): string {
+  const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+  return netstatCarp
+    .replace(/\t0 discarded for bad authentication\n/, `\t${counts.badauth} discarded for bad authentication\n`)
+    .replace(/\t1 transition to master\n/, `\t${plural(counts.transitions, "transition to master", "transitions to master")}\n`);
+}
+
+/** The carp counters of the healthy pair: the primary became master once, at boot. */
+const CARP_COUNTS: Readonly<Record<HostName, { badauth: number; transitions: number }>> = { primary: { badauth: 0, transitions: 1 }, secondary: { badauth: 0, transitions: 0 } };
+
+/** The release, syspatches and packages both hosts run (OpenBSD 7.0, all six syspatches of the time). */
+const PACKAGES = packageList;
+
+function setNewerChecksOutputs(state: HostState, host: HostName): void {
+  setOutput(state, ["pfctl", "-sm"], pfLimits);
+  setOutput(state, ["netstat", "-sp", "carp"], carpStats(CARP_COUNTS[host]));
+  // The secondary's ntpd follows the primary's, over the pfsync network.
+  setOutput(state, ["ntpctl", "-s", "all"], host === "primary" ? ntpPrimarySynced : ntpSecondarySynced);
+  setOutput(state, ["sysctl", "-n", "kern.osrelease"], "7.0\n");
+  setOutput(state, ["sysctl", "-n", "kern.version"], kernelVersion);
+  setOutput(state, ["syspatch", "-l"], syspatchList);
+  setOutput(state, ["pkg_info", "-q"], PACKAGES);
+}
+
+function garbleNewerChecksOutputs(primary: HostState): void {
+  setOutput(
+    primary,
+    ["pfctl", "-vsi"],
+    "Status: Enabled for 1 days 00:00:01             Debug: err\n\nHostid:   0x5e1f0a3c\nState Table                          Total             Rate\n  current entries        twelve\n",
+  );
+  setOutput(primary, ["netstat", "-sp", "carp"], "carp:\n\tsome packets received (IPv4)\n");
+  setOutput(primary, ["ntpctl", "-s", "all"], "1/1 peers valid, clock sort of synced\n");
+  setOutput(primary, ["sysctl", "-n", "kern.osrelease"], "seven\n");
+}
+
+/** A history file as check_pf / check_carp_stats keep it, with one earlier reading of each host `secondsAgo`. */
+function plantHistory(pair: PairState, file: string, secondsAgo: number, counters: Readonly<Record<HostName, Readonly<Record<string, number>>>>): void {
+  const at = new Date(Date.now() - secondsAgo * 1000).toISOString();
+  const readings: Record<HostName, CounterReading[]> = { primary: [{ at, counters: counters.primary }], secondary: [{ at, counters: counters.secondary }] };
+  for (const host of HOST_NAMES) writeFile(pair.hosts[host], `/var/db/carpentry/${file}`, historyFile(readings), 0o600);
+}
+
+const PF_COUNTERS_QUIET = { memory: 0, "state-limit": 0, congestion: 0 };
+const carpReading = (counts: { badauth: number; transitions: number }): Record<string, number> => ({
+  carps_badauth: counts.badauth,
+  carps_badvhid: 14,
+  carps_preempt: counts.transitions,
+});
+
+type NewerFaultName =
+  "pf_disabled" | "pf_hostid_shared" | "pf_states_near_limit" | "pf_congestion" | "carp_bad_auth" | "carp_flapping" | "ntp_unsynced" | "ntpd_down" | "ntp_wrong_source" | "versions_mismatch";
+
+/** A function, so that FAULTS above can take them in before the constants here are set. */
+function newerFaults(): Readonly<Record<NewerFaultName, Fault>> {
+  return {
+    pf_disabled: {
+      description: "pf is disabled on the secondary: `pfctl -d` during maintenance, and nobody ran `pfctl -e`.",
+      apply: ({ hosts: { secondary } }) => {
+        const disabled = (text: string): string => text.replace(/^Status: Enabled for 12 days 03:04:05 +/m, "Status: Disabled for 0 days 00:14:02".padEnd(44 + 5));
+        setOutput(secondary, ["pfctl", "-si"], disabled(withStateCount(pfInfo, STATE_COUNTS.secondary)));
+        setOutput(secondary, ["pfctl", "-vsi"], disabled(withStateCount(pfInfoVerbose, STATE_COUNTS.secondary)).replace(/^Hostid: +0x[0-9a-f]+$/m, `Hostid:   ${HOSTIDS.secondary}`));
+      },
+    },
+    pf_hostid_shared: {
+      description: "The secondary was cloned from the primary's disk, `set hostid` in pf.conf included: both have pf hostid 0x5e1f0a3c.",
+      apply: ({ hosts: { secondary } }) => setStateCount(secondary, STATE_COUNTS.secondary, HOSTIDS.primary),
+    },
+    pf_states_near_limit: {
+      description: "The state tables are nearly full: 9650 and 9641 states of the 10000 pf allows.",
+      apply: ({ hosts }) => {
+        setStateCount(hosts.primary, 9650, HOSTIDS.primary);
+        setStateCount(hosts.secondary, 9641, HOSTIDS.secondary);
+      },
+    },
+    pf_congestion: {
+      description: "pf's congestion counter on the primary grew by 8 in the last 2 minutes: an interface queue overflows now and then.",
+      apply: (pair) => {
+        setOutput(
+          pair.hosts.primary,
+          ["pfctl", "-vsi"],
+          withStateCount(pfInfoVerbose, STATE_COUNTS.primary).replace(/^( {2}congestion +)0( +)/m, (_, head: string, space: string) => `${head}8${space}`),
+        );
+        plantHistory(pair, "pf-counters.json", 120, { primary: PF_COUNTERS_QUIET, secondary: PF_COUNTERS_QUIET });
+      },
+    },
+    carp_bad_auth: {
+      description: 'The secondary refuses the primary\'s advertisements: 37 with bad authentication in the last minute ("carp incorrect hash": the passes differ).',
+      apply: (pair) => {
+        setOutput(pair.hosts.secondary, ["netstat", "-sp", "carp"], carpStats({ badauth: 37, transitions: 0 }));
+        plantHistory(pair, "carp-counters.json", 60, { primary: carpReading(CARP_COUNTS.primary), secondary: carpReading(CARP_COUNTS.secondary) });
+      },
+    },
+    carp_flapping: {
+      description: "A failover that flipped back 10 minutes ago: the secondary became master, then the primary again; check_carp now sees a healthy pair.",
+      apply: (pair) => {
+        setOutput(pair.hosts.primary, ["netstat", "-sp", "carp"], carpStats({ badauth: 0, transitions: 2 }));
+        setOutput(pair.hosts.secondary, ["netstat", "-sp", "carp"], carpStats({ badauth: 0, transitions: 1 }));
+        plantHistory(pair, "carp-counters.json", 600, { primary: carpReading(CARP_COUNTS.primary), secondary: carpReading(CARP_COUNTS.secondary) });
+      },
+    },
+    ntp_unsynced: {
+      description: "The secondary's clock is not synced: the primary's ntpd does not serve the pfsync network.",
+      apply: ({ hosts: { secondary } }) => setOutput(secondary, ["ntpctl", "-s", "all"], ntpSecondaryUnsynced),
+    },
+    ntpd_down: {
+      description: "ntpd is not running on the primary.",
+      apply: ({ hosts: { primary } }) => setOutput(primary, ["ntpctl", "-s", "all"], "", { stderr: "ntpctl: connect: /var/run/ntpd.sock: No such file or directory\n", exitCode: 1 }),
+    },
+    ntp_wrong_source: {
+      description: "The secondary's ntpd.conf is the primary's (the carp-master variant): it follows a server on the internet, not the primary.",
+      apply: ({ hosts: { secondary } }) => setOutput(secondary, ["ntpctl", "-s", "all"], ntpPrimarySynced),
+    },
+    versions_mismatch: {
+      description: "The secondary was left behind in an upgrade: an older kernel build, two syspatches and an openvpn update missing.",
+      apply: ({ hosts: { secondary } }) => {
+        setOutput(secondary, ["sysctl", "-n", "kern.version"], kernelVersion.replace("#5: Mon Nov 22 21:05:50 MST 2021", "#3: Tue Oct 26 19:12:08 MDT 2021"));
+        setOutput(secondary, ["syspatch", "-l"], syspatchList.replace("005_unpcon\n006_x509\n", ""));
+        setOutput(secondary, ["pkg_info", "-q"], PACKAGES.replace("openvpn-2.5.4", "openvpn-2.5.3"));
+      },
+    },
+  };
 }

@@ -23,7 +23,18 @@ export const SSH_STANDIN_PATH = `${RUN_DIR_IN_HOSTS}/bin/ssh`;
 export const INSTALL_DIR = "/etc/carpentry.monit";
 
 /** The OpenBSD tools the checks run, by their OpenBSD paths: each prints what setOutput set. */
-const STANDIN_PATHS = ["/sbin/ifconfig", "/sbin/pfctl", "/sbin/sysctl", "/usr/sbin/smtpctl", "/usr/sbin/rcctl", "/usr/bin/netstat", "/usr/bin/pgrep"];
+const STANDIN_PATHS = [
+  "/sbin/ifconfig",
+  "/sbin/pfctl",
+  "/sbin/sysctl",
+  "/usr/sbin/smtpctl",
+  "/usr/sbin/rcctl",
+  "/usr/bin/netstat",
+  "/usr/bin/pgrep",
+  "/usr/sbin/ntpctl",
+  "/usr/sbin/syspatch",
+  "/usr/sbin/pkg_info",
+];
 
 /** monit's environment for a check, as OpenBSD's rc gives it. */
 const MONIT_ENV = { PATH: "/sbin:/bin:/usr/sbin:/usr/bin", HOME: "/root" };
@@ -151,12 +162,14 @@ export class SimPair {
   }
 
   /** What the stand-in prints for exactly this command line (argv[0]: the tool's name), exit 0. */
-  setOutput(host: HostName, argv: readonly string[], stdout: string): void {
+  setOutput(host: HostName, argv: readonly string[], stdout: string, failure?: { readonly stderr?: string; readonly exitCode?: number }): void {
     const [tool, ...args] = argv;
     if (!tool) throw new Error("setOutput needs a command");
-    const out = join(this.stateDir(host), tool, `${standinKey(args)}.out`);
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, stdout);
+    const base = join(this.stateDir(host), tool, standinKey(args));
+    mkdirSync(dirname(base), { recursive: true });
+    writeFileSync(`${base}.out`, stdout);
+    if (failure?.stderr !== undefined && failure.stderr !== "") writeFileSync(`${base}.err`, failure.stderr);
+    if (failure?.exitCode !== undefined && failure.exitCode !== 0) writeFileSync(`${base}.rc`, `${failure.exitCode}\n`);
   }
 
   /** Forgets every output set for the host: its tools answer as if nothing were running. */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The stand-in for the OpenBSD commands a simulated gateway lacks: ifconfig, pfctl, sysctl, smtpctl,
-# rcctl, netstat, pgrep, and mailq (OpenBSD's mailwrapper runs `smtpctl show queue` for it), linked
-# at their OpenBSD paths. The demo's hosts (src/sim/pair.ts) and the e2e harness's
+# rcctl, netstat, pgrep, ntpctl, syspatch, pkg_info, and mailq (OpenBSD's mailwrapper runs `smtpctl
+# show queue` for it), linked at their OpenBSD paths. The demo's hosts (src/sim/pair.ts) and the e2e harness's
 # (test/harness/pair.ts) run this one script; standinScript() (standin.ts) installs it with the
 # lines each of them needs in place of @SETTINGS@ below: they set STATE, the directory of this
 # host's outputs, and define `standin_log KIND ARGV...`, which records a call (or does nothing).
@@ -130,6 +130,13 @@ changes_state() {
 		esac
 		return 1
 		;;
+	# syspatch without -l (list installed) or -c (list available) installs or reverts patches.
+	syspatch)
+		case "$*" in
+		-l|-c) return 1 ;;
+		esac
+		return 0
+		;;
 	*) return 1 ;;
 	esac
 }
@@ -193,6 +200,7 @@ if [ ! -e "$base.out" ] && [ ! -e "$base.err" ] && [ ! -e "$base.rc" ]; then
 	sysctl) printf '%s\n' "sysctl: ${last:-?}: no such name" >&2 ;;
 	rcctl) printf '%s\n' "rcctl: service ${last:-?} does not exist" >&2 ;;
 	smtpctl) printf '%s\n' "smtpctl: smtpd doesn't seem to be running" >&2 ;;
+	ntpctl) printf '%s\n' "ntpctl: connect: /var/run/ntpd.sock: No such file or directory" >&2 ;;
 	*) printf '%s\n' "$tool: $*: not simulated" >&2 ;;
 	esac
 	exit 1

@@ -88,6 +88,7 @@ const PFSYNC_FAULTS: Partial<Record<ScenarioName, Cell>> = {
   pfsync_down: CRITICAL(/^pfsync0 down on secondary$/),
   states_diverged: CRITICAL(/^states diverged: primary 1000, secondary 800$/),
   garbled: UNKNOWN(/^cannot parse primary's ifconfig pfsync output line 1$/),
+  pf_states_near_limit: OK(/^states primary 9650, secondary 9641; pfsync0 up on both$/),
 };
 const SYSCTL_OK = OK(/^sysctl\.conf alike on both hosts; 3 values as set and expected$/);
 const PREEMPT_ZERO = CRITICAL(/^net\.inet\.carp\.preempt: primary 0, secondary 1, expected 1$/);
@@ -111,6 +112,31 @@ const MINIMAL_TABLES = OK(/^1 pf table identical on both hosts \(5 entries\)$/);
 const NO_SYNC = OK(/^1 path in place, root-only \(\d+ entries\); carpentry sync not installed$/);
 /** carpentry's sync half there on the primary: all of it is required, each missing piece said. */
 const SYNC_PARTIAL = CRITICAL(/^\/etc\/carpentry missing \(\+3 more\)$/);
+// check_pf, check_carp_stats, check_ntp: each host judged alone while the peer cannot be asked.
+const peerViewMissingCells = (peer: HostName): Partial<Record<ScenarioName, Cell>> => ({
+  peer_sshd_down: UNKNOWN(REFUSED(peer, "pair view missing: ")),
+  peer_hanging: UNKNOWN(HANGING(peer, "pair view missing: ")),
+});
+const PF_OK = OK(/^pf enabled on both, state tables at most 12\.8% full$/);
+const PF_FAULTS: Partial<Record<ScenarioName, Cell>> = {
+  pf_disabled: CRITICAL(/^pf disabled on secondary$/),
+  pf_hostid_shared: CRITICAL(/^primary and secondary share pf hostid 0x5e1f0a3c$/),
+  pf_states_near_limit: CRITICAL(/^pf state table 96\.5% full on primary \(\+1 more\)$/),
+  // 8 more in the 2 minutes (and the seconds the scenario took) since the planted reading.
+  pf_congestion: WARNING(/^pf congestion counter grows on primary: [1-4]\.\d\/min$/),
+};
+// Each scenario starts without readings: the healthy counters are a first reading, told as such.
+const CARP_STATS_OK = OK(/^carp counters quiet on both hosts \(window 1 h\)$/);
+const CARP_STATS_FAULTS: Partial<Record<ScenarioName, Cell>> = {
+  carp_bad_auth: CRITICAL(/^carp bad authentication grew by 37 on secondary$/),
+  carp_flapping: WARNING(/^carp flapping: both hosts became master within 1\d min$/),
+};
+const NTP_OK = OK(/^clock synced on both hosts, stratum primary 2, secondary 3$/);
+const NTP_FAULTS: Partial<Record<ScenarioName, Cell>> = {
+  ntp_unsynced: CRITICAL(/^clock not synced on secondary$/),
+  ntpd_down: CRITICAL(/^ntpd not running on primary$/),
+  ntp_wrong_source: WARNING(/^secondary's clock follows 10\.10\.12\.13, not 192\.168\.110\.101$/),
+};
 
 /** check name @ the host it runs on -> scenario -> expected cell */
 const EXPECTED: Readonly<Record<string, Row>> = {
@@ -226,6 +252,21 @@ const EXPECTED: Readonly<Record<string, Row>> = {
     "minimal/sync_partial": SYNC_PARTIAL,
   }),
   "installed@secondary": row(OK(/^3 paths in place, root-only \(\d+ entries\)$/), { minimal: NO_SYNC, "minimal/sync_partial": NO_SYNC }),
+  "pf@primary": row(PF_OK, { ...PF_FAULTS, ...peerViewMissingCells("secondary"), garbled: UNKNOWN(/^cannot parse primary's pfctl -si output line 5$/) }),
+  "pf@secondary": row(PF_OK, { ...PF_FAULTS, ...peerViewMissingCells("primary"), garbled: UNKNOWN(/^pair view missing: cannot parse primary's pfctl -si output line 5$/) }),
+  "carp_stats@primary": row(CARP_STATS_OK, { ...CARP_STATS_FAULTS, ...peerViewMissingCells("secondary"), garbled: UNKNOWN(/^cannot parse primary's netstat -s output line 2$/) }),
+  "carp_stats@secondary": row(CARP_STATS_OK, {
+    ...CARP_STATS_FAULTS,
+    ...peerViewMissingCells("primary"),
+    garbled: UNKNOWN(/^pair view missing: cannot parse primary's netstat -s output line 2$/),
+  }),
+  "ntp@primary": row(NTP_OK, { ...NTP_FAULTS, ...peerViewMissingCells("secondary"), garbled: UNKNOWN(/^cannot parse primary's ntpctl -s all output line 1$/) }),
+  "ntp@secondary": row(NTP_OK, { ...NTP_FAULTS, ...peerViewMissingCells("primary"), garbled: UNKNOWN(/^pair view missing: cannot parse primary's ntpctl -s all output line 1$/) }),
+  "versions@primary": row(OK(/^OpenBSD 7\.0, 6 syspatches, 4 packages alike on both$/), {
+    versions_mismatch: WARNING(/^kernel differs: primary #5, secondary #3 \(\+2 more\)$/),
+    ...peerViewMissingCells("secondary"),
+    garbled: UNKNOWN(/^cannot parse primary's sysctl -n kern\.osrelease output line 1$/),
+  }),
 };
 
 // -- running the matrix -----------------------------------------------------------------------------
@@ -247,7 +288,7 @@ const MACHINE_ROOTS = ["/etc", "/var"];
 const ALLOWED_CHANGES = [
   "/var/run/carpentry", // the ssh control sockets and their lock files (src/lib/transport/ssh.ts)
   "/run/carpentry", // the same: on the Debian base /var/run is a symlink to /run, recorded, never followed
-  "/var/db/carpentry", // check_pfsync's last counter reading (pfsync-counters.json)
+  "/var/db/carpentry", // the counter readings of check_pfsync, check_pf and check_carp_stats (*-counters.json)
 ];
 
 interface CellRun {

@@ -25,8 +25,8 @@ export type HostName = "primary" | "secondary";
 export const HOST_NAMES: readonly HostName[] = ["primary", "secondary"];
 
 /** The OpenBSD-only commands replaced by the stand-in (src/sim/standin.sh). */
-export type StandinTool = "ifconfig" | "pfctl" | "sysctl" | "smtpctl" | "rcctl" | "netstat";
-const STANDIN_TOOLS: readonly StandinTool[] = ["ifconfig", "pfctl", "sysctl", "smtpctl", "rcctl", "netstat"];
+export type StandinTool = "ifconfig" | "pfctl" | "sysctl" | "smtpctl" | "rcctl" | "netstat" | "ntpctl" | "syspatch" | "pkg_info";
+const STANDIN_TOOLS: readonly StandinTool[] = ["ifconfig", "pfctl", "sysctl", "smtpctl", "rcctl", "netstat", "ntpctl", "syspatch", "pkg_info"];
 
 /** PATH of OpenBSD's rc.d, hence of monit and of the checks it runs (no /usr/local/bin). */
 export const MONIT_PATH = "/sbin:/bin:/usr/sbin:/usr/bin";
@@ -234,6 +234,9 @@ const STANDIN_DIR: Record<StandinTool, "usr/sbin" | "usr/bin"> = {
   smtpctl: "usr/sbin",
   rcctl: "usr/sbin",
   netstat: "usr/bin",
+  ntpctl: "usr/sbin",
+  syspatch: "usr/sbin",
+  pkg_info: "usr/sbin",
 };
 const OVERLAYS = ["etc", "usr", "var"] as const;
 

@@ -130,3 +130,12 @@ describe.each(ROLES)("monitrc.%s.example", (role) => {
     }
   });
 });
+
+describe.each(ROLES)("monitrc.%s.example's partitions", (role) => {
+  it("watches every partition of OpenBSD's automatic layout, not only /var", () => {
+    const filesystems = readExample(role).stanzas.filter((stanza) => stanza.kind === "filesystem");
+    const paths = filesystems.map((stanza) => /with path (\S+)/.exec(stanza.text)?.[1]);
+    expect(paths).toEqual(["/", "/tmp", "/var", "/usr", "/usr/local", "/home"]);
+    for (const stanza of filesystems) expect(stanza.statements).toEqual(expect.arrayContaining(["if space usage > 80% then alert", "if inode usage > 80% then alert"]));
+  });
+});

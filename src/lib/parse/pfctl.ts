@@ -455,3 +455,24 @@ export function parseStates(text: string): PfState[] {
   }
   return states;
 }
+
+// ---------------------------------------------------------------------------------------------
+// pfctl -sm
+
+/** `pfctl -sm` (pfctl_show_limits(): `%-13s ` name, then `hard limit %8u` or `unlimited`), by pool name. */
+export type PfLimits = Readonly<Record<string, number | "unlimited">>;
+
+export function parsePfLimits(text: string): PfLimits {
+  const what = "pfctl -sm output";
+  const limits: Record<string, number | "unlimited"> = {};
+  for (const line of numberedLines(text, what)) {
+    if (line.raw.trim() === "") continue;
+    const m = /^([a-z][a-z-]*)\s+(?:hard limit\s+([0-9]+)|(unlimited))\s*$/.exec(line.raw);
+    if (!m) throw new ParseError(what, "expected `NAME hard limit N` or `NAME unlimited`", line.lineNumber, line.raw);
+    const name = m[1] ?? "";
+    if (limits[name] !== undefined) throw new ParseError(what, `${name} appears twice`, line.lineNumber, line.raw);
+    limits[name] = m[3] === undefined ? Number(m[2]) : "unlimited";
+  }
+  if (limits["states"] === undefined) throw new ParseError(what, "no `states` limit; output truncated?");
+  return limits;
+}

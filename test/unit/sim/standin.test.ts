@@ -52,6 +52,9 @@ describe("standinKey and standin.sh", () => {
     ["ifconfig", ["carp203", "down"]],
     ["sysctl", ["net.inet.carp.preempt=0"]],
     ["rcctl", ["restart", "smtpd"]],
+    ["syspatch", []],
+    ["syspatch", ["-r"]],
+    ["syspatch", ["-R"]],
   ])("refuses %s %j, whatever was set for it: a check must never change a gateway", (tool, args) => {
     const answer = callStandin(tool, args, { key: standinKey(args), out: "changed\n" });
     expect(answer).toEqual({ stdout: "", stderr: `${tool}: refused by the simulated gateway: state-changing command: ${tool} ${args.join(" ")}\n`, code: 1 });
@@ -60,5 +63,11 @@ describe("standinKey and standin.sh", () => {
   it("answers a dry run and a read as set", () => {
     expect(callStandin("pfctl", ["-nf", "/etc/pf.conf"], { key: "-nf_%2Fetc%2Fpf.conf", out: "" }).code).toBe(0);
     expect(callStandin("ifconfig", ["-g", "carp"], { key: "-g_carp", out: "carp: carp demote count 0\n" }).stdout).toBe("carp: carp demote count 0\n");
+  });
+
+  it("answers the read-only calls of ntpctl, syspatch and pkg_info as set, and a missing ntpd as ntpctl does", () => {
+    expect(callStandin("syspatch", ["-l"], { key: "-l", out: "001_nsd\n" }).stdout).toBe("001_nsd\n");
+    expect(callStandin("pkg_info", ["-q"], { key: "-q", out: "node-22.11.0\n" }).stdout).toBe("node-22.11.0\n");
+    expect(callStandin("ntpctl", ["-s", "all"], undefined)).toEqual({ stdout: "", stderr: "ntpctl: connect: /var/run/ntpd.sock: No such file or directory\n", code: 1 });
   });
 });
