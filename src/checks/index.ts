@@ -12,8 +12,10 @@ import { check as peer } from "./peer.js";
 import { check as pfTables } from "./pf-tables.js";
 import { check as pfsync } from "./pfsync.js";
 import { check as sysctl } from "./sysctl.js";
+import { check as ifstated } from "./ifstated.js";
+import { check as vpn } from "./vpn.js";
 
-export const ALL_CHECKS: readonly CheckDefinition[] = [peer, carp, carpInterfaces, pfsync, pfTables, sysctl, mailq, dns, ...driftSets, drift, installed];
+export const ALL_CHECKS: readonly CheckDefinition[] = [peer, carp, carpInterfaces, pfsync, pfTables, sysctl, mailq, dns, ...driftSets, drift, installed, ifstated, vpn];
 
 export function findCheck(name: string): CheckDefinition | undefined {
   const bare = name.replace(/^check_/, "");

@@ -151,12 +151,14 @@ export class SimPair {
   }
 
   /** What the stand-in prints for exactly this command line (argv[0]: the tool's name), exit 0. */
-  setOutput(host: HostName, argv: readonly string[], stdout: string): void {
+  setOutput(host: HostName, argv: readonly string[], stdout: string, exitCode?: number): void {
     const [tool, ...args] = argv;
     if (!tool) throw new Error("setOutput needs a command");
-    const out = join(this.stateDir(host), tool, `${standinKey(args)}.out`);
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, stdout);
+    const base = join(this.stateDir(host), tool, standinKey(args));
+    mkdirSync(dirname(base), { recursive: true });
+    writeFileSync(`${base}.out`, stdout);
+    if (exitCode !== undefined) writeFileSync(`${base}.rc`, `${exitCode}\n`);
+    else rmSync(`${base}.rc`, { force: true });
   }
 
   /** Forgets every output set for the host: its tools answer as if nothing were running. */

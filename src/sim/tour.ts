@@ -34,6 +34,7 @@ export const TOUR: readonly TourStop[] = [
   { fault: "pfsync_down", runs: [{ host: "primary", check: "pfsync", expected: "CRITICAL", detailLines: 1 }] },
   { fault: "dns_failing", runs: [{ host: "primary", check: "dns", expected: "CRITICAL" }] },
   { fault: "peer_sshd_down", runs: [{ host: "primary", check: "peer", expected: "CRITICAL" }] },
+  { fault: "ifstated_wrong_variant", runs: [{ host: "primary", check: "ifstated", expected: "CRITICAL", detailLines: 1 }] },
 ];
 
 /** The demo's link: the management addresses, the ssh stand-in (no sshd), the resolver on a port of its own. */
@@ -58,7 +59,7 @@ export function plantPair(pair: SimPair, state: PairState, resolver: DemoResolve
     pair.writeFile(host, `${INSTALL_DIR}/carpentry.toml`, carpentryConfig(host, peerLink(resolver.port)), 0o600);
 
     pair.clearOutputs(host);
-    for (const { argv, stdout } of planted.outputs.values()) pair.setOutput(host, argv, stdout);
+    for (const { argv, stdout, exitCode } of planted.outputs.values()) pair.setOutput(host, argv, stdout, exitCode);
     // No process runs in the demo's hosts but the checks: pgrep is a stand-in too.
     if (planted.entrWatchers) pair.setOutput(host, ["pgrep", "-lx", "entr"], "48213 entr\n48217 entr\n");
 

@@ -131,6 +131,7 @@ const EXPECTED_TOUR: readonly { command: string; firstLine: RegExp; details?: Re
     firstLine: /^CRITICAL: cannot reach secondary 192\.168\.110\.102: connection refused$/,
     details: /ssh: connect to host 192\.168\.110\.102 port 22: Connection refused/,
   },
+  { command: "primary# /etc/carpentry.monit/check_ifstated", firstLine: /^CRITICAL: \/etc\/mail\/smtpd\.conf is the carp-backup variant, carp203 is MASTER$/ },
 ];
 
 function expectWholeTour(run: DemoRun, tmpdir: string): void {

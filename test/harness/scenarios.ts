@@ -74,7 +74,7 @@ export class ScenarioLab {
       rmSync(pair.hostPath(host, "/var/db/carpentry/pfsync-counters.json"), { force: true });
 
       for (const [key, { argv }] of this.planted?.hosts[host].outputs ?? []) if (!planted.outputs.has(key)) await pair.clearOutput(host, argv);
-      for (const { argv, stdout } of planted.outputs.values()) await pair.setOutput(host, argv, stdout);
+      for (const { argv, stdout, exitCode } of planted.outputs.values()) await pair.setOutput(host, argv, stdout, exitCode !== undefined ? { exitCode } : {});
 
       if (state.resolvers === "answering" && this.resolvers[host] === undefined) await this.startResolver(host);
       if (state.resolvers === "failing") await this.stopResolver(host);
