@@ -277,7 +277,7 @@ export function compareOtherFiles(facts: CarpInterfacesFacts): { findings: Findi
     const s = interfaceFileLines(texts[1] as string);
     const differsAt = Array.from({ length: Math.max(p.length, s.length) }, (_, i) => i).find((i) => (p[i] ?? []).join(" ") !== (s[i] ?? []).join(" "));
     if (differsAt === undefined) {
-      agreeing.push(`${label}: ${p.length} line${p.length === 1 ? "" : "s"} agree${mapped === "" ? "" : " (NIC names mapped)"}`);
+      agreeing.push(`${label}: ${p.length} statement${p.length === 1 ? " agrees" : "s agree"}${mapped === "" ? "" : " (NIC names mapped)"}`);
       continue;
     }
     const word = (lines: string[][]): string => (lines[differsAt] ? `'${lines[differsAt]?.[0] ?? ""} ...'` : "no line");
