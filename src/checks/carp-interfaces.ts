@@ -234,7 +234,7 @@ function fileText(file: FileFacts): string | { problem: string } {
  * still counts). A line that differs is named by its number and first word only: a file may hold
  * keys (wgkey, wpakey).
  */
-export function compareOtherFiles(facts: CarpInterfacesFacts): { findings: Finding[]; agreeing: string[]; pairs: number } {
+function compareOtherFiles(facts: CarpInterfacesFacts): { findings: Finding[]; agreeing: string[]; pairs: number } {
   const findings: Finding[] = [];
   const agreeing: string[] = [];
   const byInterface = (host: CarpFilesHost): Map<string, FileFacts> => {
@@ -257,7 +257,11 @@ export function compareOtherFiles(facts: CarpInterfacesFacts): { findings: Findi
     const mapped = peerName !== iface ? ` (mapped to ${fileName(peerName)} by [host_specific] interfaces)` : "";
     const secondaryFile = onSecondary.get(peerName);
     if (!secondaryFile) {
-      findings.push({ status: "CRITICAL", summary: `${fileName(iface)} only on primary`, detail: `/etc/${fileName(iface)} exists on the primary, no /etc/${fileName(peerName)} on the secondary${mapped}` });
+      findings.push({
+        status: "CRITICAL",
+        summary: `${fileName(iface)} only on primary`,
+        detail: `/etc/${fileName(iface)} exists on the primary, no /etc/${fileName(peerName)} on the secondary${mapped}`,
+      });
       continue;
     }
     matched.add(peerName);

@@ -99,7 +99,11 @@ export function decideIfstated(facts: IfstatedFacts): Result {
   }
   const carpName = facts.carp.name;
   if (facts.carpInterface === null) {
-    findings.push({ status: "CRITICAL", summary: `${carpName} does not exist on ${facts.role}`, detail: `ifstated follows ${carpName} (from ${facts.carp.from}), which ifconfig does not know on the ${facts.role}` });
+    findings.push({
+      status: "CRITICAL",
+      summary: `${carpName} does not exist on ${facts.role}`,
+      detail: `ifstated follows ${carpName} (from ${facts.carp.from}), which ifconfig does not know on the ${facts.role}`,
+    });
     return resultFromFindings(findings, "", context);
   }
   const wanted = expectedVariant(facts.carpInterface);
@@ -180,7 +184,8 @@ export const check: CheckDefinition = {
     WARNING: "never",
     CRITICAL:
       "a switched file is the other variant, or neither (the summary names the file, the carp state and what was found), the live file or the variant it should be is missing, the carp interface does not exist, or ifstated is not running (rcctl check)",
-    UNKNOWN: "ifstated.conf names no carpN.link condition or several (set carp), a file cannot be read, ifconfig or rcctl fail or print what the parser does not understand, bad config, or the deadline expired",
+    UNKNOWN:
+      "ifstated.conf names no carpN.link condition or several (set carp), a file cannot be read, ifconfig or rcctl fail or print what the parser does not understand, bad config, or the deadline expired",
   },
   settings: settingsSchema,
   async run(ctx) {
@@ -208,7 +213,7 @@ export const check: CheckDefinition = {
     const paths = candidates.flatMap((path) => [path, `${path}.carp-master`, `${path}.carp-backup`]);
     const commands = [...(carp ? [{ argv: ["/sbin/ifconfig", carp.name] }] : []), { argv: ["/usr/sbin/rcctl", "check", settings.service] }];
     const { files, alongside } = await readFilesOn(ctx.local, { paths, withContent: false, maxBytes: 0 }, commands);
-    const rcctl = alongside[alongside.length - 1] as CommandResult | undefined;
+    const rcctl = alongside.at(-1);
     if (!rcctl) throw new HostError(`no answer from ${ctx.local.label}`);
     const ifconfig = carp ? alongside[0] : undefined;
     let carpInterface: CarpInterface | null = null;

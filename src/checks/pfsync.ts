@@ -571,7 +571,11 @@ export function parityProblems(primary: PfsyncHostFacts, secondary: PfsyncHostFa
     const syncdev = host.pfsync?.syncdev;
     if (link === undefined || syncdev === undefined || syncdev === null) continue;
     if (link === "missing") {
-      problems.push({ status: "CRITICAL", summary: `syncdev ${syncdev} missing on ${host.role}`, detail: [`${host.role}: ${name} syncs over ${syncdev}, which does not exist (ifconfig ${syncdev}: no such interface)`] });
+      problems.push({
+        status: "CRITICAL",
+        summary: `syncdev ${syncdev} missing on ${host.role}`,
+        detail: [`${host.role}: ${name} syncs over ${syncdev}, which does not exist (ifconfig ${syncdev}: no such interface)`],
+      });
       continue;
     }
     if (link.status !== null && link.status !== "active") {
@@ -589,10 +593,18 @@ export function parityProblems(primary: PfsyncHostFacts, secondary: PfsyncHostFa
   if (p && s && p.syncdev !== null && s.syncdev !== null) {
     if (p.defer !== s.defer) {
       const onOff = (defer: boolean | null): string => (defer === null ? "not shown" : defer ? "on" : "off");
-      problems.push({ status: "WARNING", summary: `${name} defer differs: primary ${onOff(p.defer)}, secondary ${onOff(s.defer)}`, detail: [`${name} defer ${onOff(p.defer)} on primary, ${onOff(s.defer)} on secondary: set the same in both hostname.${name}`] });
+      problems.push({
+        status: "WARNING",
+        summary: `${name} defer differs: primary ${onOff(p.defer)}, secondary ${onOff(s.defer)}`,
+        detail: [`${name} defer ${onOff(p.defer)} on primary, ${onOff(s.defer)} on secondary: set the same in both hostname.${name}`],
+      });
     }
     if (p.maxupd !== s.maxupd) {
-      problems.push({ status: "WARNING", summary: `${name} maxupd differs: primary ${p.maxupd}, secondary ${s.maxupd}`, detail: [`${name} maxupd ${p.maxupd} on primary, ${s.maxupd} on secondary: set the same in both hostname.${name}`] });
+      problems.push({
+        status: "WARNING",
+        summary: `${name} maxupd differs: primary ${p.maxupd}, secondary ${s.maxupd}`,
+        detail: [`${name} maxupd ${p.maxupd} on primary, ${s.maxupd} on secondary: set the same in both hostname.${name}`],
+      });
     }
   }
   for (const [host, other] of [

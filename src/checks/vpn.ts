@@ -46,14 +46,14 @@ export interface VpnInstance {
 }
 
 /** The `dev` directive of an OpenVPN config (`dev tun1`); comments start with '#' or ';'. */
-export function openvpnDevice(text: string): string | null | "unnumbered" {
-  let device: string | null | "unnumbered" = null;
+export function openvpnDevice(text: string): string | null | { readonly unnumbered: true } {
+  let device: string | null | { readonly unnumbered: true } = null;
   for (const raw of text.split("\n")) {
     const line = raw.replace(/[#;].*$/, "").trim();
     const m = /^dev\s+(\S+)$/.exec(line);
     if (!m) continue;
     const dev = m[1] ?? "";
-    device = /^(tun|tap)[0-9]+$/.test(dev) ? dev : "unnumbered";
+    device = /^(tun|tap)[0-9]+$/.test(dev) ? dev : { unnumbered: true };
   }
   return device;
 }
@@ -93,7 +93,11 @@ export function decideVpn(facts: VpnFacts): Result {
   for (const instance of facts.instances) {
     const label = `${instance.kind} ${instance.name}`;
     if (instance.device === null) {
-      findings.push({ status: "UNKNOWN", summary: `${label}: no tun device in its config`, detail: `${instance.config} names no numbered device: write dev tunN (and keep /etc/hostname.tunN) so that its tun can be told` });
+      findings.push({
+        status: "UNKNOWN",
+        summary: `${label}: no tun device in its config`,
+        detail: `${instance.config} names no numbered device: write dev tunN (and keep /etc/hostname.tunN) so that its tun can be told`,
+      });
       continue;
     }
     const shouldRun = instance.kind === "server" && facts.servers === "both" ? true : master;
@@ -102,9 +106,17 @@ export function decideVpn(facts: VpnFacts): Result {
     const where = `on ${facts.role} (${state})`;
     if (shouldRun) {
       if (link === undefined || link === "missing") {
-        findings.push({ status: "CRITICAL", summary: `${label} down ${where}: no ${instance.device}`, detail: `${label} (${instance.config}): ${instance.device} does not exist ${where}: create /etc/hostname.${instance.device}` });
+        findings.push({
+          status: "CRITICAL",
+          summary: `${label} down ${where}: no ${instance.device}`,
+          detail: `${label} (${instance.config}): ${instance.device} does not exist ${where}: create /etc/hostname.${instance.device}`,
+        });
       } else if (!running) {
-        findings.push({ status: "CRITICAL", summary: `${label} down ${where}`, detail: `${label} (${instance.config}): ${instance.device} flags <${link.flags.join(",")}>: no openvpn holds it ${where}` });
+        findings.push({
+          status: "CRITICAL",
+          summary: `${label} down ${where}`,
+          detail: `${label} (${instance.config}): ${instance.device} flags <${link.flags.join(",")}>: no openvpn holds it ${where}`,
+        });
       } else if (!hasAddress(link)) {
         findings.push({ status: "CRITICAL", summary: `${label} not connected ${where}`, detail: `${label}: ${instance.device} is open but has no address ${where}: the tunnel did not come up` });
       } else {
@@ -121,7 +133,10 @@ export function decideVpn(facts: VpnFacts): Result {
     }
   }
   const counts = (kind: InstanceKind): number => facts.instances.filter((instance) => instance.kind === kind).length;
-  const parts = [counts("client") > 0 ? `${counts("client")} client${counts("client") === 1 ? "" : "s"}` : "", counts("server") > 0 ? `${counts("server")} server${counts("server") === 1 ? "" : "s"}` : ""].filter(Boolean);
+  const parts = [
+    counts("client") > 0 ? `${counts("client")} client${counts("client") === 1 ? "" : "s"}` : "",
+    counts("server") > 0 ? `${counts("server")} server${counts("server") === 1 ? "" : "s"}` : "",
+  ].filter(Boolean);
   const okSummary = `${parts.join(", ")} as expected on ${facts.role} (${state})`;
   return resultFromFindings(findings, okSummary, [...up, ...context], [{ label: "up", value: up.length, min: 0 }]);
 }
@@ -183,7 +198,7 @@ export const check: CheckDefinition = {
       const name = inServerDir ? file.path.slice(settings.server_dir.length + 1).replace(/\.conf$/, "") : (/openv-client-([^/]+)\//.exec(file.path)?.[1] ?? file.path);
       if (settings.ignore.includes(name)) continue;
       const device = openvpnDevice(readText(file, ctx.role));
-      instances.push({ kind, name, config: file.path, device: device === "unnumbered" ? null : device });
+      instances.push({ kind, name, config: file.path, device: typeof device === "string" ? device : null });
     }
     if (instances.length === 0) return decideVpn({ role: ctx.role, instances, carp: undefined, devices: {}, servers: settings.servers });
     const devices = [...new Set(instances.flatMap((instance) => (instance.device === null ? [] : [instance.device])))].sort();
@@ -199,7 +214,8 @@ export const check: CheckDefinition = {
       throw error;
     }
     const carp = settings.carp !== undefined ? carps.find((iface) => iface.name === settings.carp) : [...carps].sort((a, b) => unitOf(a.name) - unitOf(b.name))[0];
-    if (settings.carp !== undefined && carp === undefined) findings.push({ status: "CRITICAL", summary: `${settings.carp} does not exist on ${ctx.role}`, detail: `[checks.vpn] carp = "${settings.carp}", which ifconfig does not know here` });
+    if (settings.carp !== undefined && carp === undefined)
+      findings.push({ status: "CRITICAL", summary: `${settings.carp} does not exist on ${ctx.role}`, detail: `[checks.vpn] carp = "${settings.carp}", which ifconfig does not know here` });
     const linkOf = Object.fromEntries(devices.map((device, i) => [device, readDevice(ctx.role, device, deviceAnswers[i] as CommandResult)]));
     const decided = decideVpn({ role: ctx.role, instances, carp, devices: linkOf, servers: settings.servers });
     if (findings.length === 0) return decided;

@@ -137,14 +137,15 @@ function ifstatedConf(host: HostName): string {
   ].join("\n");
 }
 
-const sshPrivateKey = (body: string): string => `-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW${body}\n-----END OPENSSH PRIVATE KEY-----\n`;
+const sshPrivateKey = (body: string): string =>
+  `-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW${body}\n-----END OPENSSH PRIVATE KEY-----\n`;
 const SSH_PUBLIC_KEY: Readonly<Record<HostName, string>> = {
   primary: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHc0rXm1pMvXGm8Bq2u1hY9r5p0v1nE3o7yWcQ2bKd4F root@gwprimary\n",
   secondary: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq9dT2Zx8cF4nY1uK7wR3pL0sV6bJ5mH9aE2iGfXyQe root@gwsecondary\n",
 };
 
 /** The hostname.if files besides carp203's: pfsync0, the syncdev NIC, the uplink NIC, a vlan, the VPN's tuns. NIC names differ per host ([host_specific] interfaces). */
-export const INTERFACE_FILES = ["/etc/hostname.pfsync0", "/etc/hostname.vlan110", "/etc/hostname.tun0", "/etc/hostname.tun1"];
+const INTERFACE_FILES = ["/etc/hostname.pfsync0", "/etc/hostname.vlan110", "/etc/hostname.tun0", "/etc/hostname.tun1"];
 const interfaceFiles = (host: HostName): Record<string, string> => ({
   "/etc/hostname.pfsync0": `syncdev ${SYNCDEV[host]} up\n`,
   [`/etc/hostname.${SYNCDEV[host]}`]: `# pfsync network\ninet ${SYNCDEV_ADDRESS[host]} 255.255.255.252\nup\n`,
@@ -340,7 +341,13 @@ function queueText(count: number, oldestSeconds: number, nowSeconds: number): st
 /** `ifconfig SYNCDEV`: the capture's vio1 on the primary, the same NIC as vio0 with the /30's other address on the secondary. */
 function syncdevBlock(host: HostName, status = "active"): string {
   const vio1 = ifconfigBlocks(ifconfigAll).get("vio1") ?? "";
-  const block = host === "primary" ? vio1 : vio1.replace(/^vio1:/, "vio0:").replace("fa:16:3e:04:e6:64", "fa:16:3e:04:e6:65").replace(`inet ${SYNCDEV_ADDRESS.primary} `, `inet ${SYNCDEV_ADDRESS.secondary} `);
+  const block =
+    host === "primary"
+      ? vio1
+      : vio1
+          .replace(/^vio1:/, "vio0:")
+          .replace("fa:16:3e:04:e6:64", "fa:16:3e:04:e6:65")
+          .replace(`inet ${SYNCDEV_ADDRESS.primary} `, `inet ${SYNCDEV_ADDRESS.secondary} `);
   return block.replace("status: active", `status: ${status}`);
 }
 

@@ -54,10 +54,14 @@ describe("every other hostname.if file", () => {
   });
 
   it("CRITICAL for a file on one host only, with the mapped name it looked for", () => {
-    const { "hostname.em1": _downlink, ...withoutEm1 } = SECONDARY;
+    const withoutEm1: Record<string, string> = { ...SECONDARY };
+    delete withoutEm1["hostname.em1"];
     const res = decide(PRIMARY, { ...withoutEm1, "hostname.tap0": "up\n" });
     expect(res.summary).toBe("hostname.em0 only on primary (+1 more)");
-    expect(res.details.slice(0, 2)).toEqual(["/etc/hostname.em0 exists on the primary, no /etc/hostname.em1 on the secondary (mapped to hostname.em1 by [host_specific] interfaces)", "/etc/hostname.tap0 exists on the secondary only"]);
+    expect(res.details.slice(0, 2)).toEqual([
+      "/etc/hostname.em0 exists on the primary, no /etc/hostname.em1 on the secondary (mapped to hostname.em1 by [host_specific] interfaces)",
+      "/etc/hostname.tap0 exists on the secondary only",
+    ]);
   });
 
   it("without the NIC mapping, the renamed NICs are files on one host only", () => {

@@ -22,7 +22,7 @@ describe("openvpnDevice", () => {
   it("reads `dev tunN`, ignoring comments; `dev tun` has no unit", () => {
     expect(openvpnDevice("client\n# dev tun9\ndev tun1 ; the acme link\nremote x 1194\n")).toBe("tun1");
     expect(openvpnDevice("dev tap0\n")).toBe("tap0");
-    expect(openvpnDevice("dev tun\n")).toBe("unnumbered");
+    expect(openvpnDevice("dev tun\n")).toEqual({ unnumbered: true });
     expect(openvpnDevice("client\n")).toBeNull();
   });
 });
