@@ -1,4 +1,4 @@
-// check_drift_scripts, _pf, _dhcp, _unbound, _vpn, _ifstated (one built-in file set each) and
+// check_drift_scripts, _pf, _dhcp, _unbound, _vpn, _ifstated, _sshkeys (one built-in file set each) and
 // check_drift --set NAME (a [drift.NAME] set of the admin's). Sync runs one way, primary to secondary,
 // so these run on the primary: every file of the set must be the same on the secondary, a file added
 // in a watched directory included (the entr watchers that trigger the sync miss those).
@@ -23,7 +23,7 @@ import { result, type Result } from "../lib/runtime/result.js";
 
 const SET_DEFAULTS: Omit<DriftSetConfig, "paths"> = { exclude: [], secret_files: [], compare_owner: true, compare_mode: true, host_specific: false };
 
-export type BuiltinSetName = "scripts" | "pf" | "dhcp" | "unbound" | "vpn" | "ifstated";
+export type BuiltinSetName = "scripts" | "pf" | "dhcp" | "unbound" | "vpn" | "ifstated" | "sshkeys";
 
 /** The built-in sets; a [drift.NAME] table of the same name replaces one as a whole. */
 export const BUILTIN_DRIFT_SETS: Readonly<Record<BuiltinSetName, DriftSetConfig & { readonly description: string }>> = {
@@ -51,6 +51,14 @@ export const BUILTIN_DRIFT_SETS: Readonly<Record<BuiltinSetName, DriftSetConfig 
       "/etc/resolv.conf.carp-backup",
     ],
     host_specific: true,
+  },
+  // The secondary gets the primary's host keys, so that whoever holds the carp address answers ssh
+  // with one key. The private keys are secret files: only whether they differ is ever said.
+  sshkeys: {
+    ...SET_DEFAULTS,
+    description: "the SSH host keys",
+    paths: ["/etc/ssh/ssh_host_*_key.pub", "/etc/ssh/ssh_host_*_key"],
+    secret_files: ["/etc/ssh/ssh_host_*_key"],
   },
 };
 
@@ -233,9 +241,9 @@ export function driftCheck(setName: BuiltinSetName): CheckDefinition {
   };
 }
 
-/** check_drift_scripts, _pf, _dhcp, _unbound, _vpn, _ifstated, in the order `carpentry list` shows them. */
+/** check_drift_scripts, _pf, _dhcp, _unbound, _vpn, _ifstated, _sshkeys, in the order `carpentry list` shows them. */
 // Marked pure so that check_drift, which does not use them, leaves them out of its bundle.
-export const builtinSetChecks: readonly CheckDefinition[] = /* @__PURE__ */ (["scripts", "pf", "dhcp", "unbound", "vpn", "ifstated"] as const).map(driftCheck);
+export const builtinSetChecks: readonly CheckDefinition[] = /* @__PURE__ */ (["scripts", "pf", "dhcp", "unbound", "vpn", "ifstated", "sshkeys"] as const).map(driftCheck);
 
 /** check_drift --set NAME: any set, the admin's [drift.NAME] ones above all; without --set, all of the admin's. */
 export const check: CheckDefinition = {
@@ -248,7 +256,7 @@ export const check: CheckDefinition = {
     {
       name: "set",
       valueName: "NAME",
-      description: "the set to compare: a [drift.NAME] table or a built-in set (scripts, pf, dhcp, unbound, vpn, ifstated); without it, every [drift.NAME] set that is not built-in",
+      description: "the set to compare: a [drift.NAME] table or a built-in set (scripts, pf, dhcp, unbound, vpn, ifstated, sshkeys); without it, every [drift.NAME] set that is not built-in",
     },
   ],
   states: {
@@ -261,7 +269,7 @@ export const check: CheckDefinition = {
     if (wanted === undefined) {
       const own = userDriftSets(ctx.config);
       if (own.length === 0)
-        return result("OK", "no drift sets of the admin's own ([drift.NAME]) to compare", ["built-in sets are checked by check_drift_scripts, _pf, _dhcp, _unbound, _vpn, _ifstated"]);
+        return result("OK", "no drift sets of the admin's own ([drift.NAME]) to compare", ["built-in sets are checked by check_drift_scripts, _pf, _dhcp, _unbound, _vpn, _ifstated, _sshkeys"]);
       return compareSets(ctx, own);
     }
     if (!resolveDriftSet(ctx.config, wanted)) {

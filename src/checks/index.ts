@@ -16,8 +16,10 @@ import { check as pf } from "./pf.js";
 import { check as carpStats } from "./carp-stats.js";
 import { check as ntp } from "./ntp.js";
 import { check as versions } from "./versions.js";
+import { check as ifstated } from "./ifstated.js";
+import { check as vpn } from "./vpn.js";
 
-export const ALL_CHECKS: readonly CheckDefinition[] = [peer, carp, carpInterfaces, pfsync, pfTables, sysctl, mailq, dns, ...driftSets, drift, installed, pf, carpStats, ntp, versions];
+export const ALL_CHECKS: readonly CheckDefinition[] = [peer, carp, carpInterfaces, pfsync, pfTables, sysctl, mailq, dns, ...driftSets, drift, installed, pf, carpStats, ntp, versions, ifstated, vpn];
 
 export function findCheck(name: string): CheckDefinition | undefined {
   const bare = name.replace(/^check_/, "");

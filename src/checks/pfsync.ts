@@ -5,7 +5,7 @@ import { commandFailed, HostError, ParseError } from "../lib/runtime/errors.js";
 import { readPeerMessage } from "../lib/facts/protocol.js";
 import { loadReading, saveReading } from "../lib/runtime/last-reading.js";
 import { resultFromFindings, type Finding } from "../lib/runtime/findings.js";
-import { parsePfsyncInterface, type PfsyncInterface } from "../lib/parse/ifconfig.js";
+import { parseInterfaceLink, parsePfsyncInterface, type InterfaceLink, type PfsyncInterface } from "../lib/parse/ifconfig.js";
 import { parseProtocolStats } from "../lib/parse/netstat.js";
 import { parsePfInfo, parseStates, type PfInfo } from "../lib/parse/pfctl.js";
 import { encodeStateKeys, EXPIRY_MARGIN_SECONDS, PFCTL_STATES_ARGV, stateMatchCountsSchema, stateKeys, type StateKeys, type StateMatchCounts } from "../lib/facts/pf-states.js";
@@ -356,6 +356,8 @@ export interface PfsyncFacts {
   readonly growth: CounterGrowth;
   readonly share?: StateShare;
   readonly exchange?: StateExchange;
+  /** `ifconfig SYNCDEV` of each host that has a syncdev (see syncdevLinks). */
+  readonly syncdevLinks?: SyncdevLinks;
 }
 
 /** A pfsync finding carries all its detail lines. */
@@ -524,6 +526,7 @@ export function decidePfsync(facts: PfsyncFacts, settings: PfsyncSettings): Resu
   if (shareFault) problems.push(shareFault);
   const counters = counterLines(hosts, facts.growth, settings.limits);
   problems.push(...counters.problems);
+  if (facts.syncdevLinks) problems.push(...parityProblems(facts.primary, facts.secondary, facts.syncdevLinks, settings));
 
   const ratio = statesOnPrimary === 0 ? "" : ` (${percent(statesOnSecondary, statesOnPrimary)})`;
   const context = [
@@ -533,6 +536,7 @@ export function decidePfsync(facts: PfsyncFacts, settings: PfsyncSettings): Resu
     ...hosts.filter((host) => !host.info.enabled).map((host) => `pf is disabled on ${host.role} (${host.info.statusLine})`),
     ...(settings.unusedThresholds ? ["-w/-c apply to the state-table share only: set compare_states = true"] : []),
     ...hosts.map((host) => describeInterface(host, settings.interfaceName)),
+    ...(facts.syncdevLinks ? syncdevLines(facts.syncdevLinks) : []),
     ...counters.lines,
     ...(facts.exchange ? [exchangeLine(facts.exchange)] : []),
   ];
@@ -609,6 +613,114 @@ export function measureGrowth(stateDir: string, hosts: readonly PfsyncHostFacts[
   return { byRole: growth.byRole };
 }
 
+// ---- parity: the syncdev's link, defer and maxupd alike, syncpeer the other host ----
+
+/** Each host's syncdev as `ifconfig SYNCDEV` shows it; "missing" when that interface does not exist, absent when pfsync has no syncdev. */
+export type SyncdevLinks = Readonly<Partial<Record<Role, InterfaceLink | "missing">>>;
+
+/** `ifconfig SYNCDEV` of one host: exit 1 with "no such interface" is a syncdev that does not exist. */
+export function readSyncdevLink(role: Role, syncdev: string, answer: CommandResult): InterfaceLink | "missing" {
+  if (answer.exitCode !== 0 && /no such interface|not configured/i.test(answer.stderr)) return "missing";
+  return parsedOn(role, () => parseInterfaceLink(outputOf(role, answer), syncdev));
+}
+
+/**
+ * A second round trip, after the first said which syncdev each host uses: `ifconfig SYNCDEV` on
+ * both hosts at once (a host without a pfsync syncdev is not asked).
+ */
+async function gatherSyncdevLinks(ctx: CheckContext, primary: PfsyncHostFacts, secondary: PfsyncHostFacts): Promise<SyncdevLinks> {
+  const hostOf = (role: Role): CheckContext["local"] => (role === ctx.role ? ctx.local : ctx.peer);
+  const entries = await Promise.all(
+    [primary, secondary].map(async (facts): Promise<[Role, InterfaceLink | "missing"] | undefined> => {
+      const syncdev = facts.pfsync?.syncdev;
+      if (syncdev === undefined || syncdev === null) return undefined;
+      const [answer] = await hostOf(facts.role).run([{ argv: ["/sbin/ifconfig", syncdev] }]);
+      if (!answer) throw new HostError(`no ifconfig ${syncdev} output from ${facts.role}`);
+      return [facts.role, readSyncdevLink(facts.role, syncdev, answer)];
+    }),
+  );
+  return Object.fromEntries(entries.filter((entry) => entry !== undefined));
+}
+
+function syncdevLines(links: SyncdevLinks): string[] {
+  return ROLES.flatMap((role) => {
+    const link = links[role];
+    if (link === undefined || link === "missing") return [];
+    const addresses = link.inet.map((inet) => inet.address).join(", ") || "no inet address";
+    return [`${role}: syncdev ${link.name} status ${link.status ?? "not shown"}, ${addresses}`];
+  });
+}
+
+/**
+ * The syncdev's link is up (ifconfig says `status: active`, not `no carrier`: the states go nowhere
+ * otherwise); defer and maxupd are the same on both hosts (a host that defers holds packets for an
+ * acknowledgement the other never asks for, and maxupd sets how many updates a state gets before
+ * it is sent); a syncpeer set on a host is an address of the other host's syncdev.
+ */
+export function parityProblems(primary: PfsyncHostFacts, secondary: PfsyncHostFacts, links: SyncdevLinks, settings: PfsyncSettings): Problem[] {
+  const problems: Problem[] = [];
+  const name = settings.interfaceName;
+  for (const host of [primary, secondary]) {
+    const link = links[host.role];
+    const syncdev = host.pfsync?.syncdev;
+    if (link === undefined || syncdev === undefined || syncdev === null) continue;
+    if (link === "missing") {
+      problems.push({
+        status: "CRITICAL",
+        summary: `syncdev ${syncdev} missing on ${host.role}`,
+        detail: [`${host.role}: ${name} syncs over ${syncdev}, which does not exist (ifconfig ${syncdev}: no such interface)`],
+      });
+      continue;
+    }
+    if (link.status !== null && link.status !== "active") {
+      problems.push({
+        status: "CRITICAL",
+        summary: `syncdev ${syncdev} on ${host.role}: ${link.status}`,
+        detail: [`${host.role}: ifconfig ${syncdev} says status: ${link.status}, expected active: no state reaches the other host (cable, switch port, vlan?)`],
+      });
+    } else if (!link.up) {
+      problems.push({ status: "CRITICAL", summary: `syncdev ${syncdev} down on ${host.role}`, detail: [`${host.role}: ${syncdev} flags <${link.flags.join(",")}>, expected UP`] });
+    }
+  }
+  const p = primary.pfsync;
+  const s = secondary.pfsync;
+  if (p && s && p.syncdev !== null && s.syncdev !== null) {
+    if (p.defer !== s.defer) {
+      const onOff = (defer: boolean | null): string => (defer === null ? "not shown" : defer ? "on" : "off");
+      problems.push({
+        status: "WARNING",
+        summary: `${name} defer differs: primary ${onOff(p.defer)}, secondary ${onOff(s.defer)}`,
+        detail: [`${name} defer ${onOff(p.defer)} on primary, ${onOff(s.defer)} on secondary: set the same in both hostname.${name}`],
+      });
+    }
+    if (p.maxupd !== s.maxupd) {
+      problems.push({
+        status: "WARNING",
+        summary: `${name} maxupd differs: primary ${p.maxupd}, secondary ${s.maxupd}`,
+        detail: [`${name} maxupd ${p.maxupd} on primary, ${s.maxupd} on secondary: set the same in both hostname.${name}`],
+      });
+    }
+  }
+  for (const [host, other] of [
+    [primary, secondary],
+    [secondary, primary],
+  ] as const) {
+    const syncpeer = host.pfsync?.syncpeer;
+    // A configured syncpeer is checked against the config (interfaceProblems) instead.
+    if (syncpeer === undefined || syncpeer === null || settings.syncpeer[host.role] !== undefined) continue;
+    const otherLink = links[other.role];
+    if (otherLink === undefined || otherLink === "missing") continue;
+    const addresses = otherLink.inet.map((inet) => inet.address);
+    if (addresses.includes(syncpeer)) continue;
+    problems.push({
+      status: "CRITICAL",
+      summary: `${name} on ${host.role}: syncpeer ${syncpeer} is not the ${other.role}'s`,
+      detail: [`${host.role}: ${name} syncpeer ${syncpeer}, but the ${other.role}'s syncdev ${otherLink.name} has ${addresses.join(", ") || "no inet address"}: states go to no one`],
+    });
+  }
+  return problems;
+}
+
 export const check: CheckDefinition = {
   name: "pfsync",
   title: "pfsync is up on both gateways and their state tables agree",
@@ -618,16 +730,17 @@ export const check: CheckDefinition = {
     "both hosts: /sbin/ifconfig pfsync0 (flags, syncdev, syncpeer), /sbin/pfctl -si (current state entries), /usr/bin/netstat -sp pfsync (error counters)",
     "this host, with compare_states: /sbin/pfctl -vvss (state ids, creatorids, ages)",
     "the peer, with compare_states: its carpentry (`carpentry facts` over ssh) reads its own pfctl -vvss; it is sent this host's state keys (about 1.3 bytes a state) and answers with counts only",
+    "both hosts, a second round trip once the first named each host's syncdev: /sbin/ifconfig SYNCDEV (its status: line and addresses)",
     "this host: state_dir/pfsync-counters.json (default /var/db/carpentry), the counter readings of the last rate_window (and the one before it); written each run (mode 0600, directory 0700)",
     "config [checks.pfsync]: interface (pfsync0), syncdev (the primary's; the secondary's through [host_specific] interfaces), syncpeer = { primary, secondary }, ratio_low (0.93), ratio_high (1.03), small_count (100), small_slack (3), compare_states (false), min_state_age (30 s), share_warning (95), share_critical (80), ignore_counters ([]), rate_window (3600 s), busy_per_hour (3600), errors_per_hour (60), state_dir",
   ],
   thresholds:
     "with compare_states, the share (%) of the primary's settled states that the secondary holds, as Nagios ranges: -w 95: -c 80: (mind the colon: alert below) override share_warning and share_critical",
   states: {
-    OK: "pfsync0 is up with a syncdev (and the configured syncdev/syncpeer) on both hosts, the state counts are within tolerance (secondary between ratio_low and ratio_high times the primary's count; within small_slack states while the primary has fewer than small_count), no pfsync error counter grows faster than its limit, and with compare_states the share is within the thresholds",
-    WARNING: `a pfsync error counter (netstat -sp pfsync, minus ignore_counters) grows on a host faster than its limit: growth since the reading a rate_window ago (or the oldest kept), per hour, over at least rate_window, so a burst counts against the whole window. stale states and failed state lookups/inserts grow on a healthy pair (updates that crossed, states that expired on one host first): above busy_per_hour (3600/h); the others (bad interface, ttl, version, action, length, values, send errors) should not grow: above errors_per_hour (60/h). With compare_states, the secondary holds less than share_warning % of the primary's settled states (older than min_state_age, not expiring within ${EXPIRY_MARGIN_SECONDS} s)`,
+    OK: "pfsync0 is up with a syncdev (and the configured syncdev/syncpeer) on both hosts, each syncdev's link active, defer and maxupd the same on both, a syncpeer (where set) the other host's syncdev address, the state counts are within tolerance (secondary between ratio_low and ratio_high times the primary's count; within small_slack states while the primary has fewer than small_count), no pfsync error counter grows faster than its limit, and with compare_states the share is within the thresholds",
+    WARNING: `pfsync0's defer or maxupd differ between the hosts; a pfsync error counter (netstat -sp pfsync, minus ignore_counters) grows on a host faster than its limit: growth since the reading a rate_window ago (or the oldest kept), per hour, over at least rate_window, so a burst counts against the whole window. stale states and failed state lookups/inserts grow on a healthy pair (updates that crossed, states that expired on one host first): above busy_per_hour (3600/h); the others (bad interface, ttl, version, action, length, values, send errors) should not grow: above errors_per_hour (60/h). With compare_states, the secondary holds less than share_warning % of the primary's settled states (older than min_state_age, not expiring within ${EXPIRY_MARGIN_SECONDS} s)`,
     CRITICAL:
-      "pfsync0 is missing, down or has no syncdev on a host, its syncdev or syncpeer differs from the config, the state counts diverge beyond tolerance, or with compare_states the secondary holds less than share_critical %",
+      "pfsync0 is missing, down or has no syncdev on a host, its syncdev or syncpeer differs from the config, the syncdev does not exist or its link is not up (ifconfig SYNCDEV says status: no carrier, or anything but active), a syncpeer set on a host (and not in the config) is none of the other host's syncdev addresses, the state counts diverge beyond tolerance, or with compare_states the secondary holds less than share_critical %",
     UNKNOWN:
       "the peer cannot be reached (or, with compare_states, runs another carpentry version), ifconfig/pfctl/netstat fail or print what the parser does not understand (the host and line are named), bad config, or the deadline expired. A state directory that cannot be written is not a failure: the counters are shown without their growth",
   },
@@ -637,6 +750,7 @@ export const check: CheckDefinition = {
     const gathered = await gather(ctx, settings);
     const [primary, secondary] = ctx.role === "primary" ? [gathered.local, gathered.peer] : [gathered.peer, gathered.local];
     const growth = measureGrowth(settings.stateDir, [primary, secondary], settings.limits);
-    return decidePfsync({ primary, secondary, growth, share: gathered.share, exchange: gathered.exchange }, settings);
+    const syncdevLinks = await gatherSyncdevLinks(ctx, primary, secondary);
+    return decidePfsync({ primary, secondary, growth, share: gathered.share, exchange: gathered.exchange, syncdevLinks }, settings);
   },
 };

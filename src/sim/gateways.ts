@@ -20,6 +20,8 @@ import syspatchList from "./captures/syspatch_l_openbsd70_fluca.txt";
 import kernelVersion from "./captures/derived_sysctl_n_kern_version_syspatch70.txt";
 import packageList from "./captures/derived_pkg_info_q_openbsd70.txt";
 import { historyFile, type CounterReading } from "../lib/runtime/counter-history.js";
+import ifconfigAll from "./captures/ifconfig_all_primary_master_vio.txt";
+import tunDevices from "./captures/derived_ifconfig_tun_openbsd7.txt";
 import { HOST_NAMES, type HostName } from "./pair.js";
 import { SECRETS } from "./secrets.js";
 
@@ -35,6 +37,7 @@ export interface StandinOutput {
   readonly argv: readonly string[];
   readonly stdout: string;
   readonly stderr?: string;
+  /** Exit status, when not 0 (rcctl check exits 1 for a stopped service). */
   readonly exitCode?: number;
 }
 
@@ -68,7 +71,7 @@ export interface PairState {
 
 const outputKey = (argv: readonly string[]): string => JSON.stringify(argv);
 
-function setOutput(host: HostState, argv: readonly string[], stdout: string, failure?: { readonly stderr: string; readonly exitCode: number }): void {
+function setOutput(host: HostState, argv: readonly string[], stdout: string, failure?: { readonly stderr?: string; readonly exitCode?: number }): void {
   host.outputs.set(outputKey(argv), { argv, stdout, ...failure });
 }
 
@@ -87,6 +90,9 @@ function chmodFile(host: HostState, path: string, mode: number): void {
 /** The management addresses on the pfsync network: the files that name them differ between the hosts by design ([host_specific]). */
 export const ADDRESS: Readonly<Record<HostName, string>> = { primary: "192.168.110.101", secondary: "192.168.110.102" };
 const UPLINK: Readonly<Record<HostName, string>> = { primary: "re0", secondary: "em0" };
+/** pfsync's syncdev on each host, as in the captures (a NIC of its own on the pfsync network). */
+const SYNCDEV: Readonly<Record<HostName, string>> = { primary: "vio1", secondary: "vio0" };
+const SYNCDEV_ADDRESS: Readonly<Record<HostName, string>> = { primary: "192.168.254.2", secondary: "192.168.254.1" };
 export const peerOf = (host: HostName): HostName => (host === "primary" ? "secondary" : "primary");
 
 /** The names the gateways' unbound answers from its local zone, and where they point. */
@@ -161,6 +167,29 @@ function ifstatedConf(host: HostName): string {
   ].join("\n");
 }
 
+const sshPrivateKey = (body: string): string =>
+  `-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW${body}\n-----END OPENSSH PRIVATE KEY-----\n`;
+const SSH_PUBLIC_KEY: Readonly<Record<HostName, string>> = {
+  primary: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHc0rXm1pMvXGm8Bq2u1hY9r5p0v1nE3o7yWcQ2bKd4F root@gwprimary\n",
+  secondary: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq9dT2Zx8cF4nY1uK7wR3pL0sV6bJ5mH9aE2iGfXyQe root@gwsecondary\n",
+};
+
+/** The hostname.if files besides carp203's: pfsync0, the syncdev NIC, the uplink NIC, a vlan, the VPN's tuns. NIC names differ per host ([host_specific] interfaces). */
+const INTERFACE_FILES = ["/etc/hostname.pfsync0", "/etc/hostname.vlan110", "/etc/hostname.tun0", "/etc/hostname.tun1"];
+const interfaceFiles = (host: HostName): Record<string, string> => ({
+  "/etc/hostname.pfsync0": `syncdev ${SYNCDEV[host]} up\n`,
+  [`/etc/hostname.${SYNCDEV[host]}`]: `# pfsync network\ninet ${SYNCDEV_ADDRESS[host]} 255.255.255.252\nup\n`,
+  // The uplink carries only the carp address: 'up', no address of its own.
+  [`/etc/hostname.${UPLINK[host]}`]: 'description "WAN"\nup\n',
+  "/etc/hostname.vlan110": `vnetid 110 parent ${UPLINK[host]}\ninet ${ADDRESS[host]} 255.255.255.0\nup\n`,
+  "/etc/hostname.tun0": 'description "openvpn server"\nup\n',
+  "/etc/hostname.tun1": 'description "openvpn client acme"\nup\n',
+});
+
+function plantInterfaceFiles(state: HostState, host: HostName): void {
+  for (const [path, content] of Object.entries(interfaceFiles(host))) writeFile(state, path, content, 0o640);
+}
+
 /** Every file of the healthy pair, per host (root's); directories get their modes from DIRECTORY_MODES. */
 function plantHealthyFiles(state: HostState, host: HostName): void {
   const plant = (path: string, content: string, mode?: number): void => writeFile(state, path, content, mode);
@@ -175,7 +204,7 @@ function plantHealthyFiles(state: HostState, host: HostName): void {
   plant("/var/unbound/etc/unbound_server.pem", "-----BEGIN CERTIFICATE-----\nMIIDpublic\n-----END CERTIFICATE-----\n");
   plant("/etc/openvpn/server.conf", "# managed by carpentry\nport 1194\ndev tun0\ntls-auth /etc/openvpn/ta.key 0\n");
   plant("/etc/openvpn/ta.key", staticKey(SECRETS.staticKey), 0o600);
-  plant("/etc/openv-client-acme/client.conf", "client\nremote vpn.acme.example 1194\n");
+  plant("/etc/openv-client-acme/client.conf", "client\ndev tun1\nremote vpn.acme.example 1194\n");
   plant("/etc/ifstated.conf", ifstatedConf(host));
   plant("/etc/mail/smtpd.conf.carp-backup", `listen on ${ADDRESS[host]}\naction "relay" relay host smtp://${ADDRESS[peerOf(host)]}\nmatch from local for any action "relay"\n`);
   plant("/etc/mail/smtpd.conf.carp-master", 'listen on lo0\naction "out" relay\nmatch from local for any action "out"\n');
@@ -190,6 +219,10 @@ function plantHealthyFiles(state: HostState, host: HostName): void {
   // /etc/carpentry holds the sync's settings, which only the primary, the side that copies, needs:
   // its peer, and the in-memory tables pf-tables-memory.sh pushes.
   if (host === "primary") plant("/etc/carpentry/carpentry.conf", 'peer=192.168.110.102\npf_tables="trusted"\n', 0o600);
+  plantInterfaceFiles(state, host);
+  // The secondary holds the primary's host keys: whoever holds the carp address answers with one key.
+  plant("/etc/ssh/ssh_host_ed25519_key", sshPrivateKey(SECRETS.sshHostKey), 0o600);
+  plant("/etc/ssh/ssh_host_ed25519_key.pub", SSH_PUBLIC_KEY.primary);
 }
 
 /** Modes of the planted directories that have one of their own (the rest are made 0755). */
@@ -206,6 +239,11 @@ export const DIRECTORY_MODES: Readonly<Record<string, number>> = {
 export const PLANTED_ROOTS = [
   "/etc/hostname.carp203",
   "/etc/hostname.carp204",
+  ...INTERFACE_FILES,
+  ...Object.values(SYNCDEV).map((nic) => `/etc/hostname.${nic}`),
+  ...Object.values(UPLINK).map((nic) => `/etc/hostname.${nic}`),
+  "/etc/ssh/ssh_host_ed25519_key",
+  "/etc/ssh/ssh_host_ed25519_key.pub",
   "/etc/sysctl.conf",
   "/etc/pf.conf",
   "/etc/pf.tables",
@@ -250,7 +288,7 @@ export function carpentryConfig(host: HostName, link: PeerLink): string {
     "",
     "[host_specific]",
     `values = [{ primary = "${ADDRESS.primary}", secondary = "${ADDRESS.secondary}" }]`,
-    `interfaces = { ${UPLINK.primary} = "${UPLINK.secondary}" }`,
+    `interfaces = { ${UPLINK.primary} = "${UPLINK.secondary}", ${SYNCDEV.primary} = "${SYNCDEV.secondary}" }`,
     "",
     "[checks.dns]",
     ...(link.dnsPort === undefined ? [] : [`port = ${link.dnsPort}`]),
@@ -394,6 +432,38 @@ function queueText(count: number, oldestSeconds: number, nowSeconds: number): st
   return lines.join("");
 }
 
+/** `ifconfig SYNCDEV`: the capture's vio1 on the primary, the same NIC as vio0 with the /30's other address on the secondary. */
+function syncdevBlock(host: HostName, status = "active"): string {
+  const vio1 = ifconfigBlocks(ifconfigAll).get("vio1") ?? "";
+  const block =
+    host === "primary"
+      ? vio1
+      : vio1
+          .replace(/^vio1:/, "vio0:")
+          .replace("fa:16:3e:04:e6:64", "fa:16:3e:04:e6:65")
+          .replace(`inet ${SYNCDEV_ADDRESS.primary} `, `inet ${SYNCDEV_ADDRESS.secondary} `);
+  return block.replace("status: active", `status: ${status}`);
+}
+
+const TUN = ifconfigBlocks(tunDevices);
+/** A tun as ifconfig shows it while an openvpn holds it open, or after it closed it. */
+function tunBlock(name: "tun0" | "tun1", open: boolean): string {
+  const block = TUN.get(name) ?? "";
+  const closed = block.replace(/flags=\w+<[^>]*>/, "flags=8010<POINTOPOINT,MULTICAST>").replace("status: active", "status: down");
+  return open ? closed.replace("flags=8010<POINTOPOINT,MULTICAST>", "flags=8051<UP,POINTOPOINT,RUNNING,MULTICAST>").replace("status: down", "status: active") : closed;
+}
+
+/**
+ * What follows a host's carp state besides carp itself: ifstated copies the smtpd.conf variant, and
+ * only the MASTER runs the OpenVPN client (tun1). The server (tun0) runs on both.
+ */
+function followCarp(host: HostState, state: "master" | "backup"): void {
+  const variant = host.files.get(`/etc/mail/smtpd.conf.carp-${state}`);
+  if (!variant) throw new Error(`/etc/mail/smtpd.conf.carp-${state} is not planted`);
+  writeFile(host, "/etc/mail/smtpd.conf", variant.content, variant.mode);
+  setOutput(host, ["ifconfig", "tun1"], tunBlock("tun1", state === "master"));
+}
+
 /** The rc.d services each host has enabled (`rcctl ls on`), by shape: those the suite knows and the base system's usual ones. */
 function servicesOn(host: HostName, shape: PairShape): string {
   const services = ["ifstated", "monit", "ntpd", "pflogd", "smtpd", "sshd", "syslogd", "unbound"];
@@ -418,6 +488,10 @@ function healthyHost(host: HostName, shape: PairShape): HostState {
   setTables(state, { badhosts: BADHOSTS, trusted: TRUSTED });
   setOutput(state, ["rcctl", "check", "carpentry"], "carpentry(ok)\n");
   setNewerChecksOutputs(state, host);
+  setOutput(state, ["rcctl", "check", "ifstated"], "ifstated(ok)\n");
+  setOutput(state, ["ifconfig", SYNCDEV[host]], syncdevBlock(host));
+  setOutput(state, ["ifconfig", "tun0"], tunBlock("tun0", true));
+  followCarp(state, host === "primary" ? "master" : "backup");
   return state;
 }
 
@@ -493,6 +567,16 @@ export const FAULT_NAMES = [
   "ntpd_down",
   "ntp_wrong_source",
   "versions_mismatch",
+  "ifstated_wrong_variant",
+  "ifstated_down",
+  "vpn_client_down",
+  "vpn_up_on_both",
+  "hostname_vlan_differs",
+  "hostname_nic_differs",
+  "syncdev_no_carrier",
+  "pfsync_defer_differs",
+  "pfsync_syncpeer_wrong",
+  "ssh_host_key_differs",
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -520,17 +604,24 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
     apply: ({ hosts }) => {
       setCarp(hosts.primary, CARP_STATES.primaryBackup);
       setCarp(hosts.secondary, CARP_STATES.secondaryMaster);
+      followCarp(hosts.primary, "backup");
+      followCarp(hosts.secondary, "master");
     },
   },
   split_brain: {
     description: "Split brain: the hosts lost sight of each other's advertisements and both are MASTER of carp203.",
-    apply: ({ hosts }) => setCarp(hosts.secondary, CARP_STATES.secondaryMaster),
+    apply: ({ hosts }) => {
+      setCarp(hosts.secondary, CARP_STATES.secondaryMaster);
+      followCarp(hosts.secondary, "master");
+    },
   },
   vhid_init: {
     description: "carp203 is INIT on the primary (its carpdev went down), the secondary MASTER.",
     apply: ({ hosts }) => {
       setCarp(hosts.primary, CARP_STATES.primaryInit);
       setCarp(hosts.secondary, CARP_STATES.secondaryMaster);
+      followCarp(hosts.primary, "backup");
+      followCarp(hosts.secondary, "master");
     },
   },
   primary_demoted: {
@@ -540,6 +631,8 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
       setOutput(hosts.primary, ["ifconfig", "-g", "carp"], demoteAfterMaintenance.replace("internal:", "carp:"));
       setCarp(hosts.primary, CARP_STATES.primaryBackup);
       setCarp(hosts.secondary, CARP_STATES.secondaryMaster);
+      followCarp(hosts.primary, "backup");
+      followCarp(hosts.secondary, "master");
     },
   },
   pfsync_down: {
@@ -734,6 +827,52 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
     },
   },
   ...newerFaults(),
+  ifstated_wrong_variant: {
+    description: "The primary is MASTER but still holds the backup smtpd.conf: ifstated did not switch it back.",
+    apply: ({ hosts }) => {
+      const backup = hosts.primary.files.get("/etc/mail/smtpd.conf.carp-backup");
+      if (backup) writeFile(hosts.primary, "/etc/mail/smtpd.conf", backup.content, backup.mode);
+    },
+  },
+  ifstated_down: {
+    description: "ifstated is not running on the secondary: a failover would not switch its files.",
+    apply: ({ hosts }) => setOutput(hosts.secondary, ["rcctl", "check", "ifstated"], "ifstated(failed)\n", { exitCode: 1 }),
+  },
+  vpn_client_down: {
+    description: "The OpenVPN client acme is down on the primary, the carp MASTER: its tun1 is closed.",
+    apply: ({ hosts }) => setOutput(hosts.primary, ["ifconfig", "tun1"], tunBlock("tun1", false)),
+  },
+  vpn_up_on_both: {
+    description: "The OpenVPN client acme runs on the secondary too, the carp BACKUP: both connect with one identity.",
+    apply: ({ hosts }) => setOutput(hosts.secondary, ["ifconfig", "tun1"], tunBlock("tun1", true)),
+  },
+  hostname_vlan_differs: {
+    description: "hostname.vlan110 on the secondary has another netmask than the primary's.",
+    apply: ({ hosts }) => writeFile(hosts.secondary, "/etc/hostname.vlan110", `vnetid 110 parent ${UPLINK.secondary}\ninet ${ADDRESS.secondary} 255.255.255.128\nup\n`, 0o640),
+  },
+  hostname_nic_differs: {
+    description: `The secondary's uplink file hostname.${UPLINK.secondary} (the primary's hostname.${UPLINK.primary}) got an address of its own.`,
+    apply: ({ hosts }) => writeFile(hosts.secondary, `/etc/hostname.${UPLINK.secondary}`, 'description "WAN"\ninet 192.168.0.102 255.255.255.0\nup\n', 0o640),
+  },
+  syncdev_no_carrier: {
+    description: `The secondary's pfsync syncdev ${SYNCDEV.secondary} lost its link: no carrier.`,
+    apply: ({ hosts }) => setOutput(hosts.secondary, ["ifconfig", SYNCDEV.secondary], syncdevBlock("secondary", "no carrier")),
+  },
+  pfsync_defer_differs: {
+    description: "pfsync0 defers on the secondary only (defer: on).",
+    apply: ({ hosts }) => setCarp(hosts.secondary, CARP_GROUP.secondary.replace("defer: off", "defer: on")),
+  },
+  pfsync_syncpeer_wrong: {
+    description: "pfsync0 on the primary sends its states to 192.168.254.9, not to the secondary.",
+    apply: ({ hosts }) => setCarp(hosts.primary, CARP_GROUP.primary.replace("syncdev: vio1 maxupd", "syncdev: vio1 syncpeer: 192.168.254.9 maxupd")),
+  },
+  ssh_host_key_differs: {
+    description: "The secondary has its own SSH host key: the carp address answers with another key after a failover.",
+    apply: ({ hosts }) => {
+      writeFile(hosts.secondary, "/etc/ssh/ssh_host_ed25519_key", sshPrivateKey(SECRETS.sshHostKeyOther), 0o600);
+      writeFile(hosts.secondary, "/etc/ssh/ssh_host_ed25519_key.pub", SSH_PUBLIC_KEY.secondary);
+    },
+  },
 };
 
 /** The healthy pair of a shape with a fault, or without one. */

@@ -169,7 +169,9 @@ export class SimPair {
     mkdirSync(dirname(base), { recursive: true });
     writeFileSync(`${base}.out`, stdout);
     if (failure?.stderr !== undefined && failure.stderr !== "") writeFileSync(`${base}.err`, failure.stderr);
+    else rmSync(`${base}.err`, { force: true });
     if (failure?.exitCode !== undefined && failure.exitCode !== 0) writeFileSync(`${base}.rc`, `${failure.exitCode}\n`);
+    else rmSync(`${base}.rc`, { force: true });
   }
 
   /** Forgets every output set for the host: its tools answer as if nothing were running. */

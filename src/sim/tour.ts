@@ -35,6 +35,7 @@ export const TOUR: readonly TourStop[] = [
   { fault: "dns_failing", runs: [{ host: "primary", check: "dns", expected: "CRITICAL" }] },
   { fault: "peer_sshd_down", runs: [{ host: "primary", check: "peer", expected: "CRITICAL" }] },
   { fault: "pf_disabled", runs: [{ host: "primary", check: "pf", expected: "CRITICAL", detailLines: 1 }] },
+  { fault: "ifstated_wrong_variant", runs: [{ host: "primary", check: "ifstated", expected: "CRITICAL", detailLines: 1 }] },
 ];
 
 /** The demo's link: the management addresses, the ssh stand-in (no sshd), the resolver on a port of its own. */

@@ -39,7 +39,7 @@ describe("check_carp_interfaces", () => {
   it("OK when the files agree, in one round trip to the secondary", async () => {
     await pair.clearCommandLog("secondary");
     const res = await check(["-v"]);
-    expect(res.firstLine).toBe("OK: 1 hostname.carpN file agrees between the hosts | primary_files=1;;;0 secondary_files=1;;;0 problems=0;;;0");
+    expect(res.firstLine).toBe("OK: 1 hostname.carpN file agrees between the hosts | primary_files=1;;;0 secondary_files=1;;;0 problems=0;;;0 other_files=0;;;0");
     expect(res.code).toBe(0);
     expect(res.stdout).toContain("\nhostname.carp203: vhid 203, inet 10.112.203.254/24, carpdev vio2\n");
     expect((await pair.commandEntries("secondary")).filter((entry) => entry.kind === "ssh")).toHaveLength(1);

@@ -132,6 +132,7 @@ const EXPECTED_TOUR: readonly { command: string; firstLine: RegExp; details?: Re
     details: /ssh: connect to host 192\.168\.110\.102 port 22: Connection refused/,
   },
   { command: "primary# /etc/carpentry.monit/check_pf", firstLine: /^CRITICAL: pf disabled on secondary$/, details: /secondary: pfctl -si says "Disabled for 0 days 00:14:02"/ },
+  { command: "primary# /etc/carpentry.monit/check_ifstated", firstLine: /^CRITICAL: \/etc\/mail\/smtpd\.conf is the carp-backup variant, carp203 is MASTER$/ },
 ];
 
 function expectWholeTour(run: DemoRun, tmpdir: string): void {

@@ -89,12 +89,26 @@ const PFSYNC_FAULTS: Partial<Record<ScenarioName, Cell>> = {
   states_diverged: CRITICAL(/^states diverged: primary 1000, secondary 800$/),
   garbled: UNKNOWN(/^cannot parse primary's ifconfig pfsync output line 1$/),
   pf_states_near_limit: OK(/^states primary 9650, secondary 9641; pfsync0 up on both$/),
+  syncdev_no_carrier: CRITICAL(/^syncdev vio0 on secondary: no carrier$/),
+  pfsync_defer_differs: WARNING(/^pfsync0 defer differs: primary off, secondary on$/),
+  pfsync_syncpeer_wrong: CRITICAL(/^pfsync0 on primary: syncpeer 192\.168\.254\.9 is not the secondary's$/),
 };
 const SYSCTL_OK = OK(/^sysctl\.conf alike on both hosts; 3 values as set and expected$/);
 const PREEMPT_ZERO = CRITICAL(/^net\.inet\.carp\.preempt: primary 0, secondary 1, expected 1$/);
 const MAILQ_OK = OK(/^mail queue empty$/);
 const DNS_OK = OK(/^2 names resolve via 127\.0\.0\.1:53 within \d+ ms$/);
 const DNS_DOWN = CRITICAL(/^all 2 names fail via 127\.0\.0\.1:53: connection refused$/);
+// What follows carp: ifstated's files and the VPN client move with MASTER (split brain: both are MASTER).
+const IFSTATED_OK = (state: string): Cell => OK(new RegExp(`^1 switched file matches carp203 ${state}; ifstated running$`));
+const VPN_OK = (host: HostName, state: string): Cell => OK(new RegExp(`^1 client, 1 server as expected on ${host} \\(${state} of carp203\\)$`));
+const FOLLOWING: Readonly<Record<HostName, Partial<Record<ScenarioName, string>>>> = {
+  primary: { failed_over: "BACKUP", vhid_init: "INIT", primary_demoted: "BACKUP" },
+  secondary: { failed_over: "MASTER", split_brain: "MASTER", vhid_init: "MASTER", primary_demoted: "MASTER" },
+};
+const following = (cell: (state: string) => Cell, host: HostName): Partial<Record<ScenarioName, Cell>> =>
+  Object.fromEntries(Object.entries(FOLLOWING[host]).map(([scenario, state]) => [scenario, cell(state)]));
+const IFSTATED_FAILOVER = { primary: following(IFSTATED_OK, "primary"), secondary: following(IFSTATED_OK, "secondary") };
+const VPN_FAILOVER = { primary: following((state) => VPN_OK("primary", state), "primary"), secondary: following((state) => VPN_OK("secondary", state), "secondary") };
 /** The drift checks read files only: the same faults for each of them, whatever the set. */
 const driftRow = (set: string, paths: string, cells: Partial<Record<ScenarioName, Cell>>): Row =>
   row(OK(new RegExp(`^${set}: ${paths} the same on primary and secondary$`)), {
@@ -165,12 +179,14 @@ const EXPECTED: Readonly<Record<string, Row>> = {
     peer_hanging: { ...WARNING(/^primary not dead: it holds carp203 vhid 203, ssh to it fails$/), or: UNKNOWN(HANGING("primary")) },
     garbled: UNKNOWN(/^pair view missing: primary: cannot parse ifconfig carp output line 1$/),
   }),
-  "carp_interfaces@primary": row(OK(/^1 hostname\.carpN file agrees between the hosts$/), {
+  "carp_interfaces@primary": row(OK(/^1 hostname\.carpN and 6 other interface files agree between the hosts$/), {
     ...each(
       SCENARIO_NAMES.filter((scenario) => scenario.startsWith("active-active")),
-      OK(/^2 hostname\.carpN files agree between the hosts$/),
+      OK(/^2 hostname\.carpN and 6 other interface files agree between the hosts$/),
     ),
     ...each(SECONDARY_UNREACHABLE, UNKNOWN(REFUSED("secondary"))),
+    hostname_vlan_differs: CRITICAL(/^hostname\.vlan110 differs$/),
+    hostname_nic_differs: CRITICAL(/^hostname\.re0\/hostname\.em0 differs$/),
     file_secret: CRITICAL(/^hostname\.carp203 pass differs$/),
     carp_groups_differ: WARNING(/^hostname\.carp203 groups differ$/),
     peer_sshd_down: UNKNOWN(REFUSED("secondary")),
@@ -267,6 +283,20 @@ const EXPECTED: Readonly<Record<string, Row>> = {
     ...peerViewMissingCells("secondary"),
     garbled: UNKNOWN(/^cannot parse primary's sysctl -n kern\.osrelease output line 1$/),
   }),
+  "drift_sshkeys@primary": driftRow("sshkeys", "\\d+ paths", { ssh_host_key_differs: CRITICAL(/^\/etc\/ssh\/ssh_host_ed25519_key content differs \(\+1 more\)$/) }),
+  // Local checks: each host judges its own state, so a dead peer changes nothing.
+  "ifstated@primary": row(IFSTATED_OK("MASTER"), {
+    ...IFSTATED_FAILOVER.primary,
+    ifstated_wrong_variant: CRITICAL(/^\/etc\/mail\/smtpd\.conf is the carp-backup variant, carp203 is MASTER$/),
+    garbled: UNKNOWN(/^cannot parse primary's ifconfig carp output line \d+$/),
+  }),
+  "ifstated@secondary": row(IFSTATED_OK("BACKUP"), { ...IFSTATED_FAILOVER.secondary, ifstated_down: CRITICAL(/^ifstated not running$/) }),
+  "vpn@primary": row(VPN_OK("primary", "MASTER"), {
+    ...VPN_FAILOVER.primary,
+    vpn_client_down: CRITICAL(/^client acme down on primary \(MASTER of carp203\)$/),
+    garbled: UNKNOWN(/^cannot parse primary's ifconfig carp output line \d+$/),
+  }),
+  "vpn@secondary": row(VPN_OK("secondary", "BACKUP"), { ...VPN_FAILOVER.secondary, vpn_up_on_both: CRITICAL(/^client acme up on secondary \(BACKUP of carp203\)$/) }),
 };
 
 // -- running the matrix -----------------------------------------------------------------------------

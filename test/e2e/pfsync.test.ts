@@ -52,14 +52,20 @@ useSimulatedPair(
 );
 
 describe("check_pfsync", () => {
-  it("OK for the healthy pair on both hosts, counts in the summary and as perfdata, one round trip", async () => {
+  it("OK for the healthy pair on both hosts, counts in the summary and as perfdata; a second round trip reads the syncdev pfsync0 named", async () => {
     const onPrimary = await check("primary");
     expect(onPrimary.firstLine).toBe("OK: states primary 1284, secondary 1279; pfsync0 up on both | states_primary=1284;;;0 states_secondary=1279;;;0 errors_primary=13c;;;0 errors_secondary=13c;;;0");
     expect(onPrimary.code).toBe(0);
     expect(onPrimary.stdout).toContain("secondary: pfsync0 up, syncdev vio0, syncpeer none (multicast), maxupd 128, defer off\n");
     const secondaryLog = await pair.commandEntries("secondary");
-    expect(secondaryLog.filter((entry) => entry.kind === "ssh")).toHaveLength(1);
-    expect(secondaryLog.filter((entry) => entry.kind === "standin").map((entry) => entry.line)).toEqual(["/sbin/ifconfig pfsync0", "/sbin/pfctl -si", "/usr/bin/netstat -sp pfsync"]);
+    expect(secondaryLog.filter((entry) => entry.kind === "ssh")).toHaveLength(2);
+    expect(secondaryLog.filter((entry) => entry.kind === "standin").map((entry) => entry.line)).toEqual([
+      "/sbin/ifconfig pfsync0",
+      "/sbin/pfctl -si",
+      "/usr/bin/netstat -sp pfsync",
+      "/sbin/ifconfig vio0",
+    ]);
+    expect(onPrimary.stdout).toContain("secondary: syncdev vio0 status active, 192.168.254.1\n");
 
     const onSecondary = await check("secondary");
     expect(onSecondary.code).toBe(0);
@@ -167,14 +173,15 @@ describe("check_pfsync with compare_states", () => {
     expect(res.firstLine).toMatch(/^OK: states primary 430, secondary 410; secondary holds 100\.0% \| states_primary=430;;;0 states_secondary=410;;;0 share=100%;95:;80:;0;100 /);
     expect(res.code).toBe(0);
     expect(res.stdout).toContain("state tables: 400 primary states older than 30s compared, secondary holds 400 (100.0%); left out 30 younger, 0 expiring within 10s\n");
-    // The secondary read its own table; no state list crossed the wire, only its three commands and one facts call ran there.
+    // The secondary read its own table; no state list crossed the wire, only its three commands and one facts call ran there (then its syncdev's ifconfig).
     const secondaryLog = await pair.commandEntries("secondary");
-    expect(secondaryLog.filter((entry) => entry.kind === "ssh")).toHaveLength(1);
+    expect(secondaryLog.filter((entry) => entry.kind === "ssh")).toHaveLength(2);
     expect(secondaryLog.filter((entry) => entry.kind === "standin").map((entry) => entry.line)).toEqual([
       "/sbin/ifconfig pfsync0",
       "/sbin/pfctl -si",
       "/usr/bin/netstat -sp pfsync",
       "/sbin/pfctl -vvss",
+      "/sbin/ifconfig vio0",
     ]);
 
     const fromSecondary = await check("secondary");

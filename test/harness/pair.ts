@@ -1334,6 +1334,6 @@ export function pfctlStatusText(f: { runtimeSeconds: number; currentEntries: num
 export async function healthyDefaults(pair: Pair): Promise<void> {
   const healthy = healthyPair();
   for (const host of HOST_NAMES) {
-    for (const { argv, stdout } of healthy.hosts[host].outputs.values()) await pair.setOutput(host, argv, stdout);
+    for (const { argv, stdout, exitCode } of healthy.hosts[host].outputs.values()) await pair.setOutput(host, argv, stdout, exitCode !== undefined ? { exitCode } : {});
   }
 }

@@ -535,3 +535,49 @@ export function parsePfsyncInterface(text: string, name?: string): PfsyncInterfa
   }
   return result;
 }
+
+/** Any interface's flags, link status and addresses: what `ifconfig NAME` says of a NIC, a vlan or a tun. */
+export interface InterfaceLink {
+  name: string;
+  flags: string[];
+  up: boolean;
+  running: boolean;
+  /** The `status:` line (`active`, `no carrier`, ...; ifconfig.c get_linkstate()); null when none is printed. */
+  status: string | null;
+  /** IPv4 addresses; `inet A --> B netmask M` (point-to-point: tun, gre) gives B as the destination. */
+  inet: { address: string; destination: string | null }[];
+  inet6: string[];
+}
+
+/**
+ * `ifconfig NAME`, or a listing holding it: the block named `name`. Only the header, `status:` and
+ * the address lines are read; the other labelled lines (media:, groups:, ...) vary with the driver
+ * and are left alone, and an unlabelled line is an error.
+ */
+export function parseInterfaceLink(text: string, name: string): InterfaceLink {
+  const what = `ifconfig ${name} output`;
+  const blocks = splitBlocks(text, what).filter((b) => b.name === name);
+  const block = blocks[0];
+  if (block === undefined) throw new ParseError(what, `no ${name} interface in the output`);
+  if (blocks.length > 1) throw new ParseError(what, `${name} listed twice`);
+  const result: InterfaceLink = { name, flags: block.flags, up: block.up, running: block.running, status: null, inet: [], inet6: [] };
+  for (const line of block.body) {
+    const t = line.tokens;
+    if (t[0] === "status:") {
+      if (t.length < 2) throw new ParseError(what, "empty status line", line.lineNumber, line.raw);
+      result.status = t.slice(1).join(" ");
+    } else if (t[0] === "inet") {
+      const address = ipv4(what, t[1], line, "inet address");
+      const pointToPoint = t[2] === "-->";
+      const destination = pointToPoint ? ipv4(what, t[3], line, "destination address") : null;
+      const rest = pointToPoint ? 4 : 2;
+      if (t[rest] !== "netmask") throw new ParseError(what, "expected `inet ADDR [--> DEST] netmask 0xMASK …`", line.lineNumber, line.raw);
+      result.inet.push({ address, destination });
+    } else if (t[0] === "inet6") {
+      result.inet6.push(parseInet6(what, line).address);
+    } else if (t[0] !== "index" && t[0] !== "lladdr") {
+      rejectUnlabelled(what, block, line);
+    }
+  }
+  return result;
+}

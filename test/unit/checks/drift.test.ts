@@ -232,7 +232,7 @@ describe("check_drift without a peer to ask", () => {
     const res = await run(`${BASE_CONFIG}[drift.custom]\npaths = ["/etc/x"]\n`, "nosuchset");
     expect(res.status).toBe("UNKNOWN");
     expect(res.summary).toBe("unknown drift set 'nosuchset'");
-    expect(res.details[0]).toBe("known sets: custom, dhcp, ifstated, pf, scripts, unbound, vpn");
+    expect(res.details[0]).toBe("known sets: custom, dhcp, ifstated, pf, scripts, sshkeys, unbound, vpn");
   });
 
   it("OK without --set when the config has no set of its own", async () => {
