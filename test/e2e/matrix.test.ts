@@ -133,6 +133,8 @@ const peerViewMissingCells = (peer: HostName): Partial<Record<ScenarioName, Cell
 });
 const PF_OK = OK(/^pf enabled on both, state tables at most 12\.8% full$/);
 const PF_FAULTS: Partial<Record<ScenarioName, Cell>> = {
+  // 1000 states on the primary: 10% of the hard limit.
+  states_diverged: OK(/^pf enabled on both, state tables at most 10\.0% full$/),
   pf_disabled: CRITICAL(/^pf disabled on secondary$/),
   pf_hostid_shared: CRITICAL(/^primary and secondary share pf hostid 0x5e1f0a3c$/),
   pf_states_near_limit: CRITICAL(/^pf state table 96\.5% full on primary \(\+1 more\)$/),
