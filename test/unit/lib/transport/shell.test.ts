@@ -59,7 +59,15 @@ describe("batches: several commands, one round trip", () => {
     ]);
   });
   it("feeds a pipeline's later members from the pipe, its first from /dev/null", () => {
-    const [piped] = runBatch([{ pipeline: [["/usr/bin/printf", "b\\na\\nb\\n"], ["/usr/bin/sort", "-u"], ["/usr/bin/xargs", "-n", "1", "/bin/echo", "got"]] }]);
+    const [piped] = runBatch([
+      {
+        pipeline: [
+          ["/usr/bin/printf", "b\\na\\nb\\n"],
+          ["/usr/bin/sort", "-u"],
+          ["/usr/bin/xargs", "-n", "1", "/bin/echo", "got"],
+        ],
+      },
+    ]);
     expect(piped?.stdout).toBe("got a\ngot b\n");
     expect(piped?.exitCode).toBe(0);
   });
