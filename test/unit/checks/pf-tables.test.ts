@@ -122,7 +122,7 @@ describe("garbled input and config", () => {
     })();
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).summary).toBe("config error: checks.pf_tables.tables.0");
-    expect((error as ConfigError).detail).toBe('c.toml: checks.pf_tables.tables.0: expected a pf table name, got "x;touch /tmp/pwned"');
+    expect((error as ConfigError).detail).toBe('c.toml: line 5: checks.pf_tables.tables.0: expected a pf table name, got "x;touch /tmp/pwned"');
   });
 });
 

@@ -84,7 +84,7 @@ describe("config", () => {
     const unknown = configError('role = "primary"\n[peer]\nhost = "a"\n[checks.mailqq]\nwarning = 5\n');
     expect(unknown.key).toBe("checks.mailqq");
     expect(unknown.line).toBe(4);
-    expect(unknown.detail).toMatch(/unknown key \(allowed here: peer, carp, carp_interfaces, pfsync, pf_tables, sysctl, mailq, dns, installed, ifstated, vpn\)/);
+    expect(unknown.detail).toMatch(/unknown key \(allowed here: peer, carp, carp_interfaces, pfsync, pf_tables, sysctl, mailq, dns, installed, pf, carp_stats, ntp, versions, ifstated, vpn\)/);
     const inside = configError('role = "primary"\n[peer]\nhost = "a"\n[checks.mailq]\nwarn = 5\n');
     expect(inside.key).toBe("checks.mailq.warn");
     expect(inside.line).toBe(5);
