@@ -329,7 +329,7 @@ describe("check_drift: what it cannot decide is UNKNOWN", () => {
   it("UNKNOWN naming an unknown --set", async () => {
     const res = await run(["/etc/carpentry.monit/check_drift", "--set", "firewall"]);
     expect(res.firstLine).toBe("UNKNOWN: unknown drift set 'firewall'");
-    expect(res.stdout).toContain("known sets: custom, dhcp, ifstated, pf, pki, scripts, unbound, vpn\n");
+    expect(res.stdout).toContain("known sets: custom, dhcp, ifstated, pf, pki, scripts, sshkeys, unbound, vpn\n");
     expect(res.code).toBe(3);
   });
 });
