@@ -421,12 +421,17 @@ export function planFor(role: Role, peerHost: string, local: HostSurvey, peer: H
   const files = byRole((survey) => survey.hostSpecificFiles);
   if (files.primary && files.secondary) {
     const tokens = hostSpecificTokens(files.primary, files.secondary);
+    // pfsync's syncdev is a NIC of each host's own: its hostname.IF files pair up through this mapping.
+    const syncdevs = byRole((survey) => survey.pfsync?.syncdev);
+    if (syncdevs.primary && syncdevs.secondary && syncdevs.primary !== syncdevs.secondary && !tokens.interfaces.some(([from]) => from === syncdevs.primary)) {
+      tokens.interfaces.push([syncdevs.primary, syncdevs.secondary]);
+    }
     hostSpecific = {
       values: tokens.values,
       interfaces: tokens.interfaces,
       reason:
         tokens.files.length > 0
-          ? `what differs between the hosts' copies of ${tokens.files.join(", ")} (IPv4 addresses, and interface names where they stand as interfaces)`
+          ? `what differs between the hosts' copies of ${tokens.files.join(", ")} (IPv4 addresses, and interface names where they stand as interfaces), and pfsync's syncdev on each host`
           : "the host-specific files (ifstated's) are the same on both hosts, or absent",
     };
   } else {

@@ -74,7 +74,7 @@ const SHAPES: Readonly<Record<PairShape, { toml: readonly (string | RegExp)[]; m
       'tables = ["badhosts", "trusted"]',
       "carpentry_sync = true",
       'values = [{ primary = "192.168.110.101", secondary = "192.168.110.102" }]',
-      'interfaces = { re0 = "em0" }',
+      'interfaces = { re0 = "em0", vio1 = "vio0" }',
       'names = ["gw.carp.test", "ns.carp.test"]',
     ],
     monitrc: [/\ncheck program check_drift_vpn /, /\ncheck process dhcpd /],
