@@ -2,7 +2,7 @@
 // starts a cycle, once each running alone (CARPENTRY_CYCLE=alone) and once served by one node process
 // through their sh headers. Served, each check gives the same exit code and output as alone, no check
 // starts a node of its own, and a server that dies or hangs mid-cycle changes nothing but time.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALL_CHECKS } from "../../src/checks/index.js";
 import { startPair, type Pair, type RunResult } from "../harness/pair.js";
@@ -67,6 +67,13 @@ describe("a monit cycle served by one node", () => {
 
   async function cycle(env: Record<string, string>, args: readonly string[] = ROOMY, during?: (seen: () => Promise<string[]>) => Promise<void>): Promise<Cycle> {
     await noServerLeft();
+    // The suite's state directory, as on a gateway where the checks have run (a scenario's planting
+    // may have taken it): the headers serve from it. The counter checks keep readings there between
+    // runs: each cycle starts from none, so alone and served both take a first reading and say the same.
+    mkdirSync(pair.hostPath("primary", "/var/db/carpentry"), { recursive: true, mode: 0o700 });
+    for (const name of readdirSync(pair.hostPath("primary", "/var/db/carpentry"))) {
+      if (name.endsWith("-counters.json")) rmSync(pair.hostPath("primary", `/var/db/carpentry/${name}`), { force: true });
+    }
     const work = Promise.all(PRIMARY_CHECKS.map(async (exe) => [exe, await pair.run("primary", [exe, ...args], { env, timeoutMs: 90_000 })] as const));
     const interference = during?.(() => pair.strayProcesses("primary", { settleMs: 0 }));
     const { value, seen } = await watched(work);
