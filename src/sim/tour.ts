@@ -8,7 +8,19 @@ import { ADDRESS, carpentryConfig, DIRECTORY_MODES, peerOf, type FaultName, type
 import { HOST_NAMES, INSTALL_DIR, SSH_STANDIN_PATH, type HostName, type SimPair } from "./pair.js";
 
 /** Directories that hold only what the demo plants (holder.sh covers those the machine has with an empty tmpfs). */
-export const OWN_DIRS = [INSTALL_DIR, "/etc/carpentry", "/etc/carpentry.bin", "/etc/rc.d", "/etc/pf.tables", "/etc/mail", "/etc/ssh", "/etc/openvpn", "/etc/openv-client-acme", "/var/unbound", "/var/db"];
+export const OWN_DIRS = [
+  INSTALL_DIR,
+  "/etc/carpentry",
+  "/etc/carpentry.bin",
+  "/etc/rc.d",
+  "/etc/pf.tables",
+  "/etc/mail",
+  "/etc/ssh",
+  "/etc/openvpn",
+  "/etc/openv-client-acme",
+  "/var/unbound",
+  "/var/db",
+];
 
 export interface FaultRun {
   readonly host: HostName;
