@@ -370,6 +370,7 @@ function carpListing(host: HostName, shape: PairShape, states: CarpStates, group
 function allIn(pair: PairState, host: HostName, state: CarpState): void {
   const states = Object.fromEntries(Object.keys(healthyStates(pair.shape, host)).map((name) => [name, state]));
   setCarp(pair.hosts[host], carpListing(host, pair.shape, states));
+  followCarp(pair.hosts[host], state === "MASTER" ? "master" : "backup");
 }
 
 /** `ifconfig carp` and each of its interfaces alone. */
@@ -772,6 +773,7 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
       for (const host of HOST_NAMES) {
         const state: CarpState = host === "primary" ? "BACKUP" : "MASTER";
         setCarp(pair.hosts[host], carpListing(host, pair.shape, { carp203: state }, "carp internal"));
+        followCarp(pair.hosts[host], state === "MASTER" ? "master" : "backup");
         setOutput(pair.hosts[host], ["ifconfig", "-g", "internal"], host === "primary" ? demoteAfterMaintenance : demoteInternalNone);
       }
     },
@@ -793,6 +795,8 @@ export const FAULTS: Readonly<Record<FaultName, Fault>> = {
       const last = Object.keys(states).sort().pop() ?? "carp203";
       states[last] = "INIT";
       setCarp(pair.hosts.secondary, carpListing("secondary", pair.shape, states));
+      // ifstated follows carp203.
+      followCarp(pair.hosts.secondary, states.carp203 === "MASTER" ? "master" : "backup");
     },
   },
   primary_sshd_stopped: {

@@ -71,7 +71,7 @@ const CARP_SURVIVOR: Readonly<Record<HostName, Partial<Record<ScenarioName, Cell
     primary_sshd_stopped: WARNING(/^primary not dead: it holds carp203 vhid 203, ssh to it fails$/),
     "active-active/primary_sshd_stopped": WARNING(/^primary not dead: it holds carp203 vhid 203, ssh to it fails$/),
     secondary_dead: CRITICAL(/^carp203 vhid 203 INIT on secondary: 10\.112\.203\.254$/),
-    "active-active/secondary_dead": CRITICAL(/^carp203 vhid 203 INIT on secondary: 10\.112\.203\.254 \(\+1 more\)$/),
+    "active-active/secondary_dead": CRITICAL(/^carp203 vhid 203 INIT on secondary: 10\.112\.203\.254 \(\+\d more\)$/),
   },
   primary: {
     secondary_dead: WARNING(/^serving alone: primary MASTER of every vhid \(1\), secondary unreachable$/),
@@ -101,9 +101,34 @@ const DNS_DOWN = CRITICAL(/^all 2 names fail via 127\.0\.0\.1:53: connection ref
 // What follows carp: ifstated's files and the VPN client move with MASTER (split brain: both are MASTER).
 const IFSTATED_OK = (state: string): Cell => OK(new RegExp(`^1 switched file matches carp203 ${state}; ifstated running$`));
 const VPN_OK = (host: HostName, state: string): Cell => OK(new RegExp(`^1 client, 1 server as expected on ${host} \\(${state} of carp203\\)$`));
+/** The minimal pair has no OpenVPN. */
+const NO_VPN = OK(/^no VPN configured$/);
 const FOLLOWING: Readonly<Record<HostName, Partial<Record<ScenarioName, string>>>> = {
-  primary: { failed_over: "BACKUP", vhid_init: "INIT", primary_demoted: "BACKUP" },
-  secondary: { failed_over: "MASTER", split_brain: "MASTER", vhid_init: "MASTER", primary_demoted: "MASTER" },
+  primary: {
+    failed_over: "BACKUP",
+    vhid_init: "INIT",
+    primary_demoted: "BACKUP",
+    demoted_via_group: "BACKUP",
+    primary_dead: "INIT",
+    primary_dead_vhid_init: "INIT",
+    "active-active/primary_dead": "INIT",
+    "active-active/primary_dead_vhid_init": "INIT",
+    "active-active/carp203_failed_over": "BACKUP",
+  },
+  secondary: {
+    failed_over: "MASTER",
+    split_brain: "MASTER",
+    vhid_init: "MASTER",
+    primary_demoted: "MASTER",
+    demoted_via_group: "MASTER",
+    primary_dead: "MASTER",
+    primary_dead_vhid_init: "INIT",
+    secondary_dead: "INIT",
+    "active-active/primary_dead": "MASTER",
+    "active-active/primary_dead_vhid_init": "MASTER",
+    "active-active/secondary_dead": "INIT",
+    "active-active/carp203_failed_over": "MASTER",
+  },
 };
 const following = (cell: (state: string) => Cell, host: HostName): Partial<Record<ScenarioName, Cell>> =>
   Object.fromEntries(Object.entries(FOLLOWING[host]).map(([scenario, state]) => [scenario, cell(state)]));
@@ -128,6 +153,7 @@ const NO_SYNC = OK(/^1 path in place, root-only \(\d+ entries\); carpentry sync 
 const SYNC_PARTIAL = CRITICAL(/^\/etc\/carpentry missing \(\+3 more\)$/);
 // check_pf, check_carp_stats, check_ntp: each host judged alone while the peer cannot be asked.
 const peerViewMissingCells = (peer: HostName): Partial<Record<ScenarioName, Cell>> => ({
+  ...each(peer === "primary" ? PRIMARY_UNREACHABLE : SECONDARY_UNREACHABLE, UNKNOWN(REFUSED(peer, "pair view missing: "))),
   peer_sshd_down: UNKNOWN(REFUSED(peer, "pair view missing: ")),
   peer_hanging: UNKNOWN(HANGING(peer, "pair view missing: ")),
 });
@@ -296,9 +322,14 @@ const EXPECTED: Readonly<Record<string, Row>> = {
   "vpn@primary": row(VPN_OK("primary", "MASTER"), {
     ...VPN_FAILOVER.primary,
     vpn_client_down: CRITICAL(/^client acme down on primary \(MASTER of carp203\)$/),
+    ...each(["minimal", "minimal/sync_partial"], NO_VPN),
     garbled: UNKNOWN(/^cannot parse primary's ifconfig carp output line \d+$/),
   }),
-  "vpn@secondary": row(VPN_OK("secondary", "BACKUP"), { ...VPN_FAILOVER.secondary, vpn_up_on_both: CRITICAL(/^client acme up on secondary \(BACKUP of carp203\)$/) }),
+  "vpn@secondary": row(VPN_OK("secondary", "BACKUP"), {
+    ...VPN_FAILOVER.secondary,
+    vpn_up_on_both: CRITICAL(/^client acme up on secondary \(BACKUP of carp203\)$/),
+    ...each(["minimal", "minimal/sync_partial"], NO_VPN),
+  }),
 };
 
 // -- running the matrix -----------------------------------------------------------------------------
