@@ -320,21 +320,24 @@ interface BatchQuestion {
  * peer process. One batcher serves every check of a `carpentry run`; a check run alone has none.
  */
 export class FactsBatcher {
-  private pending: { readonly peer: PeerFacts; readonly waiting: Waiting[] } | undefined;
+  /** One batch a peer: a request goes to the host it was asked of, never along with another host's. */
+  private readonly pending = new Map<PeerFacts, Waiting[]>();
 
   constructor(private readonly windowMs: number) {}
 
   ask(peer: PeerFacts, request: FactsRequest, answer: ((question: unknown) => Promise<unknown>) | undefined): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (!this.pending) {
-        const batch = { peer, waiting: [] as Waiting[] };
-        this.pending = batch;
+      let waiting = this.pending.get(peer);
+      if (!waiting) {
+        const batch: Waiting[] = [];
+        waiting = batch;
+        this.pending.set(peer, batch);
         setTimeout(() => {
-          this.pending = undefined;
-          void sendBatch(batch.peer, batch.waiting);
+          this.pending.delete(peer);
+          void sendBatch(peer, batch);
         }, this.windowMs);
       }
-      this.pending.waiting.push({ request, answer, resolve, reject });
+      waiting.push({ request, answer, resolve, reject });
     });
   }
 }
