@@ -55,7 +55,7 @@ export function cycleHeaderLines(check, build) {
     '      echo $! >"$cy_l/pid"',
     "    else",
     '      cy_pid=; read cy_pid 2>/dev/null <"$cy_l/pid"',
-    '      if [ -n "$cy_pid" ] && ! kill -0 "$cy_pid" 2>/dev/null; then rm -rf "$cy_l"; rm -f "$cy_s"; continue; fi',
+    '      if [ -n "$cy_pid" ] && ! kill -0 "$cy_pid" 2>/dev/null; then rm -rf "$cy_l" 2>/dev/null; rm -f "$cy_s" 2>/dev/null; continue; fi',
     "    fi",
     "    sleep 0.02",
     "  done",
