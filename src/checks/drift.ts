@@ -157,7 +157,7 @@ export function driftResult(comparisons: readonly SetComparison[], labels: HostL
     paths += Math.max(comparison.localCount, comparison.peerCount);
     differing += comparison.differences.length;
     if (comparison.localCount === 0 && comparison.peerCount === 0 && builtinSets.has(comparison.name)) {
-      // A built-in set names what a pair of the notes' kind may run (OpenVPN, dhcpd...): a pair
+      // A built-in set names what a carpentry pair may run (OpenVPN, dhcpd...): a pair
       // that runs none of it has nothing to keep alike, which is no fault.
       unused.push(comparison.name);
     } else if (comparison.localCount === 0 && comparison.peerCount === 0) {

@@ -17,7 +17,7 @@ import type { Result } from "../lib/runtime/result.js";
 import type { CommandResult } from "../lib/transport/shell.js";
 import { readIfconfigCarp } from "./carp.js";
 
-/** What the notes switch when ifstated.conf names no variant itself. */
+/** The files a carpentry pair switches by carp state (mail relay, time source, resolver) when ifstated.conf names no variant itself. */
 const DEFAULT_FILES = ["/etc/mail/smtpd.conf", "/etc/ntpd.conf", "/etc/resolv.conf"];
 const MAX_CONF_BYTES = 256 * 1024;
 export const VARIANTS = ["carp-master", "carp-backup"] as const;
