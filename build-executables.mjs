@@ -14,6 +14,10 @@ const repo = fileURLToPath(new URL(".", import.meta.url));
  * @returns {Promise<{ executable: string; entry: string }[]>} in registry order; entry is the
  * TypeScript source of the executable, to be bundled with resolveDir at the repo's root.
  */
+// Files the bundles take in as strings: carpentry demo's shell scripts and the OpenBSD captures it
+// prints, and the monitrc examples carpentry init writes a gateway's monitrc from.
+export const TEXT_LOADERS = { ".sh": "text", ".txt": "text", ".example": "text" };
+
 export async function checkExecutables() {
   const modules = readdirSync(join(repo, "src/checks"))
     .filter((file) => file.endsWith(".ts") && file !== "index.ts")
@@ -29,7 +33,7 @@ export async function checkExecutables() {
     bundle: true,
     platform: "node",
     format: "esm",
-    loader: { ".sh": "text", ".txt": "text", ".example": "text" },
+    loader: TEXT_LOADERS,
     write: false,
     logLevel: "warning",
   });

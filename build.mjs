@@ -8,7 +8,7 @@
 import { build } from "esbuild";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { checkExecutables } from "./build-executables.mjs";
+import { TEXT_LOADERS, checkExecutables } from "./build-executables.mjs";
 import { cycleHeaderLines } from "./cycle-header.mjs";
 
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
@@ -67,9 +67,7 @@ const common = {
   legalComments: "none",
   banner: { js: header },
   define: { __CARPENTRY_VERSION__: JSON.stringify(pkg.version), __CARPENTRY_BUILD__: JSON.stringify(BUILD) },
-  // carpentry demo bundles its shell scripts and the OpenBSD captures it prints as strings; carpentry
-  // init the monitrc examples it writes a gateway's monitrc from.
-  loader: { ".sh": "text", ".txt": "text", ".example": "text" },
+  loader: TEXT_LOADERS,
   logLevel: "warning",
 };
 

@@ -10,7 +10,7 @@ import { build } from "esbuild";
 import { cpSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { checkExecutables } from "../build-executables.mjs";
+import { TEXT_LOADERS, checkExecutables } from "../build-executables.mjs";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 rmSync(`${repo}/.bench/dist`, { recursive: true, force: true });
@@ -24,7 +24,7 @@ const unminified = {
   target: "node20",
   format: "cjs",
   define: { __CARPENTRY_VERSION__: JSON.stringify(pkg.version) },
-  loader: { ".sh": "text", ".txt": "text" }, // as build.mjs: carpentry demo bundles its scripts
+  loader: TEXT_LOADERS,
   logLevel: "warning",
 };
 const profiled = (await checkExecutables())
@@ -52,7 +52,7 @@ await build({
   target: "node20",
   format: "esm",
   packages: "external",
-  loader: { ".sh": "text", ".txt": "text" }, // the harness loads the simulation model of src/sim, as the demo does
+  loader: TEXT_LOADERS, // the harness loads the simulation model of src/sim, as the demo does
   logLevel: "warning",
   plugins: [
     {
