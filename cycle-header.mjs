@@ -24,10 +24,13 @@ export function cycleHeaderLines(check, build) {
     '  echo "UNKNOWN: timed out after ${cy_t}s waiting for the cycle server (/var/db/carpentry/cycle)"; exit 3',
     "}",
     "carpentry_cycle_ask() {",
-    `  cy_r=$( { printf '%s\\n' '${magic}' 'check ${name}' "cwd $PWD"; [ -n "\${CARPENTRY_CONFIG+set}" ] && printf 'config %s\\n' "$CARPENTRY_CONFIG"; for cy_a; do printf 'arg %s\\n' "$cy_a"; done; echo end; } | /usr/bin/nc -N -U -w "$cy_w" "$cy_s" 2>/dev/null; echo .)`,
-    "  cy_r=${cy_r%.}",
-    `  case $cy_r in '${magic} accepted'"$cy_nl"*) ;; '${magic} alone '*) return 0;; *) [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] && return 1; carpentry_cycle_late;; esac`,
-    '  cy_r=${cy_r#*"$cy_nl"}',
+    // The request is one printf (an external command in ksh): each argument becomes an "arg" line.
+    // The answer is read without a subshell of its own: the last command of a command substitution
+    // replaces it, and the end line is what stands last, so losing the final newline loses nothing.
+    '  cy_n=$#; while [ "$cy_n" -gt 0 ]; do set -- "$@" "arg $1"; shift; cy_n=$((cy_n - 1)); done',
+    `  cy_r=$(printf '%s\\n' '${magic}' 'check ${name}' "cwd $PWD" \${CARPENTRY_CONFIG+"config $CARPENTRY_CONFIG"} "$@" end | /usr/bin/nc -N -U -w "$cy_w" "$cy_s" 2>/dev/null)`,
+    `  case $cy_r in '${magic} accepted'*) ;; '${magic} alone '*) return 0;; *) [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] && return 1; carpentry_cycle_late;; esac`,
+    `  cy_r=\${cy_r#'${magic} accepted'}; cy_r=\${cy_r#"$cy_nl"}`,
     `  case $cy_r in '${magic} '[0-3]"$cy_nl"*"$cy_e") cy_c=\${cy_r%%"$cy_nl"*}; cy_r=\${cy_r#*"$cy_nl"}; printf '%s' "\${cy_r%"$cy_e"}"; exit "\${cy_c##* }";; esac`,
     '  [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] && return 0',
     "  carpentry_cycle_late",
@@ -36,7 +39,9 @@ export function cycleHeaderLines(check, build) {
     '  [ "${CARPENTRY_CYCLE-}" = alone ] && return',
     "  [ -x /usr/bin/nc ] && [ -d /var/db/carpentry ] || return",
     '  cy_d=/var/db/carpentry/cycle; [ -d "$cy_d" ] || mkdir -m 700 "$cy_d" 2>/dev/null; [ -d "$cy_d" ] || return',
-    "  cy_nl=$(printf '\\nx'); cy_nl=${cy_nl%x}; cy_e=$cy_nl'carpentry-cycle-end'$cy_nl; cy_0=${SECONDS:-0}; cy_t=10; cy_p=",
+    // A newline without a subshell: the shell sets IFS to space, tab, newline at start.
+    '  cy_nl=${IFS#??}; [ "${#IFS}" -eq 3 ] && [ "${IFS%??}" = " " ] || return',
+    "  cy_e=$cy_nl'carpentry-cycle-end'; cy_0=${SECONDS:-0}; cy_t=10; cy_p=",
     '  case "$PWD/${CARPENTRY_CONFIG-}" in *"$cy_nl"*) return;; esac',
     "  for cy_a; do",
     '    [ "$cy_p" = t ] && cy_t=$cy_a; cy_p=',
@@ -45,10 +50,12 @@ export function cycleHeaderLines(check, build) {
     "  case $cy_t in ''|*[!0-9.]*|*.*.*|.*|0*) return;; esac",
     "  cy_w=${cy_t%%.*}; cy_w=$((cy_w + 1)); case $cy_t in *.*) cy_w=$((cy_w + 1));; esac",
     `  cy_s=$cy_d/${build}.sock; cy_l=$cy_d/${build}.start; cy_i=0`,
-    '  while [ $cy_i -lt 100 ] && [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ]; do',
+    // A server starts in a few hundred milliseconds: the headers that did not start it look every
+    // 50 ms, with shell builtins but for sleep, for about 2 s.
+    '  while [ $cy_i -lt 40 ] && [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ]; do',
     "    cy_i=$((cy_i + 1))",
     '    if [ -S "$cy_s" ]; then carpentry_cycle_ask "$@" && return; fi',
-    '    if mkdir "$cy_l" 2>/dev/null; then',
+    '    if [ ! -d "$cy_l" ] && mkdir "$cy_l" 2>/dev/null; then',
     '      cy_c=${0%/*}/carpentry; [ -f "$cy_c" ] || cy_c=${0%/*}/../carpentry',
     `      [ -x "$cy_c" ] && grep -qF '${build}' "$cy_c" 2>/dev/null || { rmdir "$cy_l"; return; }`,
     `      "$cy_c" serve-cycle '${build}' </dev/null >/dev/null 2>&1 &`,
@@ -57,7 +64,7 @@ export function cycleHeaderLines(check, build) {
     '      cy_pid=; read cy_pid 2>/dev/null <"$cy_l/pid"',
     '      if [ -n "$cy_pid" ] && ! kill -0 "$cy_pid" 2>/dev/null; then rm -rf "$cy_l" 2>/dev/null; rm -f "$cy_s" 2>/dev/null; continue; fi',
     "    fi",
-    "    sleep 0.02",
+    "    sleep 0.05",
     "  done",
     '  [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] || carpentry_cycle_late',
     "}",

@@ -10,7 +10,7 @@ import { chmodSync, lstatSync, readFileSync, rmSync, unlinkSync } from "node:fs"
 import { createConnection, createServer, type Socket } from "node:net";
 import { isAbsolute } from "node:path";
 import { findCheck } from "../checks/index.js";
-import { FactsBatcher } from "../lib/facts/protocol.js";
+import { PeerBatcher } from "../lib/facts/protocol.js";
 import { acceptedLine, answerText, CYCLE_DIR, lockPath, parseCycleRequest, refusalLine, socketPath, type CycleRequest } from "../lib/runtime/cycle.js";
 import { answerStandalone } from "../lib/runtime/runner.js";
 import { BUILD } from "../lib/runtime/version.js";
@@ -19,8 +19,12 @@ import { BUILD } from "../lib/runtime/version.js";
 const IDLE_EXIT_MS = 2000;
 /** A header sends its request at once; a connection that has not within this is not a header. */
 const REQUEST_WAIT_MS = 2000;
-/** As carpentry run: facts requests made within this window go to the peer in one process. */
-const PEER_MERGE_WINDOW_MS = 25;
+/**
+ * The headers of a cycle reach the server over a few hundred milliseconds (they look for it every
+ * 50 ms): their checks' requests and commands for the peer wait for one another a little longer than
+ * under carpentry run, so a cycle takes a session or two, not one a check.
+ */
+const PEER_BATCH_TIMING = { quietMs: 60, maxWaitMs: 300 };
 
 export interface CycleServerOptions {
   readonly dir: string;
@@ -89,7 +93,7 @@ function batchKey(request: CycleRequest): string {
 }
 
 export class CycleServer {
-  private readonly batchers = new Map<string, FactsBatcher>();
+  private readonly batchers = new Map<string, PeerBatcher>();
   private active = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   // The header shuts down its side once its request is sent (nc -N): the answer still goes back.
@@ -151,10 +155,10 @@ export class CycleServer {
     });
   }
 
-  private batcherFor(configKey: string): FactsBatcher {
+  private batcherFor(configKey: string): PeerBatcher {
     let batcher = this.batchers.get(configKey);
     if (!batcher) {
-      batcher = new FactsBatcher(PEER_MERGE_WINDOW_MS);
+      batcher = new PeerBatcher(PEER_BATCH_TIMING);
       this.batchers.set(configKey, batcher);
     }
     return batcher;

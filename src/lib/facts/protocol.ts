@@ -8,6 +8,7 @@
 import * as v from "valibot";
 import { HostError } from "../runtime/errors.js";
 import type { CommandResult, HostCommand } from "../transport/shell.js";
+import { ProcessScope } from "../transport/process.js";
 import { VERSION } from "../runtime/version.js";
 
 // 2: a request is one line, and an op may ask the asker questions before it answers (FactsOptions.answer).
@@ -186,6 +187,10 @@ export interface FactsTransport {
   readonly label: string;
   run(commands: readonly HostCommand[]): Promise<CommandResult[]>;
   converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult>;
+  /** The asker's deadline: its processes are killed when it ends. */
+  readonly signal?: AbortSignal;
+  /** The same way to the peer, its processes in `scope` instead of the asker's. */
+  under?(scope: ProcessScope): FactsTransport;
 }
 
 /**
@@ -194,10 +199,20 @@ export interface FactsTransport {
  */
 export class PeerFacts {
   constructor(
-    private readonly transport: FactsTransport,
+    readonly transport: FactsTransport,
     private readonly carpentryPath: string,
-    private readonly batcher: FactsBatcher | undefined,
+    private readonly batcher: PeerBatcher | undefined,
   ) {}
+
+  /** The same peer and carpentry, reached through another transport, unbatched. */
+  via(transport: FactsTransport): PeerFacts {
+    return transport === this.transport ? this : new PeerFacts(transport, this.carpentryPath, undefined);
+  }
+
+  /** The peer and the carpentry asked there: requests with the same identity may share a process. */
+  get identity(): string {
+    return `${this.transport.label}\0${this.carpentryPath}`;
+  }
 
   async ask(request: FactsRequest, options: FactsOptions): Promise<FactsAnswer> {
     const alongside = options.alongside ?? [];
@@ -206,14 +221,23 @@ export class PeerFacts {
     return { value, alongside: [] };
   }
 
+  /** Commands for the peer's shell: with a batcher, in one session with other checks' commands and requests. */
+  run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
+    return this.batcher ? this.batcher.run(this, commands) : this.transport.run(commands);
+  }
+
   /** One request, now, in one process of its own. */
   async askNow(request: FactsRequest, answer: ((question: unknown) => Promise<unknown>) | undefined): Promise<unknown> {
-    if (answer) {
-      const command = this.command(request);
-      const result = await this.transport.converse(command, command.input, replyLine(this.transport.role, answer));
-      return this.read(result);
-    }
-    return (await this.askWith(request, [], {})).value;
+    return this.read(await this.exchange(request, answer));
+  }
+
+  /** The peer's carpentry's reply to one request, unread: a transport failure throws, an answer does not. */
+  async exchange(request: FactsRequest, answer: ((question: unknown) => Promise<unknown>) | undefined): Promise<CommandResult> {
+    const command = this.command(request);
+    if (answer) return this.transport.converse(command, command.input, replyLine(this.transport.role, answer));
+    const [result] = await this.transport.run([command]);
+    if (!result) throw new HostError(`no answer from ${this.transport.label}`);
+    return result;
   }
 
   private async askWith(request: FactsRequest, alongside: readonly HostCommand[], options: FactsOptions): Promise<FactsAnswer> {
@@ -227,7 +251,8 @@ export class PeerFacts {
     return { value: this.read(result), alongside: others, wire: { requestBytes: Buffer.byteLength(command.input), answerBytes: Buffer.byteLength(result.stdout) } };
   }
 
-  private command(request: FactsRequest): HostCommand & { readonly input: string } {
+  /** The facts command for a request: the peer's carpentry, the request on its stdin. */
+  command(request: FactsRequest): HostCommand & { readonly input: string } {
     return { argv: [this.carpentryPath, "facts"], input: JSON.stringify(request) };
   }
 
@@ -295,17 +320,30 @@ function replyLine(role: string, answer: (question: unknown) => Promise<unknown>
   };
 }
 
-// ---- several checks in one process (carpentry run, report): one peer process for their requests ----
+// ---- several checks in one process (carpentry run, report, the cycle server): one ssh session ----
 //
-// Each `carpentry facts` on the peer is a node start (60-90 ms of CPU on a small gateway); checks run
-// together in one process ask at nearly the same moment, so their requests wait a few milliseconds
-// for one another and travel as one "batch" request. A peer too old for "batch" gets them one by one.
+// Each `carpentry facts` on the peer is a node start (60-90 ms of CPU on a small gateway) and each
+// ssh session a client process on this host (some 7 MB and 15 ms of CPU); checks run together in one
+// process ask at nearly the same moment, so their requests and their shell commands for the peer
+// wait a little for one another and travel in one session, the requests as one "batch" request. A
+// peer too old for "batch" gets them one by one. Whatever rides together, each check gets exactly
+// what it would have got alone: an answer of the batch that cannot be read as a whole is asked
+// again request by request, so that each check's words are its own.
 
 interface Waiting {
   readonly request: FactsRequest;
+  /** The asker's deadline. */
+  readonly signal: AbortSignal | undefined;
   /** For an op that asks questions back: its answers. */
   readonly answer: ((question: unknown) => Promise<unknown>) | undefined;
   readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface WaitingRun {
+  readonly commands: readonly HostCommand[];
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (results: CommandResult[]) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -316,41 +354,135 @@ interface BatchQuestion {
 }
 
 /**
- * Lets the peer requests that checks of one process make within `windowMs` of each other share one
- * peer process. One batcher serves every check of a `carpentry run`; a check run alone has none.
+ * How long a batch waits for more: until nothing new has come for quietMs, and never longer than
+ * maxWaitMs after its first request.
  */
-export class FactsBatcher {
-  /** One batch a peer: a request goes to the host it was asked of, never along with another host's. */
-  private readonly pending = new Map<PeerFacts, Waiting[]>();
+export interface BatchTiming {
+  readonly quietMs: number;
+  readonly maxWaitMs: number;
+}
 
-  constructor(private readonly windowMs: number) {}
+interface PendingBatch {
+  readonly peer: PeerFacts;
+  readonly startedAt: number;
+  readonly facts: Waiting[];
+  readonly runs: WaitingRun[];
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Lets the peer requests and commands that checks of one process make close together share one ssh
+ * session and one peer process. One batcher serves every check of a `carpentry run`; a check run
+ * alone has none.
+ */
+export class PeerBatcher {
+  /**
+   * One batch a peer, by what names it (every check has a PeerFacts of its own): a request goes to
+   * the host it was asked of, never along with another host's.
+   */
+  private readonly pending = new Map<string, PendingBatch>();
+
+  constructor(private readonly timing: BatchTiming) {}
 
   ask(peer: PeerFacts, request: FactsRequest, answer: ((question: unknown) => Promise<unknown>) | undefined): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      let waiting = this.pending.get(peer);
-      if (!waiting) {
-        const batch: Waiting[] = [];
-        waiting = batch;
-        this.pending.set(peer, batch);
-        setTimeout(() => {
-          this.pending.delete(peer);
-          void sendBatch(peer, batch);
-        }, this.windowMs);
-      }
-      waiting.push({ request, answer, resolve, reject });
-    });
+    return new Promise((resolve, reject) => this.join(peer).facts.push({ request, answer, signal: peer.transport.signal, resolve, reject }));
+  }
+
+  run(peer: PeerFacts, commands: readonly HostCommand[]): Promise<CommandResult[]> {
+    if (commands.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => this.join(peer).runs.push({ commands, signal: peer.transport.signal, resolve, reject }));
+  }
+
+  private join(peer: PeerFacts): PendingBatch {
+    const key = peer.identity;
+    const now = Date.now();
+    let batch = this.pending.get(key);
+    if (!batch) {
+      batch = { peer, startedAt: now, facts: [], runs: [], timer: undefined };
+      this.pending.set(key, batch);
+    }
+    const due = batch;
+    clearTimeout(due.timer);
+    const waitMs = Math.max(0, Math.min(this.timing.quietMs, due.startedAt + this.timing.maxWaitMs - now));
+    due.timer = setTimeout(() => {
+      this.pending.delete(key);
+      void sendBatch(due);
+    }, waitMs);
+    return due;
   }
 }
 
-async function sendBatch(peer: PeerFacts, waiting: readonly Waiting[]): Promise<void> {
-  const alone = (w: Waiting): Promise<unknown> => peer.askNow(w.request, w.answer);
-  const one = waiting[0];
-  if (waiting.length === 1 && one) {
-    await alone(one).then(one.resolve, one.reject);
+/**
+ * The way to the peer for a batch of several askers: its processes live until the last of the
+ * askers' deadlines, not the first's (an asker that finishes early ends its own processes).
+ */
+function sharedTransport(peer: PeerFacts, askers: readonly (AbortSignal | undefined)[]): FactsTransport {
+  const { transport } = peer;
+  const signals = askers.filter((signal): signal is AbortSignal => signal !== undefined);
+  if (askers.length < 2 || signals.length < askers.length || !transport.under) return transport;
+  const lastDeadline = new AbortController();
+  let left = signals.length;
+  const oneEnded = (): void => {
+    if (--left === 0) lastDeadline.abort();
+  };
+  for (const signal of signals) {
+    if (signal.aborted) oneEnded();
+    else signal.addEventListener("abort", oneEnded, { once: true });
+  }
+  return transport.under(new ProcessScope(lastDeadline.signal));
+}
+
+async function sendBatch(pending: PendingBatch): Promise<void> {
+  const { facts, runs } = pending;
+  const peer = pending.peer.via(sharedTransport(pending.peer, [...facts.map((w) => w.signal), ...runs.map((w) => w.signal)]));
+  const commands = runs.flatMap((run) => run.commands);
+  // A conversation carries one command alone: its questions are lines of its output.
+  if (facts.length === 0 || commands.length === 0 || facts.some((w) => w.answer)) {
+    await Promise.all([sendFacts(peer, facts), sendRuns(runs, () => peer.transport.run(commands))]);
     return;
   }
+  // One session: every check's commands, then one carpentry facts for every request.
+  const request = batchOf(facts);
+  let factsResult: CommandResult | undefined;
+  const ran = await sendRuns(runs, async () => {
+    const results = await peer.transport.run([...commands, peer.command(request)]);
+    factsResult = results[commands.length];
+    return results.slice(0, commands.length);
+  });
+  if (factsResult) await readFacts(peer, facts, factsResult);
+  else for (const w of facts) w.reject(ran.error ?? new HostError(`no answer from ${peer.transport.label}`));
+}
+
+/** Each run's share of the results of one session that ran them all; what failed the session, if it did. */
+async function sendRuns(runs: readonly WaitingRun[], runAll: () => Promise<CommandResult[]>): Promise<{ readonly error?: unknown }> {
+  if (runs.length === 0) return {};
+  let results: CommandResult[];
+  try {
+    results = await runAll();
+  } catch (error) {
+    for (const run of runs) run.reject(error);
+    return { error };
+  }
+  let at = 0;
+  for (const run of runs) {
+    const mine = results.slice(at, at + run.commands.length);
+    at += run.commands.length;
+    if (mine.length === run.commands.length) run.resolve(mine);
+    else run.reject(new HostError("no result for every command of the session"));
+  }
+  return {};
+}
+
+/** The requests as one: the batch op, or the one request itself. */
+function batchOf(waiting: readonly Waiting[]): FactsRequest {
+  const [one] = waiting;
+  if (waiting.length === 1 && one) return one.request;
   const deadlineMs = Math.max(...waiting.map((w) => w.request.deadlineMs));
-  const batch = factsRequest("batch", { requests: waiting.map((w) => ({ op: w.request.op, args: w.request.args })) }, deadlineMs);
+  return factsRequest("batch", { requests: waiting.map((w) => ({ op: w.request.op, args: w.request.args })) }, deadlineMs);
+}
+
+async function sendFacts(peer: PeerFacts, waiting: readonly Waiting[]): Promise<void> {
+  if (waiting.length === 0) return;
   // Its requests' questions come tagged with the request's place in the batch.
   const answerInBatch = async (question: unknown): Promise<unknown> => {
     const { request, question: asked } = (question ?? {}) as Partial<BatchQuestion>;
@@ -358,15 +490,36 @@ async function sendBatch(peer: PeerFacts, waiting: readonly Waiting[]): Promise<
     if (!answer) throw new HostError("the peer's carpentry asked a question for no request of the batch");
     return answer(asked);
   };
+  const one = waiting[0];
+  const conversing = waiting.some((w) => w.answer);
+  let result: CommandResult;
+  try {
+    result = await peer.exchange(batchOf(waiting), waiting.length === 1 && one ? one.answer : conversing ? answerInBatch : undefined);
+  } catch (error) {
+    for (const w of waiting) w.reject(error);
+    return;
+  }
+  await readFacts(peer, waiting, result);
+}
+
+/** Each request's answer from the reply to the batch (or to the one request). */
+async function readFacts(peer: PeerFacts, waiting: readonly Waiting[], result: CommandResult): Promise<void> {
+  const one = waiting[0];
+  if (waiting.length === 1 && one) {
+    try {
+      one.resolve(peer.read(result));
+    } catch (error) {
+      one.reject(error);
+    }
+    return;
+  }
   let answers: unknown;
   try {
-    answers = await peer.askNow(batch, waiting.some((w) => w.answer) ? answerInBatch : undefined);
-  } catch (error) {
-    if (error instanceof HostError && /unknown op "batch"/.test(error.detail ?? "")) {
-      await Promise.all(waiting.map((w) => alone(w).then(w.resolve, w.reject)));
-      return;
-    }
-    for (const w of waiting) w.reject(error);
+    answers = peer.read(result);
+  } catch {
+    // Unreadable as a whole (a peer too old for batch among them): each request alone, so each check
+    // gets the answer, or the words, it would have got alone.
+    await Promise.all(waiting.map((w) => peer.askNow(w.request, w.answer).then(w.resolve, w.reject)));
     return;
   }
   waiting.forEach((w, index) => {

@@ -7,7 +7,7 @@ import { otherRole, type CheckContext, type CheckDefinition } from "./check.js";
 import { loadConfig, resolveConfigPath, type Config } from "./config.js";
 import { Deadline } from "./deadline.js";
 import { CarpentryError, UsageError } from "./errors.js";
-import type { FactsBatcher } from "../facts/protocol.js";
+import type { PeerBatcher } from "../facts/protocol.js";
 import { LocalHost, SshHost, type Host } from "../transport/host.js";
 import { ProcessScope } from "../transport/process.js";
 import { EXIT_CODE, formatText, result, toJson, type Result } from "./result.js";
@@ -27,7 +27,7 @@ export interface Invocation {
   /** A config already loaded (the CLI loads it once for all checks). */
   readonly config?: Config;
   /** Checks run together share peer processes through it (carpentry run); a check alone has none. */
-  readonly batcher?: FactsBatcher;
+  readonly batcher?: PeerBatcher;
 }
 
 export interface Outcome {
@@ -249,7 +249,7 @@ export interface StandaloneAnswer {
  * code: the executable prints and exits with it; the cycle server sends both back to the check's
  * header. Checks that share one process may share one peer process too (batcher); alone, none.
  */
-export async function answerStandalone(def: CheckDefinition, argv: readonly string[], env: NodeJS.ProcessEnv = process.env, batcher?: FactsBatcher): Promise<StandaloneAnswer> {
+export async function answerStandalone(def: CheckDefinition, argv: readonly string[], env: NodeJS.ProcessEnv = process.env, batcher?: PeerBatcher): Promise<StandaloneAnswer> {
   let json = argv.includes("--json");
   let verbose = false;
   let outcome: Outcome;

@@ -4,7 +4,7 @@
 import type { PeerConfig, Role } from "../runtime/config.js";
 import type { Deadline } from "../runtime/deadline.js";
 import { asError, HostError } from "../runtime/errors.js";
-import { answerHere, factsRequest, PeerFacts, type FactsAnswer, type FactsBatcher, type FactsOptions } from "../facts/protocol.js";
+import { answerHere, factsRequest, PeerFacts, type FactsAnswer, type PeerBatcher, type FactsOptions, type FactsTransport } from "../facts/protocol.js";
 import type { ConversationInput, ProcessOutcome, ProcessScope } from "./process.js";
 import { buildBatchScript, QUESTION_PREFIX, renderCommand, type BatchScript, splitBatchOutput, truncateCommand, type CommandResult, type HostCommand } from "./shell.js";
 import { acquireMasterSlot, acquireSessionSlot, controlPath, describeSshFailure, ensureControlDir, isHandshakeDrop, sshArgs, sshDestination, type Multiplexing } from "./ssh.js";
@@ -130,8 +130,8 @@ export interface SshHostOptions {
   readonly deadline: Deadline;
   /** undefined for a fresh, unshared connection (check_peer: a live master must not hide a dead sshd). */
   readonly multiplexing: Multiplexing | undefined;
-  /** Shares one peer process between the facts requests of checks run together (carpentry run). */
-  readonly batcher?: FactsBatcher | undefined;
+  /** Shares one ssh session and one peer process between the checks run together (carpentry run, the cycle server). */
+  readonly batcher?: PeerBatcher | undefined;
 }
 
 export class SshHost implements Host {
@@ -143,14 +143,38 @@ export class SshHost implements Host {
   constructor(private readonly options: SshHostOptions) {
     this.role = options.role;
     this.label = `${options.role} (${sshDestination(options.peer)})`;
-    this.peerFacts = new PeerFacts(this, options.peer.carpentry_path, options.batcher);
+    this.peerFacts = new PeerFacts(this.transport(), options.peer.carpentry_path, options.batcher);
+  }
+
+  /** How the peer's carpentry and the batcher reach the peer: a session each, in this check's scope. */
+  private transport(): FactsTransport {
+    return {
+      role: this.role,
+      label: this.label,
+      signal: this.options.deadline.signal,
+      run: (commands) => this.runNow(commands),
+      converse: (command, firstLine, answer) => this.converse(command, firstLine, answer),
+      under: (scope) => new SshHost({ ...this.options, scope, batcher: undefined }).transport(),
+    };
   }
 
   facts(op: string, args: unknown, options: FactsOptions = {}): Promise<FactsAnswer> {
-    return this.peerFacts.ask(factsRequest(op, args, this.options.deadline.peerBudgetMs()), options);
+    const request = factsRequest(op, args, this.options.deadline.peerBudgetMs());
+    const work = this.peerFacts.ask(request, options);
+    return options.alongside?.length ? work : this.shared([{ argv: [this.options.peer.carpentry_path, "facts"] }], work);
   }
 
-  async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
+  /** In one session of its own, or with a batcher, in one with other checks' commands and requests. */
+  run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
+    return this.shared(commands, this.peerFacts.run(commands));
+  }
+
+  /** Work that may ride in a session of other checks' is named in this check's scope as its own session would be, for a time-out's message. */
+  private shared<T>(commands: readonly HostCommand[], work: Promise<T>): Promise<T> {
+    return this.options.batcher ? this.options.scope.waitFor(`ssh ${sshDestination(this.options.peer)}: ${describeBatch(commands)}`, work) : work;
+  }
+
+  private async runNow(commands: readonly HostCommand[]): Promise<CommandResult[]> {
     if (commands.length === 0) return [];
     const batch = buildBatchScript(commands);
     const outcome = await this.session(batch, describeBatch(commands), (args, description) => this.options.scope.run(this.options.peer.ssh_path, args, { description, input: batch.input }));

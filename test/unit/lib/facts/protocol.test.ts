@@ -1,7 +1,7 @@
 // The facts exchange: versioning, and several checks' peer requests merged into one peer process.
 import { describe, expect, it } from "vitest";
 import { HostError } from "../../../../src/lib/runtime/errors.js";
-import { answerFacts, FactsBatcher, PROTOCOL, registerFacts, type FactsTransport, type TaggedReply } from "../../../../src/lib/facts/protocol.js";
+import { answerFacts, factsRequest, PeerBatcher, PeerFacts, PROTOCOL, registerFacts, type FactsTransport, type TaggedReply } from "../../../../src/lib/facts/protocol.js";
 import type { Host } from "../../../../src/lib/transport/host.js";
 import type { CommandResult, HostCommand } from "../../../../src/lib/transport/shell.js";
 import { hostOver } from "../../../support/facts-peer.js";
@@ -50,7 +50,7 @@ class InProcessPeer implements FactsTransport {
 
 /** The peer as a Host, its facts batched when `batched`, as under `carpentry run`. */
 function peerHost(transport: InProcessPeer, batched = false): InProcessPeer & Host {
-  return hostOver(transport, batched ? new FactsBatcher(20) : undefined);
+  return hostOver(transport, batched ? new PeerBatcher({ quietMs: 20, maxWaitMs: 100 }) : undefined);
 }
 
 const ask = async (peer: Host, op: string, args: unknown): Promise<unknown> => (await peer.facts(op, args)).value;
@@ -113,6 +113,84 @@ describe("facts", () => {
     expect(echo).toBe(7);
     expect(a).toEqual({ first: 'a:{"question":1,"args":"a"}', second: `a:${JSON.stringify({ question: 2, heard: 'a:{"question":1,"args":"a"}' })}` });
     expect((b as { first: string }).first).toBe('b:{"question":1,"args":"b"}');
+  });
+
+  describe("checks with a PeerFacts each, as under carpentry run and the cycle server", () => {
+    /** A peer whose shell runs commands as "ran ARGV" and whose carpentry answers as answerFacts does; it logs each session. */
+    class ShellPeer implements FactsTransport {
+      readonly role = "secondary" as const;
+      readonly sessions: string[][] = [];
+      constructor(
+        readonly label = "secondary (test)",
+        private readonly garbleBatch = false,
+      ) {}
+      async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
+        this.sessions.push(commands.map((command) => (command.argv?.[1] === "facts" ? `facts ${(JSON.parse(command.input ?? "{}") as { op: string }).op}` : (command.argv ?? []).join(" "))));
+        return Promise.all(
+          commands.map(async (command) => {
+            if (command.argv?.[1] !== "facts") return { command: "", stdout: `ran ${(command.argv ?? []).join(" ")}`, stderr: "", exitCode: 0 };
+            const request = JSON.parse(command.input ?? "null") as { op?: string };
+            const stdout = this.garbleBatch && request.op === "batch" ? "garbage from a broken peer" : JSON.stringify(await answerFacts(request));
+            return { command: "carpentry facts", stdout, stderr: "", exitCode: 0 };
+          }),
+        );
+      }
+      converse(): Promise<CommandResult> {
+        return Promise.reject(new Error("no conversation here"));
+      }
+    }
+    const CARPENTRY = "/etc/carpentry.monit/carpentry";
+    const request = (op: string, args: unknown) => factsRequest(op, args, 5000);
+
+    it("merges their requests and shell commands for one peer into one session", async () => {
+      const transport = new ShellPeer();
+      const batcher = new PeerBatcher({ quietMs: 20, maxWaitMs: 100 });
+      const [carp, drift, sysctl] = [1, 2, 3].map(() => new PeerFacts(transport, CARPENTRY, batcher));
+      if (!carp || !drift || !sysctl) throw new Error("three checks");
+      const [carpRan, driftAnswer, sysctlRan, sysctlAnswer] = await Promise.all([
+        carp.run([{ argv: ["/sbin/ifconfig", "carp"] }]),
+        drift.ask(request("echo", "drift"), {}),
+        sysctl.run([{ argv: ["/sbin/sysctl", "-n", "a"] }, { argv: ["/sbin/sysctl", "-n", "b"] }]),
+        sysctl.ask(request("echo", "sysctl"), {}),
+      ]);
+      expect(transport.sessions).toEqual([["/sbin/ifconfig carp", "/sbin/sysctl -n a", "/sbin/sysctl -n b", "facts batch"]]);
+      expect(carpRan.map((r) => r.stdout)).toEqual(["ran /sbin/ifconfig carp"]);
+      expect(sysctlRan.map((r) => r.stdout)).toEqual(["ran /sbin/sysctl -n a", "ran /sbin/sysctl -n b"]);
+      expect([driftAnswer.value, sysctlAnswer.value]).toEqual(["drift", "sysctl"]);
+    });
+
+    it("never sends one peer's request along to another peer", async () => {
+      const [primary, secondary] = [new ShellPeer("primary (test)"), new ShellPeer("secondary (test)")];
+      const batcher = new PeerBatcher({ quietMs: 20, maxWaitMs: 100 });
+      const answers = await Promise.all([new PeerFacts(primary, CARPENTRY, batcher).ask(request("echo", "p"), {}), new PeerFacts(secondary, CARPENTRY, batcher).ask(request("echo", "s"), {})]);
+      expect(answers.map((a) => a.value)).toEqual(["p", "s"]);
+      expect([primary.sessions, secondary.sessions]).toEqual([[["facts echo"]], [["facts echo"]]]);
+    });
+
+    it("asks each request alone when the batch's answer cannot be read, so each check gets its own answer", async () => {
+      const transport = new ShellPeer("secondary (test)", true);
+      const batcher = new PeerBatcher({ quietMs: 20, maxWaitMs: 100 });
+      const answers = await Promise.allSettled([new PeerFacts(transport, CARPENTRY, batcher).ask(request("echo", 1), {}), new PeerFacts(transport, CARPENTRY, batcher).ask(request("fail", null), {})]);
+      expect(answers[0]).toEqual({ status: "fulfilled", value: { value: 1, alongside: [] } });
+      expect(((answers[1] as PromiseRejectedResult).reason as HostError).detail).toContain("no such table");
+      expect(transport.sessions).toEqual([["facts batch"], ["facts echo"], ["facts fail"]]);
+    });
+
+    it("sends a batch when nothing new came for the quiet time, and never later than the longest wait", async () => {
+      const transport = new ShellPeer();
+      const batcher = new PeerBatcher({ quietMs: 30, maxWaitMs: 80 });
+      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+      const asks: Promise<unknown>[] = [];
+      // One every 20 ms: each within the quiet time of the last, so only the longest wait ends the batch.
+      for (let i = 0; i < 6; i++) {
+        asks.push(new PeerFacts(transport, CARPENTRY, batcher).ask(request("echo", i), {}));
+        await sleep(20);
+      }
+      await Promise.all(asks);
+      expect(transport.sessions.length).toBeGreaterThanOrEqual(2);
+      expect(transport.sessions.flat()).toHaveLength(transport.sessions.length);
+      expect(transport.sessions[0]).toEqual(["facts batch"]);
+    });
   });
 
   it("refuses a batch inside a batch", async () => {
