@@ -24,7 +24,7 @@ const REQUEST_WAIT_MS = 2000;
  * 50 ms): their checks' requests and commands for the peer wait for one another a little longer than
  * under carpentry run, so a cycle takes a session or two, not one a check.
  */
-const PEER_BATCH_TIMING = { quietMs: 60, maxWaitMs: 300 };
+const PEER_BATCH_TIMING = { quietMs: 60, maxWaitMs: 300, sessionsAtOnce: 1 };
 
 export interface CycleServerOptions {
   readonly dir: string;

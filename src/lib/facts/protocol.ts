@@ -197,7 +197,7 @@ export interface FactsTransport {
  * The peer's carpentry, asked through a transport: each request one `carpentry facts` process, or,
  * with a batcher, the requests of checks that ask together in one.
  */
-export class PeerFacts {
+export class PeerFacts implements CommandTarget {
   constructor(
     readonly transport: FactsTransport,
     private readonly carpentryPath: string,
@@ -355,19 +355,37 @@ interface BatchQuestion {
 
 /**
  * How long a batch waits for more: until nothing new has come for quietMs, and never longer than
- * maxWaitMs after its first request.
+ * maxWaitMs after its first request; and how many sessions a peer has at once: while they are all
+ * busy, what comes waits for one to end and goes in the next, however long that takes.
  */
 export interface BatchTiming {
   readonly quietMs: number;
   readonly maxWaitMs: number;
+  readonly sessionsAtOnce: number;
+}
+
+/** Where a batch's shell commands go: a host's shell, by what names it (PeerFacts is one: the peer's). */
+export interface CommandTarget {
+  readonly identity: string;
+  readonly transport: FactsTransport;
 }
 
 interface PendingBatch {
-  readonly peer: PeerFacts;
+  readonly target: CommandTarget;
+  /** Set when a facts request joins: the peer's carpentry, on the same host. */
+  peer: PeerFacts | undefined;
   readonly startedAt: number;
   readonly facts: Waiting[];
   readonly runs: WaitingRun[];
   timer: NodeJS.Timeout | undefined;
+  /** Its wait is over; it goes as soon as a session is free. */
+  due: boolean;
+}
+
+/** One peer's batch being filled and its sessions under way. */
+interface PeerLine {
+  pending: PendingBatch | undefined;
+  sessions: number;
 }
 
 /**
@@ -377,38 +395,55 @@ interface PendingBatch {
  */
 export class PeerBatcher {
   /**
-   * One batch a peer, by what names it (every check has a PeerFacts of its own): a request goes to
+   * One line a peer, by what names it (every check has a PeerFacts of its own): a request goes to
    * the host it was asked of, never along with another host's.
    */
-  private readonly pending = new Map<string, PendingBatch>();
+  private readonly lines = new Map<string, PeerLine>();
 
   constructor(private readonly timing: BatchTiming) {}
 
   ask(peer: PeerFacts, request: FactsRequest, answer: ((question: unknown) => Promise<unknown>) | undefined): Promise<unknown> {
-    return new Promise((resolve, reject) => this.join(peer).facts.push({ request, answer, signal: peer.transport.signal, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const batch = this.join(peer);
+      batch.peer = peer;
+      batch.facts.push({ request, answer, signal: peer.transport.signal, resolve, reject });
+    });
   }
 
-  run(peer: PeerFacts, commands: readonly HostCommand[]): Promise<CommandResult[]> {
+  run(target: CommandTarget, commands: readonly HostCommand[]): Promise<CommandResult[]> {
     if (commands.length === 0) return Promise.resolve([]);
-    return new Promise((resolve, reject) => this.join(peer).runs.push({ commands, signal: peer.transport.signal, resolve, reject }));
+    return new Promise((resolve, reject) => this.join(target).runs.push({ commands, signal: target.transport.signal, resolve, reject }));
   }
 
-  private join(peer: PeerFacts): PendingBatch {
-    const key = peer.identity;
+  private join(target: CommandTarget): PendingBatch {
+    const key = target.identity;
+    const line = this.lines.get(key) ?? { pending: undefined, sessions: 0 };
+    this.lines.set(key, line);
     const now = Date.now();
-    let batch = this.pending.get(key);
-    if (!batch) {
-      batch = { peer, startedAt: now, facts: [], runs: [], timer: undefined };
-      this.pending.set(key, batch);
-    }
-    const due = batch;
-    clearTimeout(due.timer);
-    const waitMs = Math.max(0, Math.min(this.timing.quietMs, due.startedAt + this.timing.maxWaitMs - now));
-    due.timer = setTimeout(() => {
-      this.pending.delete(key);
-      void sendBatch(due);
+    const batch = (line.pending ??= { target, peer: undefined, startedAt: now, facts: [], runs: [], timer: undefined, due: false });
+    if (batch.due) return batch;
+    clearTimeout(batch.timer);
+    const waitMs = Math.max(0, Math.min(this.timing.quietMs, batch.startedAt + this.timing.maxWaitMs - now));
+    batch.timer = setTimeout(() => {
+      batch.due = true;
+      this.flush(line);
     }, waitMs);
-    return due;
+    return batch;
+  }
+
+  private flush(line: PeerLine): void {
+    const batch = line.pending;
+    if (!batch?.due || line.sessions >= this.timing.sessionsAtOnce) return;
+    line.pending = undefined;
+    line.sessions++;
+    sendBatch(batch)
+      .catch((error: unknown) => {
+        for (const waiting of [...batch.facts, ...batch.runs]) waiting.reject(error);
+      })
+      .finally(() => {
+        line.sessions--;
+        this.flush(line);
+      });
   }
 }
 
@@ -416,8 +451,8 @@ export class PeerBatcher {
  * The way to the peer for a batch of several askers: its processes live until the last of the
  * askers' deadlines, not the first's (an asker that finishes early ends its own processes).
  */
-function sharedTransport(peer: PeerFacts, askers: readonly (AbortSignal | undefined)[]): FactsTransport {
-  const { transport } = peer;
+function sharedTransport(target: CommandTarget, askers: readonly (AbortSignal | undefined)[]): FactsTransport {
+  const { transport } = target;
   const signals = askers.filter((signal): signal is AbortSignal => signal !== undefined);
   if (askers.length < 2 || signals.length < askers.length || !transport.under) return transport;
   const lastDeadline = new AbortController();
@@ -434,8 +469,13 @@ function sharedTransport(peer: PeerFacts, askers: readonly (AbortSignal | undefi
 
 async function sendBatch(pending: PendingBatch): Promise<void> {
   const { facts, runs } = pending;
-  const peer = pending.peer.via(sharedTransport(pending.peer, [...facts.map((w) => w.signal), ...runs.map((w) => w.signal)]));
+  const transport = sharedTransport(pending.target, [...facts.map((w) => w.signal), ...runs.map((w) => w.signal)]);
   const commands = runs.flatMap((run) => run.commands);
+  if (!pending.peer) {
+    await sendRuns(runs, () => transport.run(commands));
+    return;
+  }
+  const peer = pending.peer.via(transport);
   // A conversation carries one command alone: its questions are lines of its output.
   if (facts.length === 0 || commands.length === 0 || facts.some((w) => w.answer)) {
     await Promise.all([sendFacts(peer, facts), sendRuns(runs, () => peer.transport.run(commands))]);
@@ -483,12 +523,20 @@ function batchOf(waiting: readonly Waiting[]): FactsRequest {
 
 async function sendFacts(peer: PeerFacts, waiting: readonly Waiting[]): Promise<void> {
   if (waiting.length === 0) return;
-  // Its requests' questions come tagged with the request's place in the batch.
+  // Its requests' questions come tagged with the request's place in the batch. An asker that cannot
+  // answer (its own host's output not understood, say) fails its own request alone, with its own
+  // error, as it would alone: the peer is told to give that request up and the others go on.
+  const askerFailed = new Map<number, unknown>();
   const answerInBatch = async (question: unknown): Promise<unknown> => {
     const { request, question: asked } = (question ?? {}) as Partial<BatchQuestion>;
     const answer = typeof request === "number" ? waiting[request]?.answer : undefined;
-    if (!answer) throw new HostError("the peer's carpentry asked a question for no request of the batch");
-    return answer(asked);
+    if (!answer || typeof request !== "number") throw new HostError("the peer's carpentry asked a question for no request of the batch");
+    try {
+      return await answer(asked);
+    } catch (error) {
+      if (!askerFailed.has(request)) askerFailed.set(request, error);
+      return ASKER_FAILED;
+    }
   };
   const one = waiting[0];
   const conversing = waiting.some((w) => w.answer);
@@ -499,7 +547,8 @@ async function sendFacts(peer: PeerFacts, waiting: readonly Waiting[]): Promise<
     for (const w of waiting) w.reject(error);
     return;
   }
-  await readFacts(peer, waiting, result);
+  const settled = waiting.map((w, index) => (askerFailed.has(index) ? { ...w, resolve: () => w.reject(askerFailed.get(index)), reject: () => w.reject(askerFailed.get(index)) } : w));
+  await readFacts(peer, settled, result);
 }
 
 /** Each request's answer from the reply to the batch (or to the one request). */
@@ -531,13 +580,22 @@ async function readFacts(peer: PeerFacts, waiting: readonly Waiting[], result: C
   });
 }
 
+/** The reply to a question of a batch's request whose asker could not answer: that request ends there. */
+const ASKER_FAILED = { carpentry: "asker failed" } as const;
+
 registerFacts("batch", async (args, signal, talk) => {
   const requests = (args as { requests?: unknown } | null)?.requests;
   if (!Array.isArray(requests)) throw new Error("batch: requests must be an array");
   return Promise.all(
     requests.map((item: unknown, index) => {
       const { op, args: opArgs } = (item ?? {}) as { op?: unknown; args?: unknown };
-      const asBatch: Talk = { ask: (question) => talk.ask({ request: index, question } satisfies BatchQuestion) };
+      const asBatch: Talk = {
+        ask: async (question) => {
+          const reply = await talk.ask({ request: index, question } satisfies BatchQuestion);
+          if ((reply as { carpentry?: unknown } | null)?.carpentry === ASKER_FAILED.carpentry) throw new Error("the asker gave this request up");
+          return reply;
+        },
+      };
       return op === "batch" ? Promise.resolve(failed("batch: a batch cannot hold a batch")) : runOp(op, opArgs, signal, asBatch);
     }),
   );

@@ -149,6 +149,32 @@ describe("the server", () => {
     server = third;
   });
 
+  it("never leaves a header hanging that connects as it closes: it is answered or turned away at once", async () => {
+    const outcomes: string[] = [];
+    const asked = (path: string): Promise<string> =>
+      Promise.race([
+        ask(path, formatCycleRequest(request({ argv: ["--version"] }))).then(
+          (answer) => readCycleAnswer(BUILD, answer).kind,
+          (error: NodeJS.ErrnoException) => `turned away: ${error.code ?? "?"}`,
+        ),
+        new Promise<string>((resolve) => setTimeout(() => resolve("hung"), 2000)),
+      ]);
+    // A header each around the moment the server, idle for 50 ms, ends.
+    for (let delayMs = 44; delayMs <= 58; delayMs++) {
+      const s = await started(50);
+      expect(await asked(s.path)).toBe("answered");
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      outcomes.push(await asked(s.path));
+      s.close();
+      await s.closed;
+      rmSync(dir ?? "/nonexistent", { recursive: true, force: true });
+    }
+    server = undefined;
+    expect(outcomes).not.toContain("hung");
+    expect(outcomes).toContain("answered");
+    expect(outcomes.some((o) => o.startsWith("turned away"))).toBe(true);
+  });
+
   it("ends by itself when idle, removing its socket", async () => {
     const s = await started(200);
     await s.closed;

@@ -50,7 +50,7 @@ class InProcessPeer implements FactsTransport {
 
 /** The peer as a Host, its facts batched when `batched`, as under `carpentry run`. */
 function peerHost(transport: InProcessPeer, batched = false): InProcessPeer & Host {
-  return hostOver(transport, batched ? new PeerBatcher({ quietMs: 20, maxWaitMs: 100 }) : undefined);
+  return hostOver(transport, batched ? new PeerBatcher({ quietMs: 20, maxWaitMs: 100, sessionsAtOnce: 2 }) : undefined);
 }
 
 const ask = async (peer: Host, op: string, args: unknown): Promise<unknown> => (await peer.facts(op, args)).value;
@@ -144,7 +144,7 @@ describe("facts", () => {
 
     it("merges their requests and shell commands for one peer into one session", async () => {
       const transport = new ShellPeer();
-      const batcher = new PeerBatcher({ quietMs: 20, maxWaitMs: 100 });
+      const batcher = new PeerBatcher({ quietMs: 20, maxWaitMs: 100, sessionsAtOnce: 2 });
       const [carp, drift, sysctl] = [1, 2, 3].map(() => new PeerFacts(transport, CARPENTRY, batcher));
       if (!carp || !drift || !sysctl) throw new Error("three checks");
       const [carpRan, driftAnswer, sysctlRan, sysctlAnswer] = await Promise.all([
@@ -161,7 +161,7 @@ describe("facts", () => {
 
     it("never sends one peer's request along to another peer", async () => {
       const [primary, secondary] = [new ShellPeer("primary (test)"), new ShellPeer("secondary (test)")];
-      const batcher = new PeerBatcher({ quietMs: 20, maxWaitMs: 100 });
+      const batcher = new PeerBatcher({ quietMs: 20, maxWaitMs: 100, sessionsAtOnce: 2 });
       const answers = await Promise.all([new PeerFacts(primary, CARPENTRY, batcher).ask(request("echo", "p"), {}), new PeerFacts(secondary, CARPENTRY, batcher).ask(request("echo", "s"), {})]);
       expect(answers.map((a) => a.value)).toEqual(["p", "s"]);
       expect([primary.sessions, secondary.sessions]).toEqual([[["facts echo"]], [["facts echo"]]]);
@@ -169,16 +169,39 @@ describe("facts", () => {
 
     it("asks each request alone when the batch's answer cannot be read, so each check gets its own answer", async () => {
       const transport = new ShellPeer("secondary (test)", true);
-      const batcher = new PeerBatcher({ quietMs: 20, maxWaitMs: 100 });
+      const batcher = new PeerBatcher({ quietMs: 20, maxWaitMs: 100, sessionsAtOnce: 2 });
       const answers = await Promise.allSettled([new PeerFacts(transport, CARPENTRY, batcher).ask(request("echo", 1), {}), new PeerFacts(transport, CARPENTRY, batcher).ask(request("fail", null), {})]);
       expect(answers[0]).toEqual({ status: "fulfilled", value: { value: 1, alongside: [] } });
       expect(((answers[1] as PromiseRejectedResult).reason as HostError).detail).toContain("no such table");
       expect(transport.sessions).toEqual([["facts batch"], ["facts echo"], ["facts fail"]]);
     });
 
+    it("keeps to its sessions at once: what comes while they are busy goes together in the next", async () => {
+      let open = 0;
+      let most = 0;
+      const slow = new ShellPeer();
+      const quick = slow.run.bind(slow);
+      slow.run = async (commands) => {
+        most = Math.max(most, ++open);
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        open--;
+        return quick(commands);
+      };
+      const batcher = new PeerBatcher({ quietMs: 5, maxWaitMs: 10, sessionsAtOnce: 1 });
+      const asks: Promise<unknown>[] = [];
+      for (let i = 0; i < 8; i++) {
+        asks.push(new PeerFacts(slow, CARPENTRY, batcher).run([{ argv: ["/bin/echo", String(i)] }]));
+        await new Promise((resolve) => setTimeout(resolve, 15));
+      }
+      const results = (await Promise.all(asks)) as CommandResult[][];
+      expect(results.map((r) => r[0]?.stdout)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => `ran /bin/echo ${i}`));
+      expect(most).toBe(1);
+      expect(slow.sessions.length).toBeLessThan(8);
+    });
+
     it("sends a batch when nothing new came for the quiet time, and never later than the longest wait", async () => {
       const transport = new ShellPeer();
-      const batcher = new PeerBatcher({ quietMs: 30, maxWaitMs: 80 });
+      const batcher = new PeerBatcher({ quietMs: 30, maxWaitMs: 80, sessionsAtOnce: 2 });
       const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
       const asks: Promise<unknown>[] = [];
       // One every 20 ms: each within the quiet time of the last, so only the longest wait ends the batch.
@@ -191,6 +214,22 @@ describe("facts", () => {
       expect(transport.sessions.flat()).toHaveLength(transport.sessions.length);
       expect(transport.sessions[0]).toEqual(["facts batch"]);
     });
+  });
+
+  it("fails only the request whose asker cannot answer, with the asker's own error; the others in the batch go on", async () => {
+    const peer = peerHost(new InProcessPeer(), true);
+    const broken = new HostError("primary: cannot parse pfctl -vsT output line 2");
+    const results = await Promise.allSettled([
+      converse(peer, "quiz", "a", async () => {
+        throw broken;
+      }),
+      converse(peer, "quiz", "b", async (question) => `b:${JSON.stringify(question)}`),
+      ask(peer, "echo", 7),
+    ]);
+    expect(peer.requests).toHaveLength(1);
+    expect(results[0]).toEqual({ status: "rejected", reason: broken });
+    expect(results[1]).toMatchObject({ status: "fulfilled", value: { first: 'b:{"question":1,"args":"b"}' } });
+    expect(results[2]).toEqual({ status: "fulfilled", value: 7 });
   });
 
   it("refuses a batch inside a batch", async () => {
