@@ -134,6 +134,7 @@ export function writeAtomically(path: string, text: string): void {
 
 interface MetricsOptions {
   output?: string;
+  quiet?: boolean;
   timeout?: string;
   parallel?: string;
 }
@@ -143,6 +144,7 @@ export function registerMetricsCommand(program: Command): void {
     .command("metrics")
     .description("every check for this host's role, written as Prometheus metrics for node_exporter's textfile collector")
     .option("-o, --output <path>", `the .prom file ([metrics] path, default ${DEFAULT_PATH}); - for standard output`)
+    .option("-q, --quiet", "print nothing when the file was written for a run of the checks (for cron, which mails what a job prints)")
     .option("-t, --timeout <seconds>", "deadline for each check", "10")
     .option("-j, --parallel <n>", "checks at once", String(CHECKS_AT_ONCE))
     .addHelpText(
@@ -150,6 +152,8 @@ export function registerMetricsCommand(program: Command): void {
       [
         "",
         "Point node_exporter at the file's directory: --collector.textfile.directory=/var/db/node_exporter/textfile_collector",
+        "",
+        "crontab:  */5 * * * * /etc/carpentry.monit/carpentry metrics -q",
         "The file is replaced in one rename. A run that cannot run the checks still writes one, with",
         "carpentry_up 0 and no check series; carpentry_run_timestamp_seconds tells how fresh it is.",
         "Exit code: 0 when the file was written for a run of the checks, 3 (UNKNOWN) otherwise; the",
@@ -206,7 +210,7 @@ export function registerMetricsCommand(program: Command): void {
         process.exit(EXIT_CODE.UNKNOWN);
       }
       const worst = worstStatus(outcomes.map((o) => o.result.status));
-      writeOut(`OK: metrics of ${outcomes.length} checks written (worst ${worst})\n${path}\n`);
+      if (!options.quiet) writeOut(`OK: metrics of ${outcomes.length} checks written (worst ${worst})\n${path}\n`);
       process.exit(EXIT_CODE.OK);
     });
 }

@@ -6,7 +6,7 @@
 // brain fires CarpentrySplitBrain; a run that cannot run the checks says carpentry_up 0 and its
 // check series go stale in Prometheus instead of looking fresh.
 import { execFile } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALL_CHECKS } from "../../src/checks/index.js";
@@ -165,6 +165,24 @@ describe("carpentry metrics in the simulated pair, scraped by Prometheus", () =>
     // two evaluations later, still nothing pending or firing
     await new Promise((resolve) => setTimeout(resolve, 2500));
     expect(await query("ALERTS")).toEqual([]);
+  });
+
+  it.each(["primary", "secondary"] as const)("the stanza commented out in monitrc.%s.example: monit -t accepts it, and its command writes the file and prints nothing", async (role) => {
+    const example = readFileSync(join(REPO_ROOT, `monitrc.${role}.example`), "utf8");
+    const stanza = /^# check program carpentry_metrics .*\n(?:# {5}.*\n)+/m.exec(example)?.[0] ?? "";
+    expect(stanza).toContain("every 5 cycles");
+    const control = `set daemon 60\n${stanza.replace(/^# ?/gm, "")}`;
+    await pair.writeFile(role, "/etc/monitrc-metrics", control, { mode: 0o600 });
+    const syntax = await pair.run(role, ["/usr/bin/monit", "-t", "-c", "/etc/monitrc-metrics"]);
+    expect(syntax.stdout + syntax.stderr).toContain("Control file syntax OK");
+    const command = /with path "([^"]+)"/.exec(control)?.[1]?.split(" ") ?? [];
+    expect(command.slice(0, 2)).toEqual([CARPENTRY, "metrics"]);
+    rmSync(pair.hostPath(role, METRICS_FILE), { force: true });
+    const r = await pair.run(role, command, { timeoutMs: 60_000 });
+    expect(r.stdout).toBe("");
+    expect(r.code).toBe(0);
+    const text = readFileSync(pair.hostPath(role, METRICS_FILE), "utf8");
+    expect(samples(text, "carpentry_check_status").size).toBe(CHECKS_OF[role].length);
   });
 
   it("fires CarpentrySplitBrain in Prometheus' rule evaluation when both hosts are MASTER", async () => {
