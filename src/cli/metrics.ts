@@ -2,7 +2,7 @@
 // conversation), written as Prometheus metrics for node_exporter's textfile collector, so that many
 // pairs can be watched and alerted on from one Prometheus. Only numbers leave the host: statuses,
 // durations, times and the checks' perfdata values; never a summary, a detail or a file name.
-import { chmodSync, existsSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import type { Command } from "commander";
@@ -152,12 +152,12 @@ export function registerMetricsCommand(program: Command): void {
       [
         "",
         "Point node_exporter at the file's directory: --collector.textfile.directory=/var/db/node_exporter/textfile_collector",
-        "",
-        "crontab:  */5 * * * * /etc/carpentry.monit/carpentry metrics -q",
         "The file is replaced in one rename. A run that cannot run the checks still writes one, with",
         "carpentry_up 0 and no check series; carpentry_run_timestamp_seconds tells how fresh it is.",
         "Exit code: 0 when the file was written for a run of the checks, 3 (UNKNOWN) otherwise; the",
         "checks' own statuses are in the file, for Prometheus' alert rules.",
+        "",
+        "crontab:  */5 * * * * /etc/carpentry.monit/carpentry metrics -q",
       ].join("\n"),
     )
     .action(async (options: MetricsOptions) => {
@@ -196,6 +196,8 @@ export function registerMetricsCommand(program: Command): void {
       const path = options.output ?? config?.metrics.path ?? DEFAULT_PATH;
       if (path === "-") {
         writeOut(text);
+        // Standard output is the metrics: why the run failed goes to standard error.
+        if (failure) writeSync(2, `UNKNOWN: ${failure}\n`);
         process.exit(failure ? EXIT_CODE.UNKNOWN : EXIT_CODE.OK);
       }
       try {
