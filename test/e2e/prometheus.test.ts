@@ -3,8 +3,9 @@
 // simulated primary, serves the file with its textfile collector alone; Prometheus, in the primary
 // too (loopback only), scrapes it every second and evaluates contrib/prometheus/carpentry.rules.yml
 // unchanged. Asserted through Prometheus' HTTP API: the healthy pair's series and no alert; a split
-// brain fires CarpentrySplitBrain; a run that cannot run the checks says carpentry_up 0 and its
-// check series go stale in Prometheus instead of looking fresh.
+// brain fires CarpentrySplitBrain; the Grafana dashboard's queries find their series; a run that
+// cannot run the checks says carpentry_up 0 and its check series go stale in Prometheus instead of
+// looking fresh.
 import { execFile } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -200,6 +201,15 @@ describe("carpentry metrics in the simulated pair, scraped by Prometheus", () =>
     expect(firing[0]?.metric).toMatchObject({ pair: "fw-test", check: "carp", severity: "critical" });
     // the same carp view is not a failover, and nothing else broke
     expect(await query('ALERTS{alertname!="CarpentrySplitBrain"}')).toEqual([]);
+  });
+
+  it("every query of contrib/grafana/carpentry.dashboard.json finds its series in Prometheus", async () => {
+    const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, "contrib", "grafana", "carpentry.dashboard.json"), "utf8")) as { panels: { title: string; targets: { expr: string }[] }[] };
+    const queries = dashboard.panels.flatMap((panel) => panel.targets.map((target) => ({ title: panel.title, expr: target.expr.replaceAll("$pair", ".*") })));
+    expect(queries.length).toBeGreaterThan(5);
+    // the split brain of the test before: the table of checks not OK has check_carp in it
+    for (const { title, expr } of queries) expect((await query(expr)).length, `${title}: ${expr}`).toBeGreaterThan(0);
+    expect((await query("count by (pair) (carpentry_up)")).map((s) => s.metric["pair"])).toEqual(["fw-test"]);
   });
 
   it("a run that cannot run the checks writes carpentry_up 0, and the old check series go stale instead of looking fresh", async () => {
