@@ -84,6 +84,8 @@ export interface Results {
     carpentryRun: { wallMs: Spread; connections: Spread; sshCommands: Spread; sshCommandLines: string[]; exitCode: number | null; output: string };
     checkPeerConnections: number;
   };
+  /** carpentry metrics beside carpentry run, interleaved: from no ssh master, and with the master of an earlier run up. */
+  metrics?: { run: Figures; metrics: Figures; runMasterUp: Figures; metricsMasterUp: Figures; fileBytes: number; series: number };
   tables?: TableRow[];
   drift?: {
     rows: DriftRow[];
@@ -396,6 +398,23 @@ export function printTable(results: Results): string {
         ],
       ),
     );
+  }
+
+  if (results.metrics) {
+    const mx = results.metrics;
+    out.push(`\n### 2b. carpentry metrics beside carpentry run, every check of the primary (${results.options.runs} runs each, interleaved)\n\n`);
+    out.push(
+      markdown(
+        ["command", "how", "wall", "CPU on primary", "peer facts CPU", "from peer", "peak RSS", "peer peak RSS", "conn/cmds", "first line"],
+        [
+          checkRow("carpentry run", "no ssh master", mx.run),
+          checkRow("carpentry metrics", "no ssh master", mx.metrics),
+          checkRow("carpentry run", "master up", mx.runMasterUp),
+          checkRow("carpentry metrics", "master up", mx.metricsMasterUp),
+        ],
+      ),
+    );
+    out.push(`\nThe file: ${formatBytes(mx.fileBytes)}, ${mx.series} series.\n`);
   }
 
   if (results.tables) {

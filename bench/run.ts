@@ -3,7 +3,7 @@
 // with the margin) and writes .bench/results.json. Root only; a few minutes on a 2-core machine.
 // What is measured and how: bench/README.md.
 //
-//   node .bench/run.mjs [--only startup,run,tables,drift,cycle] [--runs N] [--sizes 10000,200000,1000000]
+//   node .bench/run.mjs [--only startup,run,metrics,tables,drift,cycle] [--runs N] [--sizes 10000,200000,1000000]
 //                       [--cksum-files 200] [--profile] [--node PATH]
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -59,7 +59,7 @@ function parseOptions(argv: readonly string[]): Options {
     const at = argv.indexOf(`--${name}`);
     return at === -1 ? undefined : argv[at + 1];
   };
-  const sections = new Set((value("only") ?? "startup,run,tables,drift,cycle").split(","));
+  const sections = new Set((value("only") ?? "startup,run,metrics,tables,drift,cycle").split(","));
   const runs = Number(value("runs") ?? 10);
   const sizes = (value("sizes") ?? "10000,200000,1000000").split(",").map(Number);
   const cksumFiles = Number(value("cksum-files") ?? 200);
@@ -283,6 +283,40 @@ async function runSection(bench: Bench): Promise<NonNullable<Results["run"]>> {
       output: last?.stdout ?? "",
     },
     checkPeerConnections,
+  };
+}
+
+// -- 2b. carpentry metrics beside carpentry run ------------------------------------------------------------
+
+const METRICS_FILE = "/var/db/node_exporter/textfile_collector/carpentry.prom";
+
+/** The same checks, the same peer conversation: what writing them for Prometheus adds to a run. */
+async function metricsSection(bench: Bench): Promise<NonNullable<Results["metrics"]>> {
+  const { pair, options } = bench;
+  const run = [`${DIR}/carpentry`, "run"];
+  const metrics = [`${DIR}/carpentry`, "metrics"];
+  log(`metrics: carpentry run and carpentry metrics x ${options.runs} each, interleaved, from no ssh master; then as many with the master up`);
+  const cold = { run: [] as Observed[], metrics: [] as Observed[] };
+  for (let i = 0; i < options.runs; i++) {
+    cold.run.push(await observe(bench, run, true));
+    cold.metrics.push(await observe(bench, metrics, true));
+  }
+  const warm = { run: [] as Observed[], metrics: [] as Observed[] };
+  await measureIn(pair, "primary", run, { timeoutMs: 180_000 });
+  for (let i = 0; i < options.runs; i++) {
+    warm.run.push(await observe(bench, run, true, true));
+    warm.metrics.push(await observe(bench, metrics, true, true));
+  }
+  await bench.lab.closeSharedConnections();
+  await clearLogs(bench);
+  const text = readFileSync(pair.hostPath("primary", METRICS_FILE), "utf8");
+  return {
+    run: summarize(cold.run),
+    metrics: summarize(cold.metrics),
+    runMasterUp: summarize(warm.run),
+    metricsMasterUp: summarize(warm.metrics),
+    fileBytes: Buffer.byteLength(text),
+    series: text.split("\n").filter((line) => line !== "" && !line.startsWith("#")).length,
   };
 }
 
@@ -537,6 +571,7 @@ async function main(): Promise<void> {
     if (options.profile) await installProfiledBuilds(pair, REPO);
     if (options.sections.has("startup")) results.startup = await startupSection(bench);
     if (options.sections.has("run")) results.run = await runSection(bench);
+    if (options.sections.has("metrics")) results.metrics = await metricsSection(bench);
     if (options.sections.has("tables")) results.tables = await tablesSection(bench);
     if (options.sections.has("drift")) results.drift = await driftSection(bench);
     if (options.sections.has("cycle")) {

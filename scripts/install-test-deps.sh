@@ -1,15 +1,17 @@
 #!/bin/sh
 # Installs the system packages the e2e tests need (test/harness/README.md), on Debian 12 as root.
 # Idempotent: does nothing when everything is there. Never lets the install start a system sshd,
-# smtpd, unbound or monit: Debian's invoke-rc.d asks /usr/sbin/policy-rc.d, and exit status 101
+# smtpd, unbound, monit, prometheus or node_exporter: Debian's invoke-rc.d asks /usr/sbin/policy-rc.d, and exit status 101
 # means "do not start". An image without one gets ours for the duration of the install.
 # Usage: sh scripts/install-test-deps.sh [--force]   (--force: run apt-get even if all is there)
 set -eu
 
 log() { printf 'install-test-deps: %s\n' "$*"; }
 
+# prometheus ships promtool too; icinga2-bin is the validator of the Icinga example (icinga2 daemon -C)
+FILES="/usr/sbin/sshd /usr/bin/monit /usr/sbin/smtpd /usr/sbin/unbound /usr/bin/mksh /usr/bin/nc.openbsd /usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-node-exporter /usr/sbin/icinga2"
 missing=""
-for file in /usr/sbin/sshd /usr/bin/monit /usr/sbin/smtpd /usr/sbin/unbound /usr/bin/mksh /usr/bin/nc.openbsd; do
+for file in $FILES; do
 	[ -x "$file" ] || missing="$missing $file"
 done
 for tool in ip nsenter unshare setpriv ssh ssh-keygen; do
@@ -17,7 +19,7 @@ for tool in ip nsenter unshare setpriv ssh ssh-keygen; do
 done
 
 if [ -z "$missing" ] && [ "${1-}" != "--force" ]; then
-	log "nothing to do: sshd, monit, smtpd, unbound, mksh, nc (OpenBSD's), ip, nsenter, unshare, setpriv, ssh are present"
+	log "nothing to do: sshd, monit, smtpd, unbound, mksh, nc (OpenBSD's), prometheus, promtool, node_exporter, icinga2, ip, nsenter, unshare, setpriv, ssh are present"
 	exit 0
 fi
 [ -n "$missing" ] && log "missing:$missing"
@@ -27,15 +29,16 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 if [ ! -r /etc/debian_version ]; then
-	log "not a Debian system: install openssh-server monit opensmtpd unbound mksh iproute2 util-linux by hand" >&2
+	log "not a Debian system: install openssh-server monit opensmtpd unbound mksh iproute2 util-linux prometheus prometheus-node-exporter icinga2-bin by hand" >&2
 	exit 1
 fi
 
-# pids of system daemons an install could start: sshd, smtpd, unbound, monit in this network
-# namespace (the e2e tests run theirs inside their own namespaces: those are not ours to judge)
+# pids of system daemons an install could start: sshd, smtpd, unbound, monit, prometheus and
+# node_exporter in this network namespace (the e2e tests run theirs inside their own namespaces:
+# those are not ours to judge). pgrep -x matches the 15-character process name: prometheus-node.
 daemons() {
 	own=$(readlink /proc/$$/ns/net)
-	for name in sshd smtpd unbound monit; do
+	for name in sshd smtpd unbound monit prometheus prometheus-node; do
 		for pid in $(pgrep -x "$name" 2>/dev/null || true); do
 			[ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$own" ] && echo "$pid"
 		done
@@ -75,8 +78,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 log "apt-get update"
 apt-get update -qq
-log "apt-get install openssh-server monit opensmtpd unbound mksh netcat-openbsd iproute2 util-linux"
-apt-get install -y -qq --no-install-recommends openssh-server monit opensmtpd unbound mksh netcat-openbsd iproute2 util-linux
+log "apt-get install openssh-server monit opensmtpd unbound mksh netcat-openbsd iproute2 util-linux prometheus prometheus-node-exporter icinga2-bin"
+apt-get install -y -qq --no-install-recommends openssh-server monit opensmtpd unbound mksh netcat-openbsd iproute2 util-linux prometheus prometheus-node-exporter icinga2-bin
 
 # Report (never kill: they may not be ours) a system daemon that appeared during the install.
 started=""
@@ -91,7 +94,7 @@ if [ -n "$started" ]; then
 	ps -o pid,args -p "$(echo $started | tr ' ' ',')" >&2 || true
 fi
 
-for file in /usr/sbin/sshd /usr/bin/monit /usr/sbin/smtpd /usr/sbin/unbound /usr/bin/mksh /usr/bin/nc.openbsd; do
+for file in $FILES; do
 	[ -x "$file" ] || { log "still missing after the install: $file" >&2; exit 1; }
 done
 log "done"

@@ -244,7 +244,14 @@ function splitAcrossSegments(view: CarpHostView, vhids: readonly VhidOnHost[], p
 }
 
 /** What only the two views together show: one MASTER per vhid, on its preferred host; matching vhids and advbase. */
-function pairFindings(primary: CarpHostView, secondary: CarpHostView, only: readonly string[] | undefined, configured: Readonly<Record<string, Role>>): Finding[] {
+/** The vhids of each kind of fault the pair view shows, for perfdata: an alert rule tells split brain from failover by them. */
+interface PairTally {
+  splitBrain: number;
+  noMaster: number;
+  failedOver: number;
+}
+
+function pairFindings(primary: CarpHostView, secondary: CarpHostView, only: readonly string[] | undefined, configured: Readonly<Record<string, Role>>, tally: PairTally): Finding[] {
   const findings: Finding[] = [];
   const onPrimary = new Map(selected(primary, only).map((iface) => [iface.name, iface]));
   const onSecondary = new Map(selected(secondary, only).map((iface) => [iface.name, iface]));
@@ -283,8 +290,14 @@ function pairFindings(primary: CarpHostView, secondary: CarpHostView, only: read
     const masters: Role[] = [];
     if (p.state === "MASTER") masters.push("primary");
     if (s.state === "MASTER") masters.push("secondary");
-    if (masters.length === 2) findings.push({ status: "CRITICAL", summary: `split brain: ${key} MASTER on both hosts`, detail: `split brain: ${key}: ${states}` });
-    if (masters.length === 0) findings.push({ status: "CRITICAL", summary: `${key} has no MASTER`, detail: `no MASTER for ${key}: ${states}` });
+    if (masters.length === 2) {
+      tally.splitBrain++;
+      findings.push({ status: "CRITICAL", summary: `split brain: ${key} MASTER on both hosts`, detail: `split brain: ${key}: ${states}` });
+    }
+    if (masters.length === 0) {
+      tally.noMaster++;
+      findings.push({ status: "CRITICAL", summary: `${key} has no MASTER`, detail: `no MASTER for ${key}: ${states}` });
+    }
     const preference = preferenceOfPair(p, s, configured);
     preferences.set(key, preference.role);
     if (preference.role === null) {
@@ -304,6 +317,7 @@ function pairFindings(primary: CarpHostView, secondary: CarpHostView, only: read
     }
     const master = masters.length === 1 ? masters[0] : undefined;
     if (wanted !== null && master !== undefined && master !== wanted) {
+      tally.failedOver++;
       findings.push({
         status: "WARNING",
         summary: `failed over: ${master} took ${key} from ${wanted}`,
@@ -481,14 +495,25 @@ export function decideCarp(facts: CarpFacts): Result {
   }
   const primary = local.role === "primary" ? local : peer;
   const secondary = local.role === "primary" ? peer : local;
-  const findings = [...hostFindings(primary, only, false), ...hostFindings(secondary, only, false), ...pairFindings(primary, secondary, only, configured)];
+  const tally: PairTally = { splitBrain: 0, noMaster: 0, failedOver: 0 };
+  const findings = [...hostFindings(primary, only, false), ...hostFindings(secondary, only, false), ...pairFindings(primary, secondary, only, configured, tally)];
   const vhidsP = vhidsOf(selected(primary, only));
   const vhidsS = vhidsOf(selected(secondary, only));
   const preferences = [...vhidsP].flatMap(([key, p]): [string, Preference][] => {
     const s = vhidsS.get(key);
     return s && !isBalancing(p.iface) ? [[key, preferenceOfPair(p, s, configured)]] : [];
   });
-  return resultFromFindings(findings, okSummary(primary, only), [...stateLines(primary, secondary, only), ...preferenceLine(preferences)], perfdataFor([primary, secondary], only));
+  const pairPerfdata: PerfDatum[] = [
+    { label: "split_brain", value: tally.splitBrain, min: 0 },
+    { label: "no_master", value: tally.noMaster, min: 0 },
+    { label: "failed_over", value: tally.failedOver, min: 0 },
+  ];
+  return resultFromFindings(
+    findings,
+    okSummary(primary, only),
+    [...stateLines(primary, secondary, only), ...preferenceLine(preferences)],
+    [...perfdataFor([primary, secondary], only), ...pairPerfdata],
+  );
 }
 
 /** A peer ssh could not reach at all, as opposed to one whose answer could not be read. */

@@ -109,6 +109,18 @@ const mailSchema = v.strictObject({
   spool_dir: v.optional(absolutePath, "/var/spool/carpentry"),
 });
 
+// [metrics]: what `carpentry metrics` writes for Prometheus. The pair name is a label on every series,
+// the same on both hosts so a dashboard groups them; it defaults to "<primary>+<secondary>" from the
+// host names. node_exporter's textfile collector reads *.prom files only.
+const metricsSchema = v.strictObject({
+  pair: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,62}$/, "a pair name of letters, digits and _.:+- (at most 63), such as fw-berlin"))),
+  path: v.optional(
+    v.pipe(absolutePath, v.regex(/\.prom$/, "an absolute path ending in .prom (node_exporter's textfile collector reads only those)")),
+    "/var/db/node_exporter/textfile_collector/carpentry.prom",
+  ),
+  state_dir: v.optional(absolutePath, "/var/db/carpentry"),
+});
+
 const configSchema = v.strictObject({
   role: v.picklist(["primary", "secondary"], 'either "primary" or "secondary"'),
   peer: peerSchema,
@@ -118,6 +130,7 @@ const configSchema = v.strictObject({
   drift: v.optional(v.record(setName, driftSetSchema), {}),
   redact: v.optional(v.strictObject({ patterns: v.optional(v.array(regexSource), []) }), { patterns: [] }),
   mail: v.optional(mailSchema, {}),
+  metrics: v.optional(metricsSchema, {}),
 });
 
 export type Config = v.InferOutput<typeof configSchema>;

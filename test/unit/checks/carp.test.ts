@@ -73,7 +73,7 @@ describe("decideCarp with both views", () => {
   it("OK for the healthy vio pair (TAB indents, modern header lines)", () => {
     const res = pair(view("primary", VIO_MASTER), view("secondary", VIO_BACKUP));
     expect(firstLine(res)).toBe(
-      "OK: primary MASTER, secondary BACKUP of 1 vhid | primary_masters=1;;;0 primary_backups=0;;;0 primary_init=0;;;0 primary_demote=0;;;0 secondary_masters=0;;;0 secondary_backups=1;;;0 secondary_init=0;;;0 secondary_demote=0;;;0",
+      "OK: primary MASTER, secondary BACKUP of 1 vhid | primary_masters=1;;;0 primary_backups=0;;;0 primary_init=0;;;0 primary_demote=0;;;0 secondary_masters=0;;;0 secondary_backups=1;;;0 secondary_init=0;;;0 secondary_demote=0;;;0 split_brain=0;;;0 no_master=0;;;0 failed_over=0;;;0",
     );
     expect(res.details).toContain("carp203 vhid 203: primary MASTER advskew 0 secondary BACKUP advskew 100");
   });
