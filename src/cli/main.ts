@@ -11,6 +11,7 @@ import { registerDemoCommand } from "./demo.js";
 import { registerDocsCommand } from "./docs.js";
 import { registerFactsCommand } from "./facts.js";
 import { registerInitCommand } from "./init.js";
+import { registerMaintenanceCommand } from "./maintenance.js";
 import { registerReportCommand } from "./report.js";
 
 installCrashHandlers("carpentry");
@@ -39,6 +40,7 @@ registerConfigCommands(program);
 registerInitCommand(program);
 registerFactsCommand(program);
 registerReportCommand(program);
+registerMaintenanceCommand(program);
 registerDocsCommand(program);
 registerDemoCommand(program);
 

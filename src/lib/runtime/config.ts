@@ -109,6 +109,13 @@ const mailSchema = v.strictObject({
   spool_dir: v.optional(absolutePath, "/var/spool/carpentry"),
 });
 
+/** Where the suite keeps what it must remember between runs (maintenance windows); never under /etc. */
+export const DEFAULT_STATE_DIR = "/var/db/carpentry";
+const stateDir = v.pipe(
+  absolutePath,
+  v.check((path) => !/^\/etc(\/|$)/.test(path), "a directory outside /etc"),
+);
+
 const configSchema = v.strictObject({
   role: v.picklist(["primary", "secondary"], 'either "primary" or "secondary"'),
   peer: peerSchema,
@@ -118,6 +125,7 @@ const configSchema = v.strictObject({
   drift: v.optional(v.record(setName, driftSetSchema), {}),
   redact: v.optional(v.strictObject({ patterns: v.optional(v.array(regexSource), []) }), { patterns: [] }),
   mail: v.optional(mailSchema, {}),
+  maintenance: v.optional(v.strictObject({ state_dir: v.optional(stateDir, DEFAULT_STATE_DIR) }), { state_dir: DEFAULT_STATE_DIR }),
 });
 
 export type Config = v.InferOutput<typeof configSchema>;
