@@ -2,14 +2,17 @@
 // through the upgrade's steps (preempt 0 live and in sysctl.conf, carp demote 50 and the failover it
 // makes, pf disabled, versions apart, the reboot that leaves it unreachable) and every check on both
 // hosts stays OK, saying why; once the window has ended, the demote still set alerts, saying so.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HOST_NAMES, startPair, type HostName, type Pair } from "../harness/pair.js";
-import { ScenarioLab } from "../harness/scenarios.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { HOST_NAMES, startPair, type Daemon, type HostName, type Pair } from "../harness/pair.js";
+import { PEER_LINK, ScenarioLab } from "../harness/scenarios.js";
+import { readExample } from "../support/monitrc.js";
+import { startSmtpSinkIn, type HostSmtpSink } from "../support/smtp-sink.js";
 import { FAULTS, pairState, type PairShape, type PairState } from "../../src/sim/gateways.js";
 
 const CARPENTRY = "/etc/carpentry.monit/carpentry";
+const MONIT = "/usr/bin/monit";
 const key = (argv: readonly string[]): string => JSON.stringify(argv);
 
 interface RunJson {
@@ -54,6 +57,21 @@ function demoteLeftState(shape: PairShape): PairState {
   return state;
 }
 
+/** A new state planted keeps the hosts' maintenance state, as an upgrade step does (a plant resets /var/db/carpentry). */
+async function plantKeepingMaintenance(pair: Pair, lab: ScenarioLab, state: PairState): Promise<void> {
+  const kept = HOST_NAMES.flatMap((host) =>
+    ["maintenance.json", "peer-maintenance.json"].flatMap((file) => {
+      const path = pair.hostPath(host, `/var/db/carpentry/${file}`);
+      return existsSync(path) ? [{ path, content: readFileSync(path) }] : [];
+    }),
+  );
+  await lab.plant(state);
+  for (const { path, content } of kept) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileSync(path, content, { mode: 0o600 });
+  }
+}
+
 describe.each(["full", "active-active"] as const)("maintenance on the primary, %s pair", (shape) => {
   let pair: Pair;
   let lab: ScenarioLab;
@@ -70,20 +88,7 @@ describe.each(["full", "active-active"] as const)("maintenance on the primary, %
     await pair?.stop();
   });
 
-  /** A new state planted keeps the hosts' maintenance state, as an upgrade step does (a plant resets /var/db/carpentry). */
-  async function step(state: PairState): Promise<void> {
-    const kept = HOST_NAMES.flatMap((host) =>
-      ["maintenance.json", "peer-maintenance.json"].flatMap((file) => {
-        const path = pair.hostPath(host, `/var/db/carpentry/${file}`);
-        return existsSync(path) ? [{ path, content: readFileSync(path) }] : [];
-      }),
-    );
-    await lab.plant(state);
-    for (const { path, content } of kept) {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      writeFileSync(path, content, { mode: 0o600 });
-    }
-  }
+  const step = (state: PairState): Promise<void> => plantKeepingMaintenance(pair, lab, state);
 
   async function carpentry(host: HostName, ...args: string[]): Promise<{ code: number | null; stdout: string }> {
     const run = await pair.run(host, [CARPENTRY, ...args], { timeoutMs: 40_000 });
@@ -166,4 +171,121 @@ describe.each(["full", "active-active"] as const)("maintenance on the primary, %
     expect((await carpentry("primary", "maintenance", "stop")).stdout).toMatch(/^maintenance on primary stopped at \d\d:\d\d\n$/);
     expect((await pair.run("primary", ["/etc/carpentry.monit/check_carp"])).stdout).toMatch(/^WARNING: maintenance on primary ended \d\d:\d\d: /);
   }, 60_000);
+});
+
+describe("real monit on both hosts, the primary upgraded under maintenance", () => {
+  const MAILBOX = "/var/sink/mail";
+  const STANZAS: Readonly<Record<HostName, readonly string[]>> = {
+    primary: ["check_peer", "check_carp", "check_sysctl", "check_pf", "check_versions"],
+    secondary: ["check_peer", "check_carp", "check_sysctl", "check_pf"],
+  };
+  let pair: Pair;
+  let lab: ScenarioLab;
+  const sinks: Partial<Record<HostName, HostSmtpSink>> = {};
+  const monits: Partial<Record<HostName, Daemon>> = {};
+
+  /** The example's own stanzas of the checks the upgrade sets off, polled every second. */
+  function controlFile(role: HostName): string {
+    const example = readExample(role);
+    const globals = example.globals.replace(/^set daemon .*$/m, "set daemon 1").replace(/^set log syslog$/m, "set logfile /var/monit/monit.log\nset pidfile /var/monit/monit.pid");
+    const stanzas = STANZAS[role].map((name) => {
+      const stanza = example.stanzas.find((candidate) => candidate.name === name);
+      if (!stanza) throw new Error(`no ${name} in monitrc.${role}.example`);
+      return stanza.text;
+    });
+    return `${globals}\n${stanzas.join("\n")}`;
+  }
+
+  /** monit afresh on both hosts: no state, no queued event, an empty mailbox. */
+  async function startMonits(): Promise<void> {
+    for (const host of HOST_NAMES) {
+      for (const path of ["/var/monit/state", "/var/monit/events", "/var/monit/monit.pid", MAILBOX]) rmSync(pair.hostPath(host, path), { recursive: true, force: true });
+      mkdirSync(pair.hostPath(host, MAILBOX), { recursive: true });
+      await pair.writeFile(host, "/var/monit/monit.log", "", { mode: 0o600 });
+      monits[host] = await pair.startDaemon(host, "monit", [MONIT, "-I", "-c", "/etc/monitrc"]);
+    }
+  }
+
+  /** monit stopped, and the checks it started finished (they write their state directory). */
+  async function stopMonits(): Promise<void> {
+    for (const host of HOST_NAMES) {
+      await monits[host]?.stop();
+      delete monits[host];
+    }
+    const deadline = Date.now() + 15_000;
+    for (const host of HOST_NAMES) {
+      while (Date.now() < deadline && (await pair.strayProcesses(host, { settleMs: 0 })).some((line) => line.includes("/etc/carpentry.monit/check_"))) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  }
+
+  /** pf's limits as asked by check_pf (each host's own and its peer's): monit's cycles, counted. */
+  async function pfLimitCalls(host: HostName): Promise<number> {
+    return (await pair.commandEntries(host)).filter((entry) => entry.kind === "standin" && /pfctl -sm$/.test(entry.line)).length;
+  }
+
+  /** Until each host's check_pf has run at least `cycles` more times (or its peer's for it), at most timeoutMs. */
+  async function waitCycles(cycles: number, timeoutMs: number): Promise<void> {
+    const counts = async (): Promise<number[]> => Promise.all(HOST_NAMES.map(pfLimitCalls));
+    const start = await counts();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if ((await counts()).every((count, index) => count - (start[index] ?? 0) >= 2 * cycles)) return;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  const mails = (host: HostName): string[] =>
+    (sinks[host]?.read() ?? []).map((mail) => `${mail.subject.replace(/^\[monit\] \S+ /, "")} -- ${mail.text.split("\n").find((line) => line.includes(" -- ")) ?? ""}`);
+
+  beforeAll(async () => {
+    pair = await startPair();
+    // No shared ssh connection, so the primary's stopped sshd is seen by the very next check.
+    lab = new ScenarioLab(pair, { ...PEER_LINK, controlPersist: 0 });
+    await lab.setUp();
+    for (const host of HOST_NAMES) {
+      sinks[host] = await startSmtpSinkIn(pair, host, { mailbox: MAILBOX });
+      await pair.writeFile(host, "/etc/monitrc", controlFile(host), { mode: 0o600 });
+    }
+  }, 300_000);
+
+  afterEach((context) => {
+    if (context.task.result?.state === "fail") for (const host of HOST_NAMES) console.log(host, readFileSync(pair.hostPath(host, "/var/monit/monit.log"), "utf8").slice(-4000));
+  });
+
+  afterAll(async () => {
+    await stopMonits();
+    await pair?.stop();
+  });
+
+  it("the upgrade's steps and the reboot mail nothing; after expiry the demote left set mails exactly one alert a host, saying maintenance ended", async () => {
+    await lab.plant(upgradeState("full", false));
+    expect((await pair.run("primary", [CARPENTRY, "maintenance", "start", "--for", "10m", "--reason", "upgrade to 7.9"])).code).toBe(0);
+    await startMonits();
+    // Beyond every stanza's `for 3 cycles`.
+    await waitCycles(5, 30_000);
+    // The reboot: the primary's sshd goes away while both monits run.
+    await pair.sshdOf("primary").stop();
+    await waitCycles(5, 30_000);
+    expect(mails("primary")).toEqual([]);
+    expect(mails("secondary")).toEqual([]);
+    await stopMonits();
+
+    // Back up, everything undone but the demote (and the failover it holds); the window ends soon.
+    await plantKeepingMaintenance(pair, lab, demoteLeftState("full"));
+    const started = Date.now();
+    expect((await pair.run("primary", [CARPENTRY, "maintenance", "start", "--for", "6s", "--reason", "upgrade to 7.9"])).code).toBe(0);
+    await startMonits();
+    await waitCycles(2, 30_000);
+    expect(mails("primary")).toEqual([]);
+    expect(mails("secondary")).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + 6000 - Date.now())));
+    for (const host of HOST_NAMES) await sinks[host]?.wait(1, 30_000, (mail) => mail.subject.endsWith(" check_carp: Status failed"));
+    // Time for a second mail, were there one.
+    await waitCycles(3, 20_000);
+    for (const host of HOST_NAMES) {
+      expect(mails(host)).toEqual([expect.stringMatching(/^check_carp: Status failed -- .*status failed \(1\) -- WARNING: maintenance on primary ended \d\d:\d\d: primary carp demote 50/)]);
+    }
+  }, 240_000);
 });
