@@ -24,16 +24,16 @@ export const MAX_DURATION_SECONDS = 24 * 3600;
 export const WINDOWS_KEPT = 50;
 /** How long after a window ended a finding still there says so. */
 const ENDED_NOTE_SECONDS = 24 * 3600;
-export const REASON_MAX_CHARS = 100;
+const REASON_MAX_CHARS = 100;
 /** A state file is a few KB at most (WINDOWS_KEPT windows); anything larger is not ours. */
 export const STATE_MAX_BYTES = 64 * 1024;
 
 export const STATE_FILE = "maintenance.json";
 /** The peer's windows as last learned from it, for when it cannot be asked (a reboot). */
-export const PEER_STATE_FILE = "peer-maintenance.json";
+const PEER_STATE_FILE = "peer-maintenance.json";
 
 const timestamp = v.pipe(v.string(), v.isoTimestamp());
-export const windowSchema = v.strictObject({
+const windowSchema = v.strictObject({
   role: v.picklist(["primary", "secondary"]),
   startedAt: timestamp,
   until: timestamp,
@@ -41,7 +41,7 @@ export const windowSchema = v.strictObject({
   stoppedAt: v.optional(timestamp),
   reason: v.optional(v.pipe(v.string(), v.maxLength(REASON_MAX_CHARS))),
 });
-export const windowsSchema = v.pipe(v.array(windowSchema), v.maxLength(WINDOWS_KEPT));
+const windowsSchema = v.pipe(v.array(windowSchema), v.maxLength(WINDOWS_KEPT));
 const stateSchema = v.strictObject({ version: v.literal(1), windows: windowsSchema });
 const peerStateSchema = v.strictObject({ version: v.literal(1), learnedAt: timestamp, windows: windowsSchema });
 
@@ -209,7 +209,7 @@ export function onNote(window: MaintenanceWindow, now = new Date(), withReason =
 }
 
 /** "maintenance on primary ended 14:30" */
-export function endedNote(window: MaintenanceWindow, now = new Date()): string {
+function endedNote(window: MaintenanceWindow, now = new Date()): string {
   return `maintenance on ${window.role} ended ${clockText(endOf(window), now)}`;
 }
 
