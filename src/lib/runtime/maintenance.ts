@@ -289,11 +289,14 @@ export async function judgeMaintenance(res: Result, ctx: CheckContext): Promise<
   if (roles.has(ctx.role)) use(ctx.role, maintenanceWindows(dir));
   if (roles.has(ctx.peerRole)) {
     const asked = res.excusable?.peerAnswered ? await askPeer(ctx) : undefined;
+    const kept = lastKnownPeerWindows(dir);
     if (asked) {
       known[ctx.peerRole] = asked;
-      const problem = savePeerWindows(dir, asked);
+      // Written only when it changed: most runs learn what is already kept (often: no window at all).
+      const same = "value" in kept && JSON.stringify(kept.value) === JSON.stringify(asked);
+      const problem = same ? undefined : savePeerWindows(dir, asked);
       if (problem) notes.push(`${ctx.peerRole}'s maintenance not kept: ${problem}`);
-    } else use(ctx.peerRole, lastKnownPeerWindows(dir));
+    } else use(ctx.peerRole, kept);
   }
   return excuseFindings(res, known, new Date(), notes);
 }
