@@ -287,7 +287,10 @@ export async function judgeMaintenance(res: Result, ctx: CheckContext): Promise<
     else known[role] = loaded.value;
   };
   if (roles.has(ctx.role)) use(ctx.role, maintenanceWindows(dir));
-  if (roles.has(ctx.peerRole)) {
+  // The peer is asked only for what this host's own window does not excuse already.
+  const here = activeWindow(known[ctx.role] ?? []);
+  const needPeer = (res.excusable?.findings ?? []).some((finding) => finding.maintenance?.includes(ctx.peerRole) && !(here && finding.maintenance.includes(ctx.role)));
+  if (needPeer) {
     const asked = res.excusable?.peerAnswered ? await askPeer(ctx) : undefined;
     const kept = lastKnownPeerWindows(dir);
     if (asked) {
