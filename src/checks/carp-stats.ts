@@ -126,6 +126,8 @@ export function decideCarpStats(facts: CarpStatsFacts, settings: CarpStatsSettin
         `transitions to master within ${within}: primary ${primaryTransitions}, secondary ${secondaryTransitions}: a failover that flipped back`,
         "check_carp sees only the moment it runs, and monit's `for 3 cycles` drops a failover that is over within 3 runs: this counts them",
       ],
+      // The upgrade fails over and back on purpose.
+      maintenance: ["primary", "secondary"],
     });
   }
   context.push(...facts.growth.notes);

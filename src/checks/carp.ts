@@ -147,17 +147,20 @@ function demoteOf(view: CarpHostView, iface: CarpInterface): number {
   return iface.groups.reduce((sum, group) => sum + (view.demotions.find((d) => d.group === group)?.demoteCount ?? 0), 0);
 }
 
-/** What one host's own output shows, whatever the peer says. */
+/** A failover is what an upgrade of either host does, on purpose or by its reboots. */
+const BOTH: readonly Role[] = ["primary", "secondary"];
+
+/** What one host's own output shows, whatever the peer says. Its demote, INIT or missing carp interfaces are what its upgrade does. */
 function hostFindings(view: CarpHostView, only: readonly string[] | undefined, survivor: boolean): Finding[] {
   const findings: Finding[] = [];
   const { role } = view;
   const interfaces = selected(view, only);
   for (const name of only ?? []) {
     if (!interfaces.some((iface) => iface.name === name))
-      findings.push({ status: "CRITICAL", summary: `${name} missing on ${role}`, detail: `${name}: listed in [checks.carp] interfaces, not in ifconfig carp on the ${role}` });
+      findings.push({ status: "CRITICAL", summary: `${name} missing on ${role}`, detail: `${name}: listed in [checks.carp] interfaces, not in ifconfig carp on the ${role}`, maintenance: [role] });
   }
   if (interfaces.length === 0 && only === undefined) {
-    findings.push({ status: "CRITICAL", summary: `no carp interfaces on ${role}`, detail: `ifconfig carp on the ${role} shows no carp interface` });
+    findings.push({ status: "CRITICAL", summary: `no carp interfaces on ${role}`, detail: `ifconfig carp on the ${role} shows no carp interface`, maintenance: [role] });
   }
   for (const iface of interfaces) {
     const initVhids = iface.vhids.filter((v) => v.state === "INIT").map((v) => v.vhid);
@@ -173,7 +176,7 @@ function hostFindings(view: CarpHostView, only: readonly string[] | undefined, s
               summary: `${key} INIT on ${role}: ${addressOf(iface)} may have no MASTER`,
               detail: `${key} (${addressOf(iface)}) on the ${role}: INIT (${where}), and the ${other(role)} cannot be asked whether it holds it`,
             }
-          : { status: "CRITICAL", summary: `${key} INIT on ${role}: ${addressOf(iface)}`, detail: `${key} (${addressOf(iface)}) on the ${role}: INIT (${where})` },
+          : { status: "CRITICAL", summary: `${key} INIT on ${role}: ${addressOf(iface)}`, detail: `${key} (${addressOf(iface)}) on the ${role}: INIT (${where})`, maintenance: [role] },
       );
     }
     if (initVhids.length === 0 && iface.status === "invalid") {
@@ -188,6 +191,7 @@ function hostFindings(view: CarpHostView, only: readonly string[] | undefined, s
       status: "WARNING",
       summary: `${role} carp demote ${demoteCount} via group ${group}`,
       detail: `${role}: ifconfig -g ${group} shows carp demote count ${demoteCount}, added to ${members.join(", ")} (maintenance left on? clear with ifconfig -g ${group} -carpdemote ${demoteCount})`,
+      maintenance: [role],
     });
   }
   return findings;
@@ -263,7 +267,12 @@ function pairFindings(primary: CarpHostView, secondary: CarpHostView, only: read
       // A listed interface missing on one host is already reported by hostFindings.
       if (only === undefined) {
         const role = p ? "primary" : "secondary";
-        findings.push({ status: "CRITICAL", summary: `vhids differ: ${name} only on ${role}`, detail: `${name} (vhid ${(p ?? s)?.vhids.map((v) => v.vhid).join(",")}) exists only on the ${role}` });
+        findings.push({
+          status: "CRITICAL",
+          summary: `vhids differ: ${name} only on ${role}`,
+          detail: `${name} (vhid ${(p ?? s)?.vhids.map((v) => v.vhid).join(",")}) exists only on the ${role}`,
+          maintenance: [other(role)],
+        });
       }
       continue;
     }
@@ -322,6 +331,7 @@ function pairFindings(primary: CarpHostView, secondary: CarpHostView, only: read
         status: "WARNING",
         summary: `failed over: ${master} took ${key} from ${wanted}`,
         detail: `failed over: ${key}: ${states}; the ${wanted} should hold it (${balancing ? "balancing: the lower advskew" : preference.from})`,
+        maintenance: BOTH,
       });
     }
   }
@@ -364,6 +374,7 @@ function survivorFindings(view: CarpHostView, only: readonly string[] | undefine
           status: "WARNING",
           summary: `took over: ${role} MASTER of ${every}, ${peer} unreachable`,
           detail: `took over: the ${role} is MASTER of ${keysOf(masters)}, taking ${keysOf(tookOver)} from the ${peer}, which advertises none of them (dead, or cut off from these segments) and ${unreachable}`,
+          maintenance: [peer],
         },
       ];
     }
@@ -372,6 +383,7 @@ function survivorFindings(view: CarpHostView, only: readonly string[] | undefine
         status: "WARNING",
         summary: `serving alone: ${role} MASTER of ${every}, ${peer} unreachable`,
         detail: `serving alone: the ${role} is MASTER of ${keysOf(masters)} and ${unreachable}; a BACKUP sends no advertisement, so from here a live standby and a dead one look alike`,
+        maintenance: [peer],
       },
     ];
   }
@@ -385,6 +397,7 @@ function survivorFindings(view: CarpHostView, only: readonly string[] | undefine
         status: "WARNING",
         summary: `failed over: ${peer} took ${nameOf(lost)}, alive, ssh to it fails`,
         detail: `failed over: the ${role} is BACKUP of ${keysOf(lost)}, which it should hold; ${alive}`,
+        maintenance: [peer],
       },
     ];
   }
@@ -394,10 +407,11 @@ function survivorFindings(view: CarpHostView, only: readonly string[] | undefine
         status: "WARNING",
         summary: `failed over: ${role} took ${nameOf(tookOver)}, ${peer} alive, no ssh`,
         detail: `failed over: the ${role} is MASTER of ${keysOf(tookOver)}, which the ${peer} should hold; ${alive}`,
+        maintenance: [peer],
       },
     ];
   }
-  return [{ status: "WARNING", summary: `${peer} not dead: it holds ${nameOf(backups)}, ssh to it fails`, detail: `${peer} not dead: ${alive}` }];
+  return [{ status: "WARNING", summary: `${peer} not dead: it holds ${nameOf(backups)}, ssh to it fails`, detail: `${peer} not dead: ${alive}`, maintenance: [peer] }];
 }
 
 /** Without the peer's view because its answer could not be read: this host's role still says who should hold what. */
@@ -416,6 +430,7 @@ function unreadablePeerFindings(view: CarpHostView, only: readonly string[] | un
       status: "WARNING",
       summary: `failed over: ${view.role} is ${first.state} of ${first.key}${unexpected.length > 1 ? ` and ${unexpected.length - 1} more` : ""}`,
       detail: `failed over: the ${view.role} is ${unexpected.map((v) => `${v.state} of ${v.key}`).join(", ")}`,
+      maintenance: BOTH,
     },
   ];
 }

@@ -3,6 +3,7 @@ import type { CheckDefinition } from "../lib/runtime/check.js";
 import { HostError } from "../lib/runtime/errors.js";
 import { peerName, runOne } from "../lib/transport/host.js";
 import { result } from "../lib/runtime/result.js";
+import { peerNotAnswered, resultFromFindings } from "../lib/runtime/findings.js";
 
 /**
  * Always a fresh connection: with multiplexing, a live master would keep answering after the peer's
@@ -33,7 +34,8 @@ export const check: CheckDefinition = {
       }
       return result("OK", `${peerName(ctx.peerRole, ctx.config.peer.host)} answers over SSH in ${elapsedMs} ms`, [], [{ label: "ssh_time", value: elapsedMs, uom: "ms", min: 0 }]);
     } catch (error) {
-      if (error instanceof HostError) return result("CRITICAL", error.summary, error.detail ? [error.detail] : []);
+      // A peer that reboots under maintenance cannot be reached: its maintenance excuses it.
+      if (error instanceof HostError) return peerNotAnswered(resultFromFindings([{ status: "CRITICAL", summary: error.summary, detail: error.detail ?? [], maintenance: [ctx.peerRole] }], ""));
       throw error;
     }
   },

@@ -99,6 +99,8 @@ function hostFindings(view: PfHostView, settings: PfSettings): Finding[] {
       status: "CRITICAL",
       summary: `pf disabled on ${view.role}`,
       detail: `${view.role}: pfctl -si says "${view.info.statusLine}": nothing is filtered and no state is kept or synced (pfctl -e, or reboot, enables it)`,
+      // `pfctl -d` is a step of the upgrade.
+      maintenance: [view.role],
     });
   }
   const usage = usagePercent(view);

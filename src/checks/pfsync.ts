@@ -432,6 +432,8 @@ function countProblem(statesOnPrimary: number, statesOnSecondary: number, settin
     status: "CRITICAL",
     summary: `states diverged: primary ${statesOnPrimary}, secondary ${statesOnSecondary}`,
     detail: [`state counts beyond tolerance: ${share}`],
+    // A host back from its reboot starts with an empty table until pfsync's bulk update fills it.
+    maintenance: ["primary", "secondary"],
   };
 }
 

@@ -190,12 +190,28 @@ function pairProblems(name: string, primary: SysctlHostView, secondary: SysctlHo
   return [];
 }
 
+/** The values an upgrade sets on the host being upgraded (preempt off, so it does not take the vhids back between reboots). */
+const MAINTENANCE_VALUES: Readonly<Record<string, string>> = { "net.inet.carp.preempt": "0" };
+
+/** The hosts where `name` has its maintenance value, live or in sysctl.conf: their maintenance excuses the finding. */
+function maintenanceHosts(name: string, views: readonly SysctlHostView[]): Role[] {
+  const value = MAINTENANCE_VALUES[name];
+  if (value === undefined) return [];
+  return views.filter((view) => view.live.get(name) === value || view.conf?.get(name)?.value === value).map((view) => view.role);
+}
+
 /** One finding per name: its worst problem as the summary, all of them and the values in the detail. */
 function findingFor(name: string, problems: readonly Problem[], views: readonly SysctlHostView[], expected: Expectations): Finding | undefined {
   const sorted = sortFindings(problems);
   const worst = sorted[0];
   if (worst === undefined) return undefined;
-  return { status: worst.status, summary: worst.summary, detail: `${valuesLine(name, views, expected)}: ${sorted.map((p) => p.reason).join("; ")}` };
+  const maintenance = maintenanceHosts(name, views);
+  return {
+    status: worst.status,
+    summary: worst.summary,
+    detail: `${valuesLine(name, views, expected)}: ${sorted.map((p) => p.reason).join("; ")}`,
+    ...(maintenance.length > 0 ? { maintenance } : {}),
+  };
 }
 
 /** What sysctl said on stderr, for the admin to read beside the findings. */

@@ -74,8 +74,15 @@ export function decideVersions(facts: VersionsFacts): Result {
   if ("missing" in facts.peer) return withoutPeerView([], facts.peer, facts.local.role, []);
   const [primary, secondary] = facts.local.role === "primary" ? [facts.local, facts.peer] : [facts.peer, facts.local];
   const findings: Finding[] = [];
+  // Whichever host is upgraded first runs other versions than the other until both are done.
+  const both: readonly Role[] = ["primary", "secondary"];
   const differ = (what: string, onPrimary: string, onSecondary: string, more = ""): void => {
-    findings.push({ status: "WARNING", summary: `${what} differs: primary ${onPrimary}, secondary ${onSecondary}`, detail: `${what}: primary ${onPrimary}; secondary ${onSecondary}${more}` });
+    findings.push({
+      status: "WARNING",
+      summary: `${what} differs: primary ${onPrimary}, secondary ${onSecondary}`,
+      detail: `${what}: primary ${onPrimary}; secondary ${onSecondary}${more}`,
+      maintenance: both,
+    });
   };
   if (primary.release !== secondary.release) differ("OpenBSD release", primary.release, secondary.release);
   else if (primary.kernel !== secondary.kernel) {
@@ -87,6 +94,7 @@ export function decideVersions(facts: VersionsFacts): Result {
       status: "WARNING",
       summary: short ? `kernel differs: primary ${onPrimary}, secondary ${onSecondary}` : "kernel differs between primary and secondary",
       detail: `kernel: primary ${primary.kernel}; secondary ${secondary.kernel}`,
+      maintenance: both,
     });
   }
   const onlyPrimary = primary.syspatches.filter((patch) => !secondary.syspatches.includes(patch));
@@ -96,6 +104,7 @@ export function decideVersions(facts: VersionsFacts): Result {
       status: "WARNING",
       summary: `syspatches differ: ${onlyPrimary.length} only on primary, ${onlySecondary.length} only on secondary`,
       detail: `syspatches only on primary: ${listOrNone(onlyPrimary)}; only on secondary: ${listOrNone(onlySecondary)}`,
+      maintenance: both,
     });
   }
   const same: string[] = [];

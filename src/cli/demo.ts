@@ -211,6 +211,14 @@ async function showFault(pair: SimPair, resolver: DemoResolver, stop: TourStop, 
   writeOut(`\n[${position}] ${FAULTS[stop.fault].description}\n`);
   plantPair(pair, pairState(stop.fault), resolver);
   let unexpected = 0;
+  if (stop.maintenanceOn !== undefined) {
+    const start = [`${INSTALL_DIR}/carpentry`, "maintenance", "start", "--for", "2h", "--reason", "upgrade to 7.9"];
+    const answer = await pair.run(stop.maintenanceOn, start);
+    writeOut(`  ${stop.maintenanceOn}# ${start.slice(0, 3).join(" ")} --for 2h --reason "upgrade to 7.9"
+    ${answer.stdout.trim() || answer.stderr.trim()}
+`);
+    if (answer.code !== 0) unexpected += 1;
+  }
   for (const run of stop.runs) {
     const executable = `${INSTALL_DIR}/check_${run.check}`;
     const answer = await pair.run(run.host, [executable]);

@@ -11,6 +11,7 @@ import { registerDemoCommand } from "./demo.js";
 import { registerDocsCommand } from "./docs.js";
 import { registerFactsCommand } from "./facts.js";
 import { registerInitCommand } from "./init.js";
+import { registerMaintenanceCommand } from "./maintenance.js";
 import { registerMetricsCommand } from "./metrics.js";
 import { registerReportCommand } from "./report.js";
 
@@ -41,6 +42,7 @@ registerInitCommand(program);
 registerFactsCommand(program);
 registerReportCommand(program);
 registerMetricsCommand(program);
+registerMaintenanceCommand(program);
 registerDocsCommand(program);
 registerDemoCommand(program);
 

@@ -32,6 +32,8 @@ export interface FaultRun {
 
 export interface TourStop {
   readonly fault: FaultName;
+  /** The host that starts a maintenance window (`carpentry maintenance start`) before the checks run. */
+  readonly maintenanceOn?: HostName;
   readonly runs: readonly FaultRun[];
 }
 
@@ -39,6 +41,14 @@ export const TOUR: readonly TourStop[] = [
   { fault: "failed_over", runs: [{ host: "primary", check: "carp", expected: "WARNING", detailLines: 1 }] },
   { fault: "split_brain", runs: [{ host: "primary", check: "carp", expected: "CRITICAL", detailLines: 1 }] },
   { fault: "primary_demoted", runs: [{ host: "primary", check: "carp", expected: "WARNING" }] },
+  {
+    fault: "primary_demoted",
+    maintenanceOn: "primary",
+    runs: [
+      { host: "primary", check: "carp", expected: "OK", detailLines: 1 },
+      { host: "secondary", check: "carp", expected: "OK", detailLines: 1 },
+    ],
+  },
   { fault: "preempt_zero", runs: [{ host: "primary", check: "sysctl", expected: "CRITICAL", detailLines: 1 }] },
   { fault: "pf_table_drift", runs: [{ host: "primary", check: "pf_tables", expected: "CRITICAL", detailLines: 3 }] },
   { fault: "file_changed", runs: [{ host: "primary", check: "drift_pf", expected: "CRITICAL", detailLines: 9 }] },

@@ -4,3 +4,4 @@ import "./files.js";
 import "../compare/tables/answer.js";
 import "./pf-states.js";
 import "../compare/files.js";
+import "./maintenance.js";

@@ -109,6 +109,13 @@ const mailSchema = v.strictObject({
   spool_dir: v.optional(absolutePath, "/var/spool/carpentry"),
 });
 
+/** Where the suite keeps what it must remember between runs (maintenance windows, last OK times); never under /etc. */
+export const DEFAULT_STATE_DIR = "/var/db/carpentry";
+const stateDir = v.pipe(
+  absolutePath,
+  v.check((path) => !/^\/etc(\/|$)/.test(path), "a directory outside /etc"),
+);
+
 // [metrics]: what `carpentry metrics` writes for Prometheus. The pair name is a label on every series,
 // the same on both hosts so a dashboard groups them; it defaults to "<primary>+<secondary>" from the
 // host names. node_exporter's textfile collector reads *.prom files only.
@@ -118,7 +125,7 @@ const metricsSchema = v.strictObject({
     v.pipe(absolutePath, v.regex(/\.prom$/, "an absolute path ending in .prom (node_exporter's textfile collector reads only those)")),
     "/var/db/node_exporter/textfile_collector/carpentry.prom",
   ),
-  state_dir: v.optional(absolutePath, "/var/db/carpentry"),
+  state_dir: v.optional(stateDir, DEFAULT_STATE_DIR),
 });
 
 const configSchema = v.strictObject({
@@ -131,6 +138,7 @@ const configSchema = v.strictObject({
   redact: v.optional(v.strictObject({ patterns: v.optional(v.array(regexSource), []) }), { patterns: [] }),
   mail: v.optional(mailSchema, {}),
   metrics: v.optional(metricsSchema, {}),
+  maintenance: v.optional(v.strictObject({ state_dir: v.optional(stateDir, DEFAULT_STATE_DIR) }), { state_dir: DEFAULT_STATE_DIR }),
 });
 
 export type Config = v.InferOutput<typeof configSchema>;

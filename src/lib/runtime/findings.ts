@@ -1,5 +1,6 @@
 // Turning a check's list of problems into one Result: the worst status, the first of the worst
 // problems as the summary (with a count of the others), every problem as a detail line.
+import { otherRole } from "./check.js";
 import type { Role } from "./config.js";
 import { CarpentryError, ParseError } from "./errors.js";
 import { result, SUMMARY_MAX_CHARS, truncate, URGENCY, type PerfDatum, type Result, type Status } from "./result.js";
@@ -10,6 +11,35 @@ export interface Finding {
   readonly summary: string;
   /** The whole story, a line or a few; defaults to the summary. */
   readonly detail?: string | readonly string[];
+  /**
+   * The hosts whose upgrade causes this finding (its own carp demote, preempt 0, a failover, pf
+   * disabled, a reboot, versions apart): while one of them is in maintenance it is excused
+   * (src/lib/runtime/maintenance.ts). Unset: it always alerts.
+   */
+  readonly maintenance?: readonly Role[];
+}
+
+/** A Result's findings, for the runner to judge the maintenance-excusable ones against the hosts' maintenance. */
+export interface ExcusableFindings {
+  readonly findings: readonly Finding[];
+  /** The Result again from the findings that still alert, in their places (undefined: excused). */
+  readonly rebuild: (kept: readonly (Finding | undefined)[]) => Result;
+  /** Whether the peer answered this run; where it did not, its maintenance is the last one known. */
+  readonly peerAnswered: boolean;
+}
+
+function present<T>(item: T | undefined): item is T {
+  return item !== undefined;
+}
+
+/** With excusable findings, the Result carries them, for the runner (src/lib/runtime/runner.ts). */
+function withExcusable(res: Result, findings: readonly Finding[], rebuild: ExcusableFindings["rebuild"], peerAnswered = true): Result {
+  return findings.some((f) => f.maintenance !== undefined && f.maintenance.length > 0) ? { ...res, excusable: { findings, rebuild, peerAnswered } } : res;
+}
+
+/** A Result whose peer could not be asked this run: its maintenance is the last one known. */
+export function peerNotAnswered(res: Result): Result {
+  return res.excusable ? { ...res, excusable: { ...res.excusable, peerAnswered: false } } : res;
 }
 
 /** Worst first, then in the order found, so the summary names the most urgent problem. */
@@ -35,6 +65,11 @@ export function resultFromFindings<T extends Finding>(
   perfdata: readonly PerfDatum[] = [],
   manySummary?: ManySummary<T>,
 ): Result {
+  const rebuild = (kept: readonly (Finding | undefined)[]): Result => plainResult(kept.filter(present), okSummary, context, perfdata, manySummary as ManySummary<Finding> | undefined);
+  return withExcusable(plainResult(findings, okSummary, context, perfdata, manySummary), findings, rebuild);
+}
+
+function plainResult<T extends Finding>(findings: readonly T[], okSummary: string, context: readonly string[], perfdata: readonly PerfDatum[], manySummary: ManySummary<T> | undefined): Result {
   const sorted = sortFindings(findings);
   const first = sorted[0];
   if (first === undefined) return { status: "OK", summary: okSummary, details: [...context], perfdata: [...perfdata] };
@@ -58,8 +93,16 @@ export function resultFromFindings<T extends Finding>(
 export function withoutPeerView(findings: readonly Finding[], peer: PeerViewMissing, localRole: Role, context: readonly string[], perfdata: readonly PerfDatum[] = []): Result {
   const missingLine = `pair view missing: ${peer.missing}`;
   const missingContext = [peer.detail ? `${missingLine}: ${peer.detail}` : missingLine, ...context];
-  if (findings.length > 0) return resultFromFindings(findings, "", missingContext, perfdata);
-  return result("UNKNOWN", missingLine, [`${localRole} alone shows no fault`, ...missingContext], [...perfdata]);
+  // The missing view itself is a finding the peer's maintenance (its reboot) excuses; it is last.
+  const missing: Finding = { status: "UNKNOWN", summary: missingLine, detail: `${localRole} alone shows no fault`, maintenance: [otherRole(localRole)] };
+  const rebuild = (kept: readonly (Finding | undefined)[]): Result => {
+    const own = kept.slice(0, -1).filter(present);
+    const stillMissing = kept[kept.length - 1];
+    if (own.length > 0 || stillMissing === undefined) return plainResult(own, "", missingContext, perfdata, undefined);
+    return result("UNKNOWN", stillMissing.summary, [`${localRole} alone shows no fault`, ...missingContext], [...perfdata]);
+  };
+  const all = [...findings, missing];
+  return peerNotAnswered(withExcusable(rebuild(all), all, rebuild));
 }
 
 /** Why the peer's view could not be had (unreachable, or its output could not be read). */

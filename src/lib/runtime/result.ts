@@ -2,6 +2,8 @@
 // any perfdata), details bounded to what monit keeps (500 bytes by default), --json, and escaping of
 // control characters that come from files or command output.
 
+import type { ExcusableFindings } from "./findings.js";
+
 export type Status = "OK" | "WARNING" | "CRITICAL" | "UNKNOWN";
 export type ExitCode = 0 | 1 | 2 | 3;
 
@@ -25,6 +27,8 @@ export interface Result {
   summary: string;
   details: string[];
   perfdata: PerfDatum[];
+  /** The findings that maintenance may excuse, for the runner; never printed. */
+  excusable?: ExcusableFindings;
 }
 
 export interface ResultMeta {

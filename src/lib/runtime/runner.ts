@@ -14,6 +14,7 @@ import { EXIT_CODE, formatText, result, toJson, type Result } from "./result.js"
 import { defaultControlDir } from "../transport/ssh.js";
 import { parseRange, type Range } from "./thresholds.js";
 import { VERSION } from "./version.js";
+import { judgeMaintenance, unreachablePeerResult } from "./maintenance.js";
 
 const DEFAULT_TIMEOUT_SECONDS = 10;
 
@@ -98,7 +99,9 @@ export async function executeCheck(def: CheckDefinition, invocation: Invocation)
     if (!def.roles.includes(config.role)) {
       return result("UNKNOWN", `check_${def.name} does not apply to the ${config.role}`, [`it runs on: ${def.roles.join(", ")}; see carpentry list`]);
     }
-    return def.run(createContext(config, invocation, scope, deadline));
+    const ctx = createContext(config, invocation, scope, deadline);
+    const res = await def.run(ctx).catch((error: unknown) => unreachablePeerResult(error, ctx));
+    return res.excusable ? await judgeMaintenance(res, ctx) : res;
   })().catch(errorResult);
   try {
     return finish(await Promise.race([work, expired]));
