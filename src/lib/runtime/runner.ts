@@ -107,6 +107,20 @@ export async function executeCheck(def: CheckDefinition, invocation: Invocation)
   }
 }
 
+/**
+ * Work that is no check but reads both hosts as checks do (carpentry consolidate): a context with
+ * one deadline for all of it; every process it started ends with it.
+ */
+export async function withCheckContext<T>(config: Config, invocation: Invocation, work: (ctx: CheckContext) => Promise<T>): Promise<T> {
+  const deadline = new Deadline(invocation.timeoutMs);
+  const scope = new ProcessScope(deadline.signal);
+  try {
+    return await work(createContext(config, invocation, scope, deadline));
+  } finally {
+    deadline.end();
+  }
+}
+
 // ---- the standalone executable: argument parsing, --help, printing, exit code ----
 
 export function parseTimeoutMs(text: string | undefined): number {
