@@ -9,7 +9,7 @@ set -eu
 log() { printf 'install-test-deps: %s\n' "$*"; }
 
 missing=""
-for file in /usr/sbin/sshd /usr/bin/monit /usr/sbin/smtpd /usr/sbin/unbound /usr/bin/mksh /usr/bin/nc.openbsd; do
+for file in /usr/sbin/sshd /usr/bin/monit /usr/sbin/smtpd /usr/sbin/unbound /usr/bin/mksh /usr/bin/nc.openbsd /usr/bin/chromium; do
 	[ -x "$file" ] || missing="$missing $file"
 done
 for tool in ip nsenter unshare setpriv ssh ssh-keygen; do
@@ -17,7 +17,7 @@ for tool in ip nsenter unshare setpriv ssh ssh-keygen; do
 done
 
 if [ -z "$missing" ] && [ "${1-}" != "--force" ]; then
-	log "nothing to do: sshd, monit, smtpd, unbound, mksh, nc (OpenBSD's), ip, nsenter, unshare, setpriv, ssh are present"
+	log "nothing to do: sshd, monit, smtpd, unbound, mksh, nc (OpenBSD's), chromium (renders the report's HTML mail), ip, nsenter, unshare, setpriv, ssh are present"
 	exit 0
 fi
 [ -n "$missing" ] && log "missing:$missing"
@@ -27,7 +27,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 if [ ! -r /etc/debian_version ]; then
-	log "not a Debian system: install openssh-server monit opensmtpd unbound mksh iproute2 util-linux by hand" >&2
+	log "not a Debian system: install openssh-server monit opensmtpd unbound mksh iproute2 util-linux chromium by hand" >&2
 	exit 1
 fi
 
@@ -75,8 +75,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 log "apt-get update"
 apt-get update -qq
-log "apt-get install openssh-server monit opensmtpd unbound mksh netcat-openbsd iproute2 util-linux"
-apt-get install -y -qq --no-install-recommends openssh-server monit opensmtpd unbound mksh netcat-openbsd iproute2 util-linux
+log "apt-get install openssh-server monit opensmtpd unbound mksh netcat-openbsd iproute2 util-linux chromium"
+apt-get install -y -qq --no-install-recommends openssh-server monit opensmtpd unbound mksh netcat-openbsd iproute2 util-linux chromium
 
 # Report (never kill: they may not be ours) a system daemon that appeared during the install.
 started=""
@@ -91,7 +91,7 @@ if [ -n "$started" ]; then
 	ps -o pid,args -p "$(echo $started | tr ' ' ',')" >&2 || true
 fi
 
-for file in /usr/sbin/sshd /usr/bin/monit /usr/sbin/smtpd /usr/sbin/unbound /usr/bin/mksh /usr/bin/nc.openbsd; do
+for file in /usr/sbin/sshd /usr/bin/monit /usr/sbin/smtpd /usr/sbin/unbound /usr/bin/mksh /usr/bin/nc.openbsd /usr/bin/chromium; do
 	[ -x "$file" ] || { log "still missing after the install: $file" >&2; exit 1; }
 done
 log "done"

@@ -109,6 +109,17 @@ const mailSchema = v.strictObject({
   spool_dir: v.optional(absolutePath, "/var/spool/carpentry"),
 });
 
+// The checks' history, which the daily report looks back on: the suite's own state, never under /etc.
+const reportSchema = v.strictObject({
+  history_dir: v.optional(
+    v.pipe(
+      absolutePath,
+      v.check((path) => !/^\/etc(\/|$)/.test(path), "a directory outside /etc"),
+    ),
+    "/var/db/carpentry",
+  ),
+});
+
 const configSchema = v.strictObject({
   role: v.picklist(["primary", "secondary"], 'either "primary" or "secondary"'),
   peer: peerSchema,
@@ -118,6 +129,7 @@ const configSchema = v.strictObject({
   drift: v.optional(v.record(setName, driftSetSchema), {}),
   redact: v.optional(v.strictObject({ patterns: v.optional(v.array(regexSource), []) }), { patterns: [] }),
   mail: v.optional(mailSchema, {}),
+  report: v.optional(reportSchema, {}),
 });
 
 export type Config = v.InferOutput<typeof configSchema>;
