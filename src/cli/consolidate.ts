@@ -125,6 +125,8 @@ function renderConsolidation(plan: Consolidation): string {
       ? `the next sync overwrites: nothing (carpentry's sync is not installed here: no ${SYNC_CONFIG_PATH})`
       : `the next sync would overwrite ${overwritten.length} of them${overwritten.length > 0 ? `: ${overwritten.map((item) => escapeControl(item.path)).join(", ")}` : ""} (it copies ${plan.sync.paths.join(" ")})`,
   );
+  const undecided = plan.items.filter((item) => item.changedLast === "same time" || item.changedLast === "unknown");
+  if (undecided.length > 0) lines.push(`not known which host changed it last: ${undecided.map((item) => escapeControl(item.path)).join(", ")} (read their diffs)`);
   for (const path of plan.unreadable) lines.push(`cannot read ${escapeControl(path)}: not compared`);
   for (const item of plan.items) {
     lines.push("", `== ${item.set}: ${escapeControl(item.path)}`, `  ${escapeControl(item.differs)}`);
