@@ -1,9 +1,10 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { lookBack } from "../../../../src/cli/report-history.js";
 import { appendHistory, HISTORY_FILE, historyLine, readHistory, REPORT_MARK, type HistoryLine } from "../../../../src/lib/runtime/history.js";
+import { parseConfig } from "../../../../src/lib/runtime/config.js";
 import type { Status } from "../../../../src/lib/runtime/result.js";
 
 let dir: string;
@@ -54,10 +55,21 @@ describe("the history file", () => {
     expect(readHistory(dir, 1024).length).toBeLessThan(3000);
   });
 
-  it("refuses a directory others may write, and says so", () => {
+  it("lives in [report] history_dir, /var/db/carpentry by default, never under /etc", () => {
+    const base = 'role = "primary"\n[peer]\nhost = "secondary"\n';
+    expect(parseConfig(base, "/c.toml", { all: [] }).report.history_dir).toBe("/var/db/carpentry");
+    expect(parseConfig(`${base}[report]\nhistory_dir = "/var/carpentry"\n`, "/c.toml", { all: [] }).report.history_dir).toBe("/var/carpentry");
+    expect(() => parseConfig(`${base}[report]\nhistory_dir = "/etc/carpentry"\n`, "/c.toml", { all: [] })).toThrow(/report\.history_dir.*outside \/etc/);
+  });
+
+  it("refuses a file in the directory's place and a directory others may write, and says so", () => {
     writeFileSync(join(dir, "file"), "");
     expect(appendHistory(join(dir, "file"), [{ t: 1, c: "dns" }])).toMatch(/not a directory/);
     expect(readFileSync(join(dir, "file"), "utf8")).toBe("");
+    mkdirSync(join(dir, "open"));
+    chmodSync(join(dir, "open"), 0o777);
+    expect(appendHistory(join(dir, "open"), [{ t: 1, c: "dns" }])).toMatch(/writable by others/);
+    expect(existsSync(join(dir, "open", HISTORY_FILE))).toBe(false);
   });
 });
 
