@@ -380,9 +380,10 @@ export function registerReportCommand(program: Command): void {
         lookBack: back,
         maintenanceWindows: maintenanceWindows(),
       });
-      // The next report looks back to here.
-      appendHistory(historyDir, [{ t: Math.floor(startedAt.getTime() / 1000), c: REPORT_MARK }]);
       const worthSending = !(options.onlyProblems && report.problems === 0);
+      // The next report looks back to here; one that said nothing (--only-problems, all OK) does not
+      // count, so what happened since the last one read is still told.
+      if (worthSending) appendHistory(historyDir, [{ t: Math.floor(startedAt.getTime() / 1000), c: REPORT_MARK }]);
       const checksExitCode = EXIT_CODE[report.status];
       if (!options.mail) {
         if (worthSending) writeOut(report.text);

@@ -86,6 +86,12 @@ describe("carpentry report's look back", () => {
     const again = await pair.run("primary", [CARPENTRY, "report"], { timeoutMs: 60_000 });
     expect(again.stdout).toContain("CARP: no transition");
     expect(again.stdout).toContain("Checks not OK: none");
+    // A report that said nothing (--only-problems, all OK) is no report to look back to.
+    const checkedAt = /^Checked (.*) in /m.exec(again.stdout)?.[1] ?? "";
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await pair.run("primary", [CARPENTRY, "report", "--only-problems"], { timeoutMs: 60_000 })).stdout).toBe("");
+    const after = await pair.run("primary", [CARPENTRY, "report"], { timeoutMs: 60_000 });
+    expect(after.stdout).toContain(`Since the last report (${checkedAt}): `);
 
     const history = readFileSync(pair.hostPath("primary", HISTORY), "utf8").trim().split("\n");
     expect(history.length).toBeGreaterThan(40);
