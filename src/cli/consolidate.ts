@@ -145,7 +145,7 @@ function renderConsolidation(plan: Consolidation): string {
   } else {
     lines.push("To copy the secondary's newer versions back, run on the primary (read each diff first; nothing here was run):");
     for (const item of newer) {
-      if (item.copyBack === null) lines.push(`  # ${escapeControl(item.path)}: a name that is not UTF-8, or a special file: copy it by hand`);
+      if (item.copyBack === null) lines.push(`  # ${escapeControl(item.path)}: a name that is not UTF-8, a special file, or a file on one host and a directory on the other: by hand`);
       else lines.push(...item.copyBack.map((command) => `  ${command}`));
     }
   }

@@ -96,18 +96,21 @@ export function octal(mode: number): string {
 
 /**
  * The commands, for ksh on the primary, that make the primary's path what the secondary has; every
- * path single-quoted. None for a name that is not UTF-8 (no portable ksh quoting holds its bytes):
- * undefined then, and the admin copies it by hand.
+ * path single-quoted. None for a name that is not UTF-8 (no portable ksh quoting holds its bytes), a
+ * path whose type differs, or a special file: undefined then, and the admin copies it by hand.
  */
 export function copyBackCommands(difference: FileDifference, source: CopySource): readonly string[] | undefined {
   const { path, peer } = difference;
   if (!peer) return [];
   if (path.includes("\\") || (peer.linkTarget ?? "").includes("\\")) return undefined;
+  // A file where the primary has a directory (or the other way round): scp would copy into it, rm -r
+  // is not ours to print.
+  if (difference.kinds.includes("type")) return undefined;
   const scp = ["scp", "-p", ...(source.port !== 22 ? ["-P", String(source.port)] : []), ...(source.identityFile ? ["-i", source.identityFile] : [])].map(quote).join(" ");
   const owner = `chown ${peer.uid}:${peer.gid} ${quote(path)}`;
-  const ownerDiffers = difference.kinds.includes("owner") || difference.kinds.includes("only on peer") || difference.kinds.includes("type");
+  const ownerDiffers = difference.kinds.includes("owner") || difference.kinds.includes("only on peer");
   const commands: string[] = [];
-  const whole = difference.kinds.some((kind) => kind === "content" || kind === "only on peer" || kind === "type" || kind === "symlink target");
+  const whole = difference.kinds.some((kind) => kind === "content" || kind === "only on peer" || kind === "symlink target");
   if (peer.type === "dir") {
     if (whole) commands.push(`mkdir -p -m ${octal(peer.mode)} ${quote(path)}`);
     else if (difference.kinds.includes("mode")) commands.push(`chmod ${octal(peer.mode)} ${quote(path)}`);

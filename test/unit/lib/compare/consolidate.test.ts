@@ -69,13 +69,14 @@ describe("copyBackCommands", () => {
     expect(command).toBe("scp -p -P 2222 -i /root/.ssh/id_ed25519 'root@[fd00::2]:/etc/pf.conf' /etc/pf.conf");
   });
 
-  it("gives chmod and chown for a mode or owner change, mkdir for a new directory, nothing for a name that is not UTF-8", () => {
+  it("gives chmod and chown for a mode or owner change, mkdir for a new directory, nothing for a name that is not UTF-8 or a changed type", () => {
     expect(copyBackCommands({ path: "/etc/x", kinds: ["mode", "owner"], local: file("/etc/x"), peer: file("/etc/x", { mode: 0o640, gid: 7 }) }, SOURCE)).toEqual([
       "chmod 0640 /etc/x",
       "chown 0:7 /etc/x",
     ]);
     expect(copyBackCommands({ path: "/etc/d", kinds: ["only on peer"], peer: file("/etc/d", { type: "dir", mode: 0o700 }) }, SOURCE)).toEqual(["mkdir -p -m 0700 /etc/d", "chown 0:0 /etc/d"]);
     expect(copyBackCommands({ path: "/etc/pf\\xe9.conf", kinds: ["only on peer"], peer: file("/etc/pf\\xe9.conf") }, SOURCE)).toBeUndefined();
+    expect(copyBackCommands({ path: "/etc/x", kinds: ["type"], local: file("/etc/x", { type: "dir" }), peer: file("/etc/x") }, SOURCE)).toBeUndefined();
   });
 });
 
