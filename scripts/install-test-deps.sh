@@ -8,8 +8,9 @@ set -eu
 
 log() { printf 'install-test-deps: %s\n' "$*"; }
 
-# prometheus ships promtool too; icinga2-bin is the validator of the Icinga example (icinga2 daemon -C)
-FILES="/usr/sbin/sshd /usr/bin/monit /usr/sbin/smtpd /usr/sbin/unbound /usr/bin/mksh /usr/bin/nc.openbsd /usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-node-exporter /usr/sbin/icinga2"
+# prometheus ships promtool too; icinga2-bin is the validator of the Icinga example (icinga2 daemon -C);
+# chromium renders the report's HTML mail in its test
+FILES="/usr/sbin/sshd /usr/bin/monit /usr/sbin/smtpd /usr/sbin/unbound /usr/bin/mksh /usr/bin/nc.openbsd /usr/bin/prometheus /usr/bin/promtool /usr/bin/prometheus-node-exporter /usr/sbin/icinga2 /usr/bin/chromium"
 missing=""
 for file in $FILES; do
 	[ -x "$file" ] || missing="$missing $file"
@@ -19,7 +20,7 @@ for tool in ip nsenter unshare setpriv ssh ssh-keygen; do
 done
 
 if [ -z "$missing" ] && [ "${1-}" != "--force" ]; then
-	log "nothing to do: sshd, monit, smtpd, unbound, mksh, nc (OpenBSD's), prometheus, promtool, node_exporter, icinga2, ip, nsenter, unshare, setpriv, ssh are present"
+	log "nothing to do: sshd, monit, smtpd, unbound, mksh, nc (OpenBSD's), prometheus, promtool, node_exporter, icinga2, chromium (renders the report's HTML mail), ip, nsenter, unshare, setpriv, ssh are present"
 	exit 0
 fi
 [ -n "$missing" ] && log "missing:$missing"
@@ -29,7 +30,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 if [ ! -r /etc/debian_version ]; then
-	log "not a Debian system: install openssh-server monit opensmtpd unbound mksh iproute2 util-linux prometheus prometheus-node-exporter icinga2-bin by hand" >&2
+	log "not a Debian system: install openssh-server monit opensmtpd unbound mksh iproute2 util-linux prometheus prometheus-node-exporter icinga2-bin chromium by hand" >&2
 	exit 1
 fi
 
@@ -79,7 +80,7 @@ export DEBIAN_FRONTEND=noninteractive
 log "apt-get update"
 apt-get update -qq
 log "apt-get install openssh-server monit opensmtpd unbound mksh netcat-openbsd iproute2 util-linux prometheus prometheus-node-exporter icinga2-bin"
-apt-get install -y -qq --no-install-recommends openssh-server monit opensmtpd unbound mksh netcat-openbsd iproute2 util-linux prometheus prometheus-node-exporter icinga2-bin
+apt-get install -y -qq --no-install-recommends openssh-server monit opensmtpd unbound mksh netcat-openbsd iproute2 util-linux prometheus prometheus-node-exporter icinga2-bin chromium
 
 # Report (never kill: they may not be ours) a system daemon that appeared during the install.
 started=""

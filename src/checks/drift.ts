@@ -17,6 +17,7 @@ import {
   type SetComparison,
   type Withheld,
 } from "../lib/compare/files.js";
+import { changedLast, octal } from "../lib/compare/consolidate.js";
 import type { Config, DriftSetConfig } from "../lib/runtime/config.js";
 import { resultFromFindings, type Finding } from "../lib/runtime/findings.js";
 import { result, type Result } from "../lib/runtime/result.js";
@@ -93,10 +94,6 @@ export function localSet(config: Config, configPath: string, name: string, set: 
 
 // ---- the decision ----
 
-function octal(mode: number): string {
-  return `0${mode.toString(8).padStart(3, "0")}`;
-}
-
 const TYPE_NAMES: Readonly<Record<EntryType, string>> = { file: "file", dir: "directory", symlink: "symlink", other: "special file", unreadable: "unreadable path" };
 
 function typeName(entry: ManifestEntry | undefined): string {
@@ -123,7 +120,7 @@ function contentNote(difference: FileDifference): string {
 }
 
 /** One line a difference: what differs and how, with both hosts' values (never a file's content). */
-function describe(difference: FileDifference, labels: HostLabels): { summary: string; detail: string } {
+export function describeDifference(difference: FileDifference, labels: HostLabels): { summary: string; detail: string } {
   const { path, local, peer } = difference;
   const parts: string[] = [];
   for (const kind of difference.kinds) {
@@ -150,6 +147,7 @@ export function driftResult(comparisons: readonly SetComparison[], labels: HostL
   const findings: Finding[] = [];
   const unused: string[] = [];
   const diffLines: string[] = [];
+  const newerFindings: Finding[] = [];
   const prefix = (name: string): string => (comparisons.length > 1 ? `${name}: ` : "");
   let paths = 0;
   let differing = 0;
@@ -175,11 +173,21 @@ export function driftResult(comparisons: readonly SetComparison[], labels: HostL
         findings.push({ status: "UNKNOWN", summary: `${prefix(comparison.name)}cannot read ${path} on ${role}`, detail: `${prefix(comparison.name)}cannot read ${path} on ${role}` });
     }
     for (const difference of comparison.differences) {
-      const { summary, detail } = describe(difference, labels);
-      findings.push({ status: "CRITICAL", summary: `${prefix(comparison.name)}${summary}`, detail: `${prefix(comparison.name)}${detail}` });
+      const { summary, detail } = describeDifference(difference, labels);
+      // On both hosts and changed last on the secondary: the next sync would copy the primary's older
+      // version over it. Said first, so the alert warns before that work is lost. (A path only on
+      // the secondary says so already, and no sync copies over it.)
+      const newer = difference.local !== undefined && labels.peer === "secondary" && changedLast(difference, labels) === "secondary";
+      const finding: Finding = {
+        status: "CRITICAL",
+        summary: `${newer ? `newer on the ${labels.peer}: ` : ""}${prefix(comparison.name)}${summary}`,
+        detail: `${prefix(comparison.name)}${detail}${newer ? `; newer on the ${labels.peer} (carpentry consolidate tells how to copy it back before a sync overwrites it)` : ""}`,
+      };
+      (newer ? newerFindings : findings).push(finding);
       if (difference.content?.kind === "diff") diffLines.push(...difference.content.lines);
     }
   }
+  findings.unshift(...newerFindings);
   const inUse = comparisons.filter((comparison) => !unused.includes(comparison.name)).map((comparison) => comparison.name);
   const unusedNote = unused.map((name) => `${name}: not in use: none of ${BUILTIN_PATHS(name)} exists on ${labels.local} or ${labels.peer}`);
   const okSummary =
@@ -218,7 +226,8 @@ function statesFor(what: string, hostSpecific: boolean): CheckDefinition["states
     WARNING: `none of the paths of ${what} exists on either host, for a set of the config's own ([drift.NAME], a built-in set redefined included): nothing to compare (a typo in paths?)`,
     CRITICAL:
       "a path differs between the hosts: only on the primary (not synced, or removed from the secondary), only on the secondary (a file added in a watched directory, or removed from the primary), " +
-      "content (a unified diff follows the list; secrets masked, secret files only said to differ), type, mode or owner (openvpn needs its modes; scp does not keep owners), symlink target",
+      "content (a unified diff follows the list; secrets masked, secret files only said to differ), type, mode or owner (openvpn needs its modes; scp does not keep owners), symlink target. " +
+      'A path changed last on the secondary (its mtime, or its ctime for a mode or owner change, is later) comes first, as "newer on the secondary: PATH ...": the next sync would copy the primary\'s older version over it (`carpentry consolidate` prints the commands that copy it back)',
     UNKNOWN: "the secondary cannot be reached or runs another carpentry version, a path cannot be read on either host, a bad config, or the deadline passed",
   };
 }

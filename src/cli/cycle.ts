@@ -205,7 +205,7 @@ export class CycleServer {
     const check = findCheck(request.check);
     if (!check) return;
     const env = environmentOf(request);
-    const answer = await answerStandalone(check, request.argv, env, this.batcherFor(batchKey(request)));
+    const answer = await answerStandalone(check, request.argv, env, this.batcherFor(batchKey(request)), true);
     socket.end(answerText(this.options.build, answer.code, answer.text));
   }
 }

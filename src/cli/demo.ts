@@ -6,7 +6,7 @@
 // The command runs twice: `carpentry demo` makes the sandbox and runs `carpentry demo --inside DIR`
 // in it, which does the tour; the outer one cleans up whatever way the inner one ends.
 import { execaSync } from "execa";
-import { existsSync, readdirSync, realpathSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, realpathSync, utimesSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Option, type Command } from "commander";
@@ -152,6 +152,7 @@ async function tour(dir: string, layers: Layers): Promise<number> {
     for (const [index, stop] of tourable.entries()) {
       unexpected += await showFault(simPair, resolver, stop, `${index + 1}/${tourable.length}`, paint);
     }
+    if (installed.includes("check_drift_pf")) unexpected += await showConsolidation(simPair, paint);
     const leftOut = TOUR.filter((stop) => !tourable.includes(stop)).flatMap((stop) => stop.runs.map((run) => `check_${run.check}`));
     if (leftOut.length > 0) writeOut(`\nLeft out: ${[...new Set(leftOut)].join(", ")} (not in this build).\n`);
     writeOut(
@@ -204,6 +205,39 @@ async function showHealthyPair(pair: SimPair, paint: ReturnType<typeof painter>)
     writeOut("\n");
   }
   writeOut("check_peer's time is the stand-in's, not an SSH login's: the demo has no sshd.\n");
+  return unexpected;
+}
+
+/** The pf.conf rule an admin added on the secondary while the primary was down. */
+const OUTAGE_RULE = "pass in on vlan120 proto tcp to port 8443 # added during the outage\n";
+
+/**
+ * After an outage: pf.conf edited on the secondary an hour after the last sync. check_drift_pf warns
+ * that the secondary's copy is the newer one; carpentry consolidate says how to bring it back.
+ */
+async function showConsolidation(pair: SimPair, paint: ReturnType<typeof painter>): Promise<number> {
+  writeOut(
+    `\n${paint.heading("3. Consolidating after a primary outage")}\nWhile the primary was down, an admin added a rule to pf.conf on the secondary. Before the next sync copies the primary's pf.conf over it:\n`,
+  );
+  const synced = new Date(Date.now() - 2 * 3_600_000);
+  for (const host of HOST_NAMES) utimesSync(pair.hostPath(host, "/etc/pf.conf"), synced, synced);
+  appendFileSync(pair.hostPath("secondary", "/etc/pf.conf"), OUTAGE_RULE);
+  const edited = new Date(Date.now() - 3_600_000);
+  utimesSync(pair.hostPath("secondary", "/etc/pf.conf"), edited, edited);
+  let unexpected = 0;
+  const drift = await pair.run("primary", [`${INSTALL_DIR}/check_drift_pf`]);
+  writeOut(`  primary# ${INSTALL_DIR}/check_drift_pf\n${showCheckOutput(drift.stdout, 0, paint).text}`);
+  if (!drift.stdout.startsWith("CRITICAL: newer on the secondary: ")) {
+    writeOut("    ^ expected CRITICAL: newer on the secondary\n");
+    unexpected += 1;
+  }
+  const consolidate = await pair.run("primary", [`${INSTALL_DIR}/carpentry`, "consolidate"]);
+  const said = consolidate.stdout.replace(/\n$/, "").split("\n");
+  writeOut(`  primary# ${INSTALL_DIR}/carpentry consolidate\n${said.map((line) => `    ${line}\n`).join("")}`);
+  if (consolidate.code !== 1 || !said.some((line) => line.startsWith("  scp -p "))) {
+    writeOut(`    ^ expected exit 1 with the scp command that copies /etc/pf.conf back, got exit ${consolidate.code}\n`);
+    unexpected += 1;
+  }
   return unexpected;
 }
 

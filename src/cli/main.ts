@@ -7,6 +7,7 @@ import { EXIT_CODE, formatText } from "../lib/runtime/result.js";
 import { VERSION } from "../lib/runtime/version.js";
 import { registerCheckCommands } from "./run.js";
 import { registerConfigCommands } from "./config.js";
+import { registerConsolidateCommand } from "./consolidate.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerDocsCommand } from "./docs.js";
 import { registerFactsCommand } from "./facts.js";
@@ -43,6 +44,7 @@ registerFactsCommand(program);
 registerReportCommand(program);
 registerMetricsCommand(program);
 registerMaintenanceCommand(program);
+registerConsolidateCommand(program);
 registerDocsCommand(program);
 registerDemoCommand(program);
 

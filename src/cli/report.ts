@@ -10,6 +10,9 @@ import { EXIT_CODE, URGENCY, escapeControl, firstLine, worstStatus, type ExitCod
 import { parseTimeoutMs, writeOut, type Outcome } from "../lib/runtime/runner.js";
 import { VERSION } from "../lib/runtime/version.js";
 import { CHECKS_AT_ONCE, checksForRole, configPathOf, loadOrReport, runChecks } from "./run.js";
+import { endOf, lastKnownPeerWindows, maintenanceWindows as maintenanceWindowsKept } from "../lib/runtime/maintenance.js";
+import { lookBack, type CarpTransition, type Episode, type LookBack, type MaintenanceWindow, type Series } from "./report-history.js";
+import { appendHistory, readHistory, REPORT_MARK } from "../lib/runtime/history.js";
 const STATUSES_BY_SEVERITY = (Object.keys(URGENCY) as Status[]).sort((a, b) => URGENCY[a] - URGENCY[b]);
 
 export interface ReportInput {
@@ -25,6 +28,10 @@ export interface ReportInput {
   /** reports of earlier runs still in the spool, which go out before this one */
   readonly earlierUnsent: number;
   readonly subjectPrefix: string;
+  /** What happened since the last report, from this host's history; none when there is no history. */
+  readonly lookBack?: LookBack;
+  /** The maintenance windows since the last report, on either host, from the maintenance state. */
+  readonly maintenanceWindows?: readonly MaintenanceWindow[];
 }
 
 export interface Report {
@@ -77,7 +84,161 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch] ?? ch);
 }
 
-const HTML_COLOURS: Readonly<Record<Status, string>> = { CRITICAL: "#b00020", UNKNOWN: "#7b1fa2", WARNING: "#b26a00", OK: "#2e7d32" };
+export const HTML_STATUS_COLOURS: Readonly<Record<Status, string>> = { CRITICAL: "#b00020", UNKNOWN: "#7b1fa2", WARNING: "#b26a00", OK: "#2e7d32" };
+
+/** The charts' colours: apart from the statuses', so no bar reads as a verdict. */
+export const CHART_COLOURS = { mailQueue: "#1565c0", pfsyncPrimary: "#00838f", pfsyncSecondary: "#ef6c00", zero: "#bdbdbd", track: "#e8eef4" } as const;
+/** The tallest bar, and the width of a bar and of the failure timeline, in CSS pixels. */
+export const CHART_HEIGHT_PX = 60;
+export const BAR_WIDTH_PX = 8;
+export const TIMELINE_WIDTH_PX = 480;
+const LABEL_WIDTH_PX = 44;
+
+/** "47 min", "3 h 05 min", "2 d 4 h". */
+function formatDuration(ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60_000));
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ${String(minutes % 60).padStart(2, "0")} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
+const plural = (count: number, word: string): string => `${count} ${word}${count === 1 ? "" : "s"}`;
+
+function transitionText(transition: CarpTransition): string {
+  const what = { failover: "failover: the secondary took MASTER", failback: "failback: the primary took MASTER back", change: "MASTER changed" }[transition.kind];
+  return `${formatLocalTime(transition.at)}  ${what} (MASTER vhids: primary ${transition.before.primary} -> ${transition.after.primary}, secondary ${transition.before.secondary} -> ${transition.after.secondary})`;
+}
+
+function episodeText(episode: Episode, width: number): string {
+  const name = `check_${episode.check}`.padEnd(width);
+  const when = episode.end
+    ? `${formatLocalTime(episode.start)} to ${formatLocalTime(episode.end)} (${formatDuration(episode.durationMs)}), recovered`
+    : `since ${formatLocalTime(episode.start)} (${formatDuration(episode.durationMs)}), not OK now`;
+  return `${name}  ${episode.worst.padEnd(8)}  ${when}`;
+}
+
+function seriesText(name: string, series: Series | undefined): string | undefined {
+  return series && `${name} ${series.min} to ${series.max} (now ${series.current})`;
+}
+
+/** The look back as lines: the same facts as the HTML's charts. */
+function lookBackLines(back: LookBack | undefined, windows: readonly MaintenanceWindow[]): string[] {
+  const lines: string[] = [];
+  if (!back) {
+    // A report built without a history (tests, a caller of its own): nothing to look back on.
+  } else if (back.readings === 0) {
+    lines.push("Since the last report: no readings (each check adds one to this host's history when it runs: is monit running the checks?)");
+  } else {
+    lines.push(`${back.fromLastReport ? `Since the last report (${formatLocalTime(back.since)})` : `Since ${formatLocalTime(back.since)} (no earlier report)`}: ${plural(back.readings, "reading")}`);
+    lines.push(back.carp.length === 0 ? "CARP: no transition" : `CARP: ${plural(back.carp.length, "transition")}`, ...back.carp.map((transition) => `  ${transitionText(transition)}`));
+    if (back.mailQueue) lines.push(`Mail queue: peak ${back.mailQueue.max} at ${formatLocalTime(back.mailQueue.maxAt)}, now ${back.mailQueue.current}`);
+    const pfsync = [seriesText("primary", back.pfsyncPrimary), seriesText("secondary", back.pfsyncSecondary)].filter((part) => part !== undefined);
+    if (pfsync.length > 0) lines.push(`pfsync states: ${pfsync.join(", ")}`);
+    const width = Math.max(0, ...back.episodes.map((episode) => episode.check.length + 6));
+    lines.push(back.episodes.length === 0 ? "Checks not OK: none" : "Checks not OK:", ...back.episodes.map((episode) => `  ${episodeText(episode, width)}`));
+  }
+  if (windows.length > 0) {
+    lines.push(
+      "Maintenance windows:",
+      ...windows.map(
+        (window) =>
+          `  ${window.host}  ${formatLocalTime(window.start)} to ${formatLocalTime(window.end)} (${formatDuration(window.end.getTime() - window.start.getTime())}): ${escapeControl(window.reason)}`,
+      ),
+    );
+  }
+  return lines;
+}
+
+function hourLabel(date: Date): string {
+  return `${String(date.getHours()).padStart(2, "0")}:${String(date.getMinutes()).padStart(2, "0")}`;
+}
+
+/**
+ * Bars as table cells with inline styles: what mail clients render without images, scripts or
+ * style sheets. One column a bucket and series; a reading of 0 a grey hairline, no reading nothing.
+ */
+function barChart(title: string, back: LookBack, bars: readonly { readonly series: Series; readonly colour: string }[]): string {
+  const max = Math.max(1, ...bars.map((bar) => bar.series.max));
+  const cells = back.bucketStarts.flatMap((_start, index) =>
+    bars.map(({ series, colour }) => {
+      const value = series.buckets[index];
+      const height = value === undefined ? 0 : value === 0 ? 1 : Math.max(1, Math.round((value / max) * CHART_HEIGHT_PX));
+      const bar =
+        value === undefined ? "" : `<div style="width:${BAR_WIDTH_PX}px;height:${height}px;background-color:${value === 0 ? CHART_COLOURS.zero : colour};font-size:0;line-height:0">&nbsp;</div>`;
+      return `<td style="vertical-align:bottom;height:${CHART_HEIGHT_PX}px;padding:0 1px 0 0">${bar}</td>`;
+    }),
+  );
+  // A label every few buckets: at most 8, each at least LABEL_WIDTH_PX wide, so that none run together.
+  const every = Math.max(1, Math.ceil(back.bucketStarts.length / 8), Math.ceil(LABEL_WIDTH_PX / ((BAR_WIDTH_PX + 1) * bars.length)));
+  const labels: string[] = [];
+  for (let index = 0; index < back.bucketStarts.length; index += every) {
+    const span = Math.min(every, back.bucketStarts.length - index) * bars.length;
+    const width = span * (BAR_WIDTH_PX + 1);
+    // A last cell too narrow for a label stays empty rather than show half of one.
+    const label = width >= LABEL_WIDTH_PX ? hourLabel(back.bucketStarts[index] ?? back.since) : "";
+    labels.push(`<td colspan="${span}" style="font-size:10px;color:#666;text-align:left;white-space:nowrap;overflow:hidden;width:${width}px;max-width:${width}px">${label}</td>`);
+  }
+  return [
+    `<p style="margin:12px 0 4px 0"><b>${escapeHtml(title)}</b></p>`,
+    '<table cellpadding="0" cellspacing="0" style="border-collapse:collapse;border-bottom:1px solid #999">',
+    `<tr>${cells.join("")}</tr>`,
+    "</table>",
+    '<table cellpadding="0" cellspacing="0" style="border-collapse:collapse">',
+    `<tr>${labels.join("")}</tr>`,
+    "</table>",
+  ].join("\n");
+}
+
+/** Each run of not-OK results as a bar on the look back's time line, in its worst status's colour. */
+function episodeTimeline(back: LookBack): string {
+  const span = Math.max(1, back.until.getTime() - back.since.getTime());
+  const px = (ms: number): number => Math.round((Math.max(0, ms) / span) * TIMELINE_WIDTH_PX);
+  const rows = back.episodes.map((episode) => {
+    const left = Math.min(TIMELINE_WIDTH_PX - 2, px(episode.start.getTime() - back.since.getTime()));
+    const right = episode.end ? px(episode.end.getTime() - back.since.getTime()) : TIMELINE_WIDTH_PX;
+    const width = Math.max(2, Math.min(TIMELINE_WIDTH_PX - left, right - left));
+    const colour = HTML_STATUS_COLOURS[episode.worst];
+    const said = episode.end ? `${formatDuration(episode.durationMs)}, recovered` : `${formatDuration(episode.durationMs)}, not OK now`;
+    return (
+      `<tr><td style="padding-right:1em"><code>check_${escapeHtml(episode.check)}</code></td>` +
+      `<td style="padding:2px 0"><div style="width:${TIMELINE_WIDTH_PX}px;height:10px;background-color:${CHART_COLOURS.track};font-size:0;line-height:0"><div style="margin-left:${left}px;width:${width}px;height:10px;background-color:${colour};font-size:0;line-height:0">&nbsp;</div></div></td>` +
+      `<td style="padding-left:1em;color:${colour}">${episode.worst}</td><td style="padding-left:1em;white-space:nowrap">${escapeHtml(said)}</td></tr>`
+    );
+  });
+  return ['<table cellpadding="0" cellspacing="0" style="border-collapse:collapse">', ...rows, "</table>"].join("\n");
+}
+
+function lookBackHtml(back: LookBack | undefined, windows: readonly MaintenanceWindow[]): string {
+  const lines = lookBackLines(back, windows);
+  if (lines.length === 0) return "";
+  const parts = back ? [`<h3>${escapeHtml(lines[0] ?? "")}</h3>`] : [];
+  if (back && back.readings > 0) {
+    parts.push(`<p>${escapeHtml(back.carp.length === 0 ? "CARP: no transition" : `CARP: ${plural(back.carp.length, "transition")}`)}</p>`);
+    if (back.carp.length > 0) parts.push(`<ul>${back.carp.map((transition) => `<li>${escapeHtml(transitionText(transition))}</li>`).join("")}</ul>`);
+    if (back.mailQueue)
+      parts.push(
+        barChart(`Mail queue: peak ${back.mailQueue.max} at ${formatLocalTime(back.mailQueue.maxAt)}, now ${back.mailQueue.current}`, back, [
+          { series: back.mailQueue, colour: CHART_COLOURS.mailQueue },
+        ]),
+      );
+    const pfsync = [
+      ...(back.pfsyncPrimary ? [{ series: back.pfsyncPrimary, colour: CHART_COLOURS.pfsyncPrimary }] : []),
+      ...(back.pfsyncSecondary ? [{ series: back.pfsyncSecondary, colour: CHART_COLOURS.pfsyncSecondary }] : []),
+    ];
+    if (pfsync.length > 0) {
+      const said = [seriesText("primary", back.pfsyncPrimary), seriesText("secondary", back.pfsyncSecondary)].filter((part) => part !== undefined).join(", ");
+      parts.push(barChart(`pfsync states${pfsync.length === 2 ? " (each hour: the primary's bar, then the secondary's)" : ""}: ${said}`, back, pfsync));
+    }
+    parts.push(`<p style="margin:12px 0 4px 0"><b>${back.episodes.length === 0 ? "Checks not OK: none" : "Checks not OK"}</b></p>`);
+    if (back.episodes.length > 0) parts.push(episodeTimeline(back));
+  }
+  if (windows.length > 0) {
+    const windowLines = lines.slice(lines.indexOf("Maintenance windows:") + 1);
+    parts.push("<p><b>Maintenance windows</b></p>", `<ul>${windowLines.map((line) => `<li>${escapeHtml(line.trim())}</li>`).join("")}</ul>`);
+  }
+  return parts.join("\n");
+}
 
 export function buildReport(input: ReportInput): Report {
   const sorted = sortForReport(input.outcomes);
@@ -105,10 +266,12 @@ export function buildReport(input: ReportInput): Report {
       "\n",
     ),
   );
+  const windows = input.maintenanceWindows ?? [];
+  const history = lookBackLines(input.lookBack, windows).join("\n");
   const footer = "By hand: /etc/carpentry.monit/check_NAME -v for one check, /etc/carpentry.monit/carpentry run -v for all";
-  const text = [[headline, ...notes].join("\n"), overview.join("\n"), ...details, footer].filter((block) => block !== "").join("\n\n") + "\n";
+  const text = [[headline, ...notes].join("\n"), overview.join("\n"), history, ...details, footer].filter((block) => block !== "").join("\n\n") + "\n";
 
-  const statusCell = (s: Status): string => `<td style="color:${HTML_COLOURS[s]};font-weight:bold;padding-right:1em">${s}</td>`;
+  const statusCell = (s: Status): string => `<td style="color:${HTML_STATUS_COLOURS[s]};font-weight:bold;padding-right:1em">${s}</td>`;
   const html = [
     "<!DOCTYPE html>",
     '<html><body style="font-family:sans-serif">',
@@ -120,9 +283,10 @@ export function buildReport(input: ReportInput): Report {
         `<tr>${statusCell(outcome.result.status)}<td style="padding-right:1em"><code>${escapeHtml(name(outcome))}</code></td><td>${escapeHtml(escapeControl(outcome.result.summary))}</td></tr>`,
     ),
     "</table>",
+    lookBackHtml(input.lookBack, windows),
     ...sections.map(
       (outcome) =>
-        `<h3><span style="color:${HTML_COLOURS[outcome.result.status]}">${outcome.result.status}</span> ${escapeHtml(name(outcome))}</h3>\n<pre>${escapeHtml([firstLine(outcome.result), ...outcome.result.details.map(escapeControl)].join("\n"))}</pre>`,
+        `<h3><span style="color:${HTML_STATUS_COLOURS[outcome.result.status]}">${outcome.result.status}</span> ${escapeHtml(name(outcome))}</h3>\n<pre>${escapeHtml([firstLine(outcome.result), ...outcome.result.details.map(escapeControl)].join("\n"))}</pre>`,
     ),
     `<p style="color:#666">${escapeHtml(footer)}</p>`,
     "</body></html>",
@@ -130,6 +294,23 @@ export function buildReport(input: ReportInput): Report {
   ].join("\n");
 
   return { status, problems, subject: reportSubject(input.subjectPrefix, input.role, input.host, counts), text, html };
+}
+
+/**
+ * The maintenance windows since `since`, on either host: this host's own, and the peer's as the checks
+ * last learned them. A state file that cannot be read leaves its host's windows out.
+ */
+function maintenanceWindowsSince(stateDir: string, since: Date | undefined): readonly MaintenanceWindow[] {
+  const kept = [maintenanceWindowsKept(stateDir), lastKnownPeerWindows(stateDir)].flatMap((loaded) => ("value" in loaded ? loaded.value : []));
+  const seen = new Set<string>();
+  return kept
+    .filter((window) => since === undefined || endOf(window) >= since)
+    .filter((window) => {
+      const key = `${window.role} ${window.startedAt}`;
+      return !seen.has(key) && seen.add(key);
+    })
+    .map((window) => ({ host: window.role, start: new Date(window.startedAt), end: endOf(window), reason: window.reason ?? "" }))
+    .sort((a, b) => a.start.getTime() - b.start.getTime());
 }
 
 function earlierUnsentCount(settings: MailSettings): number {
@@ -193,7 +374,9 @@ export function registerReportCommand(program: Command): void {
       const timeoutMs = parseTimeoutMs(options.timeout);
       const startedAt = new Date();
       const started = performance.now();
-      const outcomes = await runChecks(checksForRole(config), { configPath, config, timeoutMs, verbose: true }, CHECKS_AT_ONCE);
+      const outcomes = await runChecks(checksForRole(config), { configPath, config, timeoutMs, verbose: true, keepHistory: true }, CHECKS_AT_ONCE);
+      const historyDir = config.report.history_dir;
+      const back = lookBack(readHistory(historyDir), new Date());
       const report = buildReport({
         role: config.role,
         host: hostname().split(".")[0] ?? hostname(),
@@ -204,8 +387,13 @@ export function registerReportCommand(program: Command): void {
         onlyProblems: options.onlyProblems === true,
         earlierUnsent: options.mail ? earlierUnsentCount(config.mail) : 0,
         subjectPrefix: config.mail.subject_prefix,
+        lookBack: back,
+        maintenanceWindows: maintenanceWindowsSince(config.maintenance.state_dir, back?.since),
       });
       const worthSending = !(options.onlyProblems && report.problems === 0);
+      // The next report looks back to here; one that said nothing (--only-problems, all OK) does not
+      // count, so what happened since the last one read is still told.
+      if (worthSending) appendHistory(historyDir, [{ t: Math.floor(startedAt.getTime() / 1000), c: REPORT_MARK }]);
       const checksExitCode = EXIT_CODE[report.status];
       if (!options.mail) {
         if (worthSending) writeOut(report.text);

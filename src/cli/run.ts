@@ -51,6 +51,7 @@ function invocationFrom(configPath: string, options: RunOptions, config: Config)
     config,
     timeoutMs: parseTimeoutMs(options.timeout),
     verbose: options.verbose === true,
+    keepHistory: true,
     ...(options.warning !== undefined ? { warning: parseRange(options.warning, "warning") } : {}),
     ...(options.critical !== undefined ? { critical: parseRange(options.critical, "critical") } : {}),
     extra: { set: options.set },

@@ -102,7 +102,7 @@ interface TourRun {
 
 /** The tour: per fault, the command shown ("primary# /etc/carpentry.monit/check_carp"), its first line and details. */
 function tourRuns(stdout: string): TourRun[] {
-  const tour = stdout.split(/^2\. A tour of faults.*$/m)[1] ?? "";
+  const tour = (stdout.split(/^2\. A tour of faults.*$/m)[1] ?? "").split(/^3\. Consolidating/m)[0] ?? "";
   const runs: TourRun[] = [];
   for (const match of tour.matchAll(/^ {2}(\w+# \S+)\n {4}(\S.*)\n((?: {6}.*\n)*)/gm)) runs.push({ command: match[1] ?? "", firstLine: match[2] ?? "", details: match[3] ?? "" });
   return runs;
@@ -163,6 +163,11 @@ function expectWholeTour(run: DemoRun, tmpdir: string): void {
     expect(shown?.firstLine, step.command).toMatch(step.firstLine);
     if (step.details) expect(shown?.details, step.command).toMatch(step.details);
   }
+  // After the faults, a consolidation: the alert warns first, then the commands that bring the work back.
+  const consolidation = run.stdout.split(/^3\. Consolidating after a primary outage$/m)[1] ?? "";
+  expect(consolidation).toMatch(/^ {2}primary# \/etc\/carpentry\.monit\/check_drift_pf\n {4}CRITICAL: newer on the secondary: \/etc\/pf\.conf content differs$/m);
+  expect(consolidation).toContain("newer on the secondary: 1 path: /etc/pf.conf\n");
+  expect(consolidation).toMatch(/^ {6}scp -p root@192\.168\.110\.102:\/etc\/pf\.conf \/etc\/pf\.conf$/m);
   expect(run.stdout).toMatch(/^Every check said what it should, in \d+\.\d s\. /m);
   expect(run.stdout).toMatch(/^Demo over in \d+\.\d s: its namespaces, processes and files \(.*\) are gone\.$/m);
 

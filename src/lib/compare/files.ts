@@ -53,6 +53,12 @@ export interface ManifestEntry {
   readonly linkTarget?: string;
   /** Why an entry is unreadable (EACCES...). */
   readonly error?: string;
+  /**
+   * When the content last changed, and when the inode did (a chmod or chown moves only this), in
+   * milliseconds since the epoch: which host changed a differing path last. Never compared.
+   */
+  readonly mtimeMs?: number;
+  readonly ctimeMs?: number;
 }
 
 /** Files up to this size are read whole (to map host-specific values, to diff); larger ones are only hashed. */
@@ -151,6 +157,10 @@ class Pacer {
   }
 }
 
+function changeTimes(stat: Stats): { mtimeMs: number; ctimeMs: number } {
+  return { mtimeMs: Math.floor(stat.mtimeMs), ctimeMs: Math.floor(stat.ctimeMs) };
+}
+
 // O_NOFOLLOW: a symlink is an entry of its own, never followed. O_NONBLOCK: a FIFO that took a
 // file's place between readdir and open must not block the walk.
 const OPEN_FILE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -170,7 +180,7 @@ function regularFileEntry(path: string, buffer: Buffer, options: ManifestOptions
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) return "not a regular file";
-    const meta = { path, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid };
+    const meta = { path, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, ...changeTimes(stat) };
     try {
       return { ...meta, type: "file", ...hashOpenFile(fd, buffer, options) };
     } catch (error) {
@@ -245,7 +255,7 @@ function statEntry(path: string, buffer: Buffer, options: ManifestOptions): { en
     // A configured path that does not exist is simply not part of the set on this host.
     return code === "ENOENT" || code === "ENOTDIR" ? {} : { entry: { path, type: "unreadable", mode: 0, uid: 0, gid: 0, size: 0, error: code } };
   }
-  const meta = { path, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, size: 0 };
+  const meta = { path, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, size: 0, ...changeTimes(stat) };
   if (stat.isFile()) {
     const entry = regularFileEntry(path, buffer, options);
     return { entry: typeof entry === "string" ? { ...meta, type: "unreadable", error: entry } : entry };
@@ -561,6 +571,8 @@ const peerEntrySchema = v.object({
   binary: v.optional(v.boolean()),
   linkTarget: v.optional(v.string()),
   error: v.optional(v.string()),
+  mtimeMs: v.optional(v.number()),
+  ctimeMs: v.optional(v.number()),
   content: v.optional(v.string()),
   withheld: v.optional(v.picklist(["secret", "binary", "too large", "budget", "unreadable"])),
 });

@@ -109,7 +109,7 @@ const mailSchema = v.strictObject({
   spool_dir: v.optional(absolutePath, "/var/spool/carpentry"),
 });
 
-/** Where the suite keeps what it must remember between runs (maintenance windows, last OK times); never under /etc. */
+/** Where the suite keeps what it must remember between runs (maintenance windows, last OK times, the checks' history); never under /etc. */
 export const DEFAULT_STATE_DIR = "/var/db/carpentry";
 const stateDir = v.pipe(
   absolutePath,
@@ -128,6 +128,9 @@ const metricsSchema = v.strictObject({
   state_dir: v.optional(stateDir, DEFAULT_STATE_DIR),
 });
 
+// The checks' history, which the daily report looks back on: the suite's own state, never under /etc.
+const reportSchema = v.strictObject({ history_dir: v.optional(stateDir, DEFAULT_STATE_DIR) });
+
 const configSchema = v.strictObject({
   role: v.picklist(["primary", "secondary"], 'either "primary" or "secondary"'),
   peer: peerSchema,
@@ -139,6 +142,7 @@ const configSchema = v.strictObject({
   mail: v.optional(mailSchema, {}),
   metrics: v.optional(metricsSchema, {}),
   maintenance: v.optional(v.strictObject({ state_dir: v.optional(stateDir, DEFAULT_STATE_DIR) }), { state_dir: DEFAULT_STATE_DIR }),
+  report: v.optional(reportSchema, {}),
 });
 
 export type Config = v.InferOutput<typeof configSchema>;

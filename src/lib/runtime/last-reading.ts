@@ -30,11 +30,10 @@ export function loadReading(dir: string, name: string): LoadedReading {
 }
 
 /**
- * Creates the directory (0700) when missing, refuses one that another user owns or others may write
- * (a planted symlink or file could redirect our write), then replaces the file in one rename so a
- * concurrent run never reads half of it. Returns undefined when saved, else why not.
+ * Creates the state directory (0700) when missing, and refuses one that another user owns or others
+ * may write (a planted symlink or file could redirect our write). Returns undefined when usable, else why not.
  */
-export function saveReading(dir: string, name: string, value: unknown): string | undefined {
+export function ensureStateDir(dir: string): string | undefined {
   const uid = process.geteuid?.() ?? 0;
   try {
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -45,6 +44,16 @@ export function saveReading(dir: string, name: string, value: unknown): string |
   } catch (error) {
     return `cannot use ${dir}: ${reason(error)}`;
   }
+  return undefined;
+}
+
+/**
+ * Saves the reading in the state directory (ensureStateDir), replacing the file in one rename so a
+ * concurrent run never reads half of it. Returns undefined when saved, else why not.
+ */
+export function saveReading(dir: string, name: string, value: unknown): string | undefined {
+  const unusable = ensureStateDir(dir);
+  if (unusable !== undefined) return unusable;
   const path = join(dir, name);
   const temporary = `${path}.${process.pid}.tmp`;
   try {

@@ -10,6 +10,7 @@ import { CarpentryError, UsageError } from "./errors.js";
 import type { PeerBatcher } from "../facts/protocol.js";
 import { LocalHost, SshHost, type Host } from "../transport/host.js";
 import { ProcessScope } from "../transport/process.js";
+import { appendHistory, historyLine } from "./history.js";
 import { EXIT_CODE, formatText, result, toJson, type Result } from "./result.js";
 import { defaultControlDir } from "../transport/ssh.js";
 import { parseRange, type Range } from "./thresholds.js";
@@ -29,6 +30,8 @@ export interface Invocation {
   readonly config?: Config;
   /** Checks run together share peer processes through it (carpentry run); a check alone has none. */
   readonly batcher?: PeerBatcher;
+  /** Append this run to the host's history, for the daily report (monit's runs, carpentry run and report). */
+  readonly keepHistory?: boolean;
 }
 
 export interface Outcome {
@@ -94,8 +97,10 @@ export async function executeCheck(def: CheckDefinition, invocation: Invocation)
       { once: true },
     );
   });
+  let loaded: Config | undefined;
   const work = (async (): Promise<Result> => {
     const config = invocation.config ?? loadConfig(invocation.configPath, { only: def });
+    loaded = config;
     if (!def.roles.includes(config.role)) {
       return result("UNKNOWN", `check_${def.name} does not apply to the ${config.role}`, [`it runs on: ${def.roles.join(", ")}; see carpentry list`]);
     }
@@ -104,7 +109,24 @@ export async function executeCheck(def: CheckDefinition, invocation: Invocation)
     return res.excusable ? await judgeMaintenance(res, ctx) : res;
   })().catch(errorResult);
   try {
-    return finish(await Promise.race([work, expired]));
+    const outcome = finish(await Promise.race([work, expired]));
+    // A history that cannot be written costs the report its look back, never this check its verdict.
+    if (invocation.keepHistory && loaded) appendHistory(loaded.report.history_dir, [historyLine(def.name, outcome.result.status, outcome.result.perfdata, new Date())]);
+    return outcome;
+  } finally {
+    deadline.end();
+  }
+}
+
+/**
+ * Work that is no check but reads both hosts as checks do (carpentry consolidate): a context with
+ * one deadline for all of it; every process it started ends with it.
+ */
+export async function withCheckContext<T>(config: Config, invocation: Invocation, work: (ctx: CheckContext) => Promise<T>): Promise<T> {
+  const deadline = new Deadline(invocation.timeoutMs);
+  const scope = new ProcessScope(deadline.signal);
+  try {
+    return await work(createContext(config, invocation, scope, deadline));
   } finally {
     deadline.end();
   }
@@ -252,7 +274,7 @@ export interface StandaloneAnswer {
  * code: the executable prints and exits with it; the cycle server sends both back to the check's
  * header. Checks that share one process may share one peer process too (batcher); alone, none.
  */
-export async function answerStandalone(def: CheckDefinition, argv: readonly string[], env: NodeJS.ProcessEnv = process.env, batcher?: PeerBatcher): Promise<StandaloneAnswer> {
+export async function answerStandalone(def: CheckDefinition, argv: readonly string[], env: NodeJS.ProcessEnv = process.env, batcher?: PeerBatcher, keepHistory = false): Promise<StandaloneAnswer> {
   let json = argv.includes("--json");
   let verbose = false;
   let outcome: Outcome;
@@ -262,7 +284,7 @@ export async function answerStandalone(def: CheckDefinition, argv: readonly stri
     verbose = args.invocation.verbose;
     if (args.help) return { text: helpText(def), code: EXIT_CODE.UNKNOWN };
     if (args.version) return { text: `check_${def.name} ${VERSION}\n`, code: EXIT_CODE.UNKNOWN };
-    outcome = await executeCheck(def, batcher ? { ...args.invocation, batcher } : args.invocation);
+    outcome = await executeCheck(def, { ...args.invocation, keepHistory, ...(batcher ? { batcher } : {}) });
   } catch (error) {
     outcome = { check: def.name, result: errorResult(error), durationMs: 0, host: hostname() };
   }
@@ -272,7 +294,7 @@ export async function answerStandalone(def: CheckDefinition, argv: readonly stri
 /** @public the entry of each check executable (build-executables.mjs) calls it */
 export async function runStandalone(def: CheckDefinition, argv: readonly string[] = process.argv.slice(2)): Promise<never> {
   installCrashHandlers(`check_${def.name}`);
-  const answer = await answerStandalone(def, argv);
+  const answer = await answerStandalone(def, argv, process.env, undefined, true);
   writeOut(answer.text);
   process.exit(answer.code);
 }
