@@ -1,6 +1,6 @@
 // The "cycle" section: every check of the primary's monitrc started at once, as monit starts a cycle,
 // measured as a whole on the primary: peak summed memory, CPU, each check's time, ssh connections.
-// Three designs side by side: the admin's old one (16 ksh scripts, each with its own ssh login), the
+// Three designs side by side: the admin's old one (a ksh script a check, each with its own ssh login), the
 // suite with each check running alone (CARPENTRY_CYCLE=alone: one node each), and the suite served
 // by its cycle server (one node for the cycle). Method: bench/README.md.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
@@ -167,7 +167,7 @@ export async function cycleSection(pair: Pair, lab: ScenarioLab, runs: number, l
 
   const designs: CycleFigures[] = [];
   const variants: { design: string; programs: { name: string; argv: string[] }[]; env: Record<string, string> }[] = [
-    { design: "old design: 16 ksh scripts, an ssh login each", programs: old, env: {} },
+    { design: "old design: a ksh script a check, an ssh login each", programs: old, env: {} },
     { design: "this suite, each check alone (one node each)", programs: checks, env: { CARPENTRY_CYCLE: "alone" } },
     { design: "this suite, served (one node for the cycle)", programs: checks, env: {} },
   ];
