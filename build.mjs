@@ -94,7 +94,8 @@ const jobs = executables.map(({ executable, entry }) =>
 );
 // `carpentry facts` starts on the peer for every data check of the primary, and V8 parses a script
 // whole before running it: the rest of the CLI (commander, nodemailer, the demo: four fifths of the
-// file) is carried as a string, which V8 only scans, and compiled when a command other than facts runs.
+// file) is carried as a string, which V8 only scans, and compiled when a command other than facts runs
+// (src/cli/embedded.ts, with V8's code cache in the state directory).
 const embedMainCli = {
   name: "embed-main-cli",
   setup(builder) {
@@ -104,13 +105,8 @@ const embedMainCli = {
       const code = main.outputFiles[0].text;
       return {
         loader: "js",
-        contents: [
-          'const { compileFunction } = require("node:vm");',
-          `const cli = { exports: {} };`,
-          `compileFunction(${JSON.stringify(code)}, ["exports", "require", "module", "__filename", "__dirname"], { filename: __filename })`,
-          "  .call(cli.exports, cli.exports, require, cli, __filename, __dirname);",
-          "module.exports = cli.exports;",
-        ].join("\n"),
+        resolveDir: "src/cli",
+        contents: `module.exports = require("./embedded.ts").runEmbedded(${JSON.stringify(code)}, ${JSON.stringify(args.path)}, require, __filename, __dirname);`,
       };
     });
   },

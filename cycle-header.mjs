@@ -24,14 +24,16 @@ export function cycleHeaderLines(check, build) {
     '  echo "UNKNOWN: timed out after ${cy_t}s waiting for the cycle server (/var/db/carpentry/cycle)"; exit 3',
     "}",
     "carpentry_cycle_ask() {",
-    // The request is one printf (an external command in ksh): each argument becomes an "arg" line.
-    // The answer is read without a subshell of its own: the last command of a command substitution
-    // replaces it, and the end line is what stands last, so losing the final newline loses nothing.
-    '  cy_n=$#; while [ "$cy_n" -gt 0 ]; do set -- "$@" "arg $1"; shift; cy_n=$((cy_n - 1)); done',
-    `  cy_r=$(printf '%s\\n' '${magic}' 'check ${name}' "cwd $PWD" \${CARPENTRY_CONFIG+"config $CARPENTRY_CONFIG"} "$@" end | /usr/bin/nc -N -U -w "$cy_w" "$cy_s" 2>/dev/null)`,
+    // The request is built with the shell's builtins and said with its own `print` where it has one
+    // (ksh; printf is a command of its own there): each argument becomes an "arg" line. The answer is
+    // read without a subshell of its own: the last command of a command substitution replaces it,
+    // and the end line is what stands last, so losing the final newline loses nothing.
+    `  cy_q='${magic}'"$cy_nl"'check ${name}'"$cy_nl"'cwd '"$PWD"; [ -n "\${CARPENTRY_CONFIG+set}" ] && cy_q=$cy_q$cy_nl"config $CARPENTRY_CONFIG"`,
+    '  for cy_a; do cy_q=$cy_q$cy_nl"arg $cy_a"; done',
+    `  cy_r=$(carpentry_cycle_say "$cy_q$cy_nl"end"$cy_nl" | /usr/bin/nc -N -U -w "$cy_w" "$cy_s" 2>/dev/null)`,
     `  case $cy_r in '${magic} accepted'*) ;; '${magic} alone '*) return 0;; *) [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] && return 1; carpentry_cycle_late;; esac`,
     `  cy_r=\${cy_r#'${magic} accepted'}; cy_r=\${cy_r#"$cy_nl"}`,
-    `  case $cy_r in '${magic} '[0-3]"$cy_nl"*"$cy_e") cy_c=\${cy_r%%"$cy_nl"*}; cy_r=\${cy_r#*"$cy_nl"}; printf '%s' "\${cy_r%"$cy_e"}"; exit "\${cy_c##* }";; esac`,
+    `  case $cy_r in '${magic} '[0-3]"$cy_nl"*"$cy_e") cy_c=\${cy_r%%"$cy_nl"*}; cy_r=\${cy_r#*"$cy_nl"}; carpentry_cycle_say "\${cy_r%"$cy_e"}"; exit "\${cy_c##* }";; esac`,
     '  [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] && return 0',
     "  carpentry_cycle_late",
     "}",
@@ -42,6 +44,7 @@ export function cycleHeaderLines(check, build) {
     // A newline without a subshell: the shell sets IFS to space, tab, newline at start.
     '  cy_nl=${IFS#??}; [ "${#IFS}" -eq 3 ] && [ "${IFS%??}" = " " ] || return',
     "  cy_e=$cy_nl'carpentry-cycle-end'; cy_0=${SECONDS:-0}; cy_t=10; cy_p=",
+    `  if [ "$(command -v print)" = print ]; then carpentry_cycle_say() { print -rn -- "$1"; }; else carpentry_cycle_say() { printf '%s' "$1"; }; fi`,
     '  case "$PWD/${CARPENTRY_CONFIG-}" in *"$cy_nl"*) return;; esac',
     "  for cy_a; do",
     '    [ "$cy_p" = t ] && cy_t=$cy_a; cy_p=',

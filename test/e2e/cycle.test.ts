@@ -2,7 +2,7 @@
 // starts a cycle, once each running alone (CARPENTRY_CYCLE=alone) and once served by one node process
 // through their sh headers. Served, each check gives the same exit code and output as alone, no check
 // starts a node of its own, and a server that dies or hangs mid-cycle changes nothing but time.
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALL_CHECKS } from "../../src/checks/index.js";
 import { startPair, type Pair, type RunResult } from "../harness/pair.js";
@@ -146,6 +146,33 @@ describe("a monit cycle served by one node", () => {
     expect(killed).toBe(1);
     expect(outputs(served)).toEqual(outputs(alone));
   }, 120_000);
+
+  it("keeps V8's code cache of the server per build in the state directory: used, not rewritten; a corrupt one rewritten, the answers unchanged", async () => {
+    await lab.enter("healthy");
+    const build = /carpentry-cycle ([0-9a-f]+)/.exec(readFileSync(pair.hostPath("primary", "/etc/carpentry.monit/check_mailq"), "utf8"))?.[1] ?? "";
+    const cache = pair.hostPath("primary", `/var/db/carpentry/compile-cache/cycle-${build}.v8`);
+    const earlier = pair.hostPath("primary", "/var/db/carpentry/compile-cache/cycle-0000000000000000.v8");
+    rmSync(cache, { force: true });
+    mkdirSync(pair.hostPath("primary", "/var/db/carpentry/compile-cache"), { recursive: true, mode: 0o700 });
+    writeFileSync(earlier, "an earlier build's cache");
+    const alone = await cycle(ALONE);
+    const first = await cycle({});
+    expect(outputs(first)).toEqual(outputs(alone));
+    await noServerLeft();
+    const written = statSync(cache);
+    expect(written.size).toBeGreaterThan(10_000);
+    expect(written.mode & 0o777).toBe(0o600);
+    expect(existsSync(earlier)).toBe(false);
+    // Accepted by V8: the next server reads it and leaves it as it is.
+    expect(outputs(await cycle({}))).toEqual(outputs(alone));
+    await noServerLeft();
+    expect(statSync(cache).mtimeMs).toBe(written.mtimeMs);
+    // Rejected by V8: the server compiles as without one, answers the same, and writes a good one.
+    writeFileSync(cache, Buffer.alloc(written.size, 7));
+    expect(outputs(await cycle({}))).toEqual(outputs(alone));
+    await noServerLeft();
+    expect(readFileSync(cache).equals(Buffer.alloc(written.size, 7))).toBe(false);
+  }, 180_000);
 
   it("never holds a check past its -t when the server hangs: UNKNOWN, timed out", async () => {
     await lab.enter("healthy");
