@@ -20,11 +20,11 @@ const IDLE_EXIT_MS = 2000;
 /** A header sends its request at once; a connection that has not within this is not a header. */
 const REQUEST_WAIT_MS = 2000;
 /**
- * The headers of a cycle reach the server over a few hundred milliseconds (they look for it every
- * 50 ms): their checks' requests and commands for the peer wait for one another a little longer than
- * under carpentry run, so a cycle takes a session or two, not one a check.
+ * The headers of a cycle reach the server over a few hundred milliseconds (they look for it at 50 ms,
+ * 100 ms, then every 200 ms): their checks' requests for the peer wait for one another a little longer
+ * than under carpentry run, so a cycle takes a few sessions, not one a check.
  */
-const PEER_BATCH_TIMING = { quietMs: 60, maxWaitMs: 300, sessionsAtOnce: 1 };
+const PEER_BATCH_TIMING = { quietMs: 60, maxWaitMs: 300, sessionsAtOnce: 3 };
 
 export interface CycleServerOptions {
   readonly dir: string;

@@ -12,7 +12,7 @@ import { PeerBatcher } from "../lib/facts/protocol.js";
 import { parseRange } from "../lib/runtime/thresholds.js";
 
 /** Checks started together ask within milliseconds of each other. */
-const PEER_BATCH_TIMING = { quietMs: 25, maxWaitMs: 100, sessionsAtOnce: 2 };
+const PEER_BATCH_TIMING = { quietMs: 25, maxWaitMs: 100, sessionsAtOnce: 3 };
 /**
  * All checks of a role at once: they spend most of their time waiting for the peer, and started
  * together their peer requests share one peer process (measured: 16 at once is twice as fast as 4).

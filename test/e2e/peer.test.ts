@@ -10,9 +10,12 @@ const DIR = "/etc/carpentry.monit";
 
 let pair: Pair;
 
-/** ssh connection masters (ControlPersist) outlive a check by design; anything else must not. */
+/**
+ * ssh connection masters (ControlPersist) outlive a check by design, and so does the cycle server for
+ * 2 s after its last answer (a check is served once the state directory exists); anything else must not.
+ */
 async function leftoverChildren(host: HostName): Promise<string[]> {
-  return (await pair.strayProcesses(host, { settleMs: 1500 })).filter((line) => !/\[mux\]/.test(line));
+  return (await pair.strayProcesses(host, { settleMs: 1500 })).filter((line) => !/\[mux\]| serve-cycle /.test(line));
 }
 
 async function closeSharedConnection(): Promise<void> {

@@ -5,3 +5,4 @@ import "../compare/tables/answer.js";
 import "./pf-states.js";
 import "../compare/files.js";
 import "./maintenance.js";
+import "./shell.js";

@@ -193,11 +193,14 @@ export interface FactsTransport {
   under?(scope: ProcessScope): FactsTransport;
 }
 
+/** One command's result as the "shell" op answers it. */
+const commandResultSchema = v.strictObject({ command: v.string(), stdout: v.string(), stderr: v.string(), exitCode: v.number() });
+
 /**
  * The peer's carpentry, asked through a transport: each request one `carpentry facts` process, or,
  * with a batcher, the requests of checks that ask together in one.
  */
-export class PeerFacts implements CommandTarget {
+export class PeerFacts {
   constructor(
     readonly transport: FactsTransport,
     private readonly carpentryPath: string,
@@ -221,9 +224,22 @@ export class PeerFacts implements CommandTarget {
     return { value, alongside: [] };
   }
 
-  /** Commands for the peer's shell: with a batcher, in one session with other checks' commands and requests. */
-  run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
-    return this.batcher ? this.batcher.run(this, commands) : this.transport.run(commands);
+  /**
+   * Commands for the peer's shell. With a batcher they go as a "shell" request among the other checks'
+   * requests: the peer's carpentry runs each check's commands in a shell of their own, side by side,
+   * so a slow command holds up its own check only. A peer too old for "shell" runs them in a session
+   * of their own.
+   */
+  async run(commands: readonly HostCommand[], deadlineMs: number): Promise<CommandResult[]> {
+    if (!this.batcher || commands.length === 0) return this.transport.run(commands);
+    let answer: unknown;
+    try {
+      answer = await this.batcher.ask(this, factsRequest("shell", { commands }, deadlineMs), undefined);
+    } catch (error) {
+      if (error instanceof HostError && /unknown op "shell"/.test(error.detail ?? "")) return this.transport.run(commands);
+      throw error;
+    }
+    return readPeerMessage(v.array(commandResultSchema), answer, this.transport.role, "shell");
   }
 
   /** One request, now, in one process of its own. */
@@ -340,13 +356,6 @@ interface Waiting {
   readonly reject: (error: unknown) => void;
 }
 
-interface WaitingRun {
-  readonly commands: readonly HostCommand[];
-  readonly signal: AbortSignal | undefined;
-  readonly resolve: (results: CommandResult[]) => void;
-  readonly reject: (error: unknown) => void;
-}
-
 /** A question from inside a batch: which request of it asks. */
 interface BatchQuestion {
   readonly request: number;
@@ -364,19 +373,10 @@ export interface BatchTiming {
   readonly sessionsAtOnce: number;
 }
 
-/** Where a batch's shell commands go: a host's shell, by what names it (PeerFacts is one: the peer's). */
-export interface CommandTarget {
-  readonly identity: string;
-  readonly transport: FactsTransport;
-}
-
 interface PendingBatch {
-  readonly target: CommandTarget;
-  /** Set when a facts request joins: the peer's carpentry, on the same host. */
-  peer: PeerFacts | undefined;
+  readonly peer: PeerFacts;
   readonly startedAt: number;
   readonly facts: Waiting[];
-  readonly runs: WaitingRun[];
   timer: NodeJS.Timeout | undefined;
   /** Its wait is over; it goes as soon as a session is free. */
   due: boolean;
@@ -403,24 +403,15 @@ export class PeerBatcher {
   constructor(private readonly timing: BatchTiming) {}
 
   ask(peer: PeerFacts, request: FactsRequest, answer: ((question: unknown) => Promise<unknown>) | undefined): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const batch = this.join(peer);
-      batch.peer = peer;
-      batch.facts.push({ request, answer, signal: peer.transport.signal, resolve, reject });
-    });
+    return new Promise((resolve, reject) => this.join(peer).facts.push({ request, answer, signal: peer.transport.signal, resolve, reject }));
   }
 
-  run(target: CommandTarget, commands: readonly HostCommand[]): Promise<CommandResult[]> {
-    if (commands.length === 0) return Promise.resolve([]);
-    return new Promise((resolve, reject) => this.join(target).runs.push({ commands, signal: target.transport.signal, resolve, reject }));
-  }
-
-  private join(target: CommandTarget): PendingBatch {
-    const key = target.identity;
+  private join(peer: PeerFacts): PendingBatch {
+    const key = peer.identity;
     const line = this.lines.get(key) ?? { pending: undefined, sessions: 0 };
     this.lines.set(key, line);
     const now = Date.now();
-    const batch = (line.pending ??= { target, peer: undefined, startedAt: now, facts: [], runs: [], timer: undefined, due: false });
+    const batch = (line.pending ??= { peer, startedAt: now, facts: [], timer: undefined, due: false });
     if (batch.due) return batch;
     clearTimeout(batch.timer);
     const waitMs = Math.max(0, Math.min(this.timing.quietMs, batch.startedAt + this.timing.maxWaitMs - now));
@@ -438,7 +429,7 @@ export class PeerBatcher {
     line.sessions++;
     sendBatch(batch)
       .catch((error: unknown) => {
-        for (const waiting of [...batch.facts, ...batch.runs]) waiting.reject(error);
+        for (const waiting of batch.facts) waiting.reject(error);
       })
       .finally(() => {
         line.sessions--;
@@ -451,10 +442,11 @@ export class PeerBatcher {
  * The way to the peer for a batch of several askers: its processes live until the last of the
  * askers' deadlines, not the first's (an asker that finishes early ends its own processes).
  */
-function sharedTransport(target: CommandTarget, askers: readonly (AbortSignal | undefined)[]): FactsTransport {
-  const { transport } = target;
+function sharedTransport(peer: PeerFacts, askers: readonly (AbortSignal | undefined)[]): FactsTransport {
+  const { transport } = peer;
   const signals = askers.filter((signal): signal is AbortSignal => signal !== undefined);
-  if (askers.length < 2 || signals.length < askers.length || !transport.under) return transport;
+  // Even for one asker: its scope then names what it waits for as its own session would, not the batch's.
+  if (signals.length < askers.length || !transport.under) return transport;
   const lastDeadline = new AbortController();
   let left = signals.length;
   const oneEnded = (): void => {
@@ -468,49 +460,16 @@ function sharedTransport(target: CommandTarget, askers: readonly (AbortSignal | 
 }
 
 async function sendBatch(pending: PendingBatch): Promise<void> {
-  const { facts, runs } = pending;
-  const transport = sharedTransport(pending.target, [...facts.map((w) => w.signal), ...runs.map((w) => w.signal)]);
-  const commands = runs.flatMap((run) => run.commands);
-  if (!pending.peer) {
-    await sendRuns(runs, () => transport.run(commands));
-    return;
-  }
-  const peer = pending.peer.via(transport);
-  // A conversation carries one command alone: its questions are lines of its output.
-  if (facts.length === 0 || commands.length === 0 || facts.some((w) => w.answer)) {
-    await Promise.all([sendFacts(peer, facts), sendRuns(runs, () => peer.transport.run(commands))]);
-    return;
-  }
-  // One session: every check's commands, then one carpentry facts for every request.
-  const request = batchOf(facts);
-  let factsResult: CommandResult | undefined;
-  const ran = await sendRuns(runs, async () => {
-    const results = await peer.transport.run([...commands, peer.command(request)]);
-    factsResult = results[commands.length];
-    return results.slice(0, commands.length);
-  });
-  if (factsResult) await readFacts(peer, facts, factsResult);
-  else for (const w of facts) w.reject(ran.error ?? new HostError(`no answer from ${peer.transport.label}`));
-}
-
-/** Each run's share of the results of one session that ran them all; what failed the session, if it did. */
-async function sendRuns(runs: readonly WaitingRun[], runAll: () => Promise<CommandResult[]>): Promise<{ readonly error?: unknown }> {
-  if (runs.length === 0) return {};
-  let results: CommandResult[];
-  try {
-    results = await runAll();
-  } catch (error) {
-    for (const run of runs) run.reject(error);
-    return { error };
-  }
-  let at = 0;
-  for (const run of runs) {
-    const mine = results.slice(at, at + run.commands.length);
-    at += run.commands.length;
-    if (mine.length === run.commands.length) run.resolve(mine);
-    else run.reject(new HostError("no result for every command of the session"));
-  }
-  return {};
+  const { facts } = pending;
+  await sendFacts(
+    pending.peer.via(
+      sharedTransport(
+        pending.peer,
+        facts.map((w) => w.signal),
+      ),
+    ),
+    facts,
+  );
 }
 
 /** The requests as one: the batch op, or the one request itself. */

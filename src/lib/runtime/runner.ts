@@ -50,7 +50,7 @@ export function errorResult(error: unknown): Result {
 function createContext(config: Config, invocation: Invocation, scope: ProcessScope, deadline: Deadline): CheckContext {
   const role = config.role;
   const peerRole = otherRole(role);
-  const local = new LocalHost(role, scope, deadline, invocation.batcher);
+  const local = new LocalHost(role, scope, deadline);
   const multiplexing =
     config.peer.control_persist > 0 ? { controlDir: config.peer.control_dir ?? defaultControlDir(), persistSeconds: config.peer.control_persist, maxSessions: config.peer.max_sessions } : undefined;
   const peer = new SshHost({ role: peerRole, peer: config.peer, scope, deadline, multiplexing, batcher: invocation.batcher });

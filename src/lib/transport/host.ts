@@ -4,7 +4,7 @@
 import type { PeerConfig, Role } from "../runtime/config.js";
 import type { Deadline } from "../runtime/deadline.js";
 import { asError, HostError } from "../runtime/errors.js";
-import { answerHere, factsRequest, PeerFacts, type CommandTarget, type FactsAnswer, type PeerBatcher, type FactsOptions, type FactsTransport } from "../facts/protocol.js";
+import { answerHere, factsRequest, PeerFacts, type FactsAnswer, type PeerBatcher, type FactsOptions, type FactsTransport } from "../facts/protocol.js";
 import type { ConversationInput, ProcessOutcome, ProcessScope } from "./process.js";
 import { buildBatchScript, QUESTION_PREFIX, renderCommand, type BatchScript, splitBatchOutput, truncateCommand, type CommandResult, type HostCommand } from "./shell.js";
 import { acquireMasterSlot, acquireSessionSlot, controlPath, describeSshFailure, ensureControlDir, isHandshakeDrop, sshArgs, sshDestination, type Multiplexing } from "./ssh.js";
@@ -91,50 +91,33 @@ class Conversation {
   }
 }
 
+/** Runs the commands in order in one /bin/sh on this host, within the scope's deadline. */
+export async function runInShell(scope: ProcessScope, commands: readonly HostCommand[]): Promise<CommandResult[]> {
+  if (commands.length === 0) return [];
+  const batch = buildBatchScript(commands);
+  const outcome = await scope.run("/bin/sh", ["-c", batch.script], { description: describeBatch(commands), input: batch.input });
+  if (outcome.signal) throw new HostError(`local commands killed by ${outcome.signal}`, describeBatch(commands));
+  return splitBatchOutput(batch, commands, outcome.stdout, outcome.stderr);
+}
+
 /** The gateway we run on. Commands go through /bin/sh, as on the peer, so both see the same shell rules. */
 export class LocalHost implements Host {
   readonly label: string;
-  private readonly shell: CommandTarget;
 
   constructor(
     readonly role: Role,
     private readonly scope: ProcessScope,
     private readonly deadline: Deadline,
-    /** Checks run together put their commands for this host in one shell (carpentry run, the cycle server). */
-    private readonly batcher?: PeerBatcher,
   ) {
     this.label = `${role} (this host)`;
-    this.shell = { identity: `${this.label}\0/bin/sh`, transport: this.transport() };
-  }
-
-  /** How the batcher reaches this host's shell: a shell each, in this check's scope. */
-  private transport(): FactsTransport {
-    return {
-      role: this.role,
-      label: this.label,
-      signal: this.deadline.signal,
-      run: (commands) => this.runNow(commands),
-      converse: (command, firstLine, answer) => this.converse(command, firstLine, answer),
-      under: (scope) => new LocalHost(this.role, scope, this.deadline).transport(),
-    };
   }
 
   facts(op: string, args: unknown, options: FactsOptions = {}): Promise<FactsAnswer> {
     return answerHere(this.role, factsRequest(op, args, this.deadline.peerBudgetMs()), this.deadline.signal, options, (commands) => this.run(commands));
   }
 
-  /** In a shell of its own, or with a batcher, in one with other checks' commands, named in this check's scope as its own shell would be. */
   run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
-    if (!this.batcher || commands.length === 0) return this.runNow(commands);
-    return this.scope.waitFor(describeBatch(commands), this.batcher.run(this.shell, commands));
-  }
-
-  private async runNow(commands: readonly HostCommand[]): Promise<CommandResult[]> {
-    if (commands.length === 0) return [];
-    const batch = buildBatchScript(commands);
-    const outcome = await this.scope.run("/bin/sh", ["-c", batch.script], { description: describeBatch(commands), input: batch.input });
-    if (outcome.signal) throw new HostError(`local commands killed by ${outcome.signal}`, describeBatch(commands));
-    return splitBatchOutput(batch, commands, outcome.stdout, outcome.stderr);
+    return runInShell(this.scope, commands);
   }
 
   async converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult> {
@@ -188,7 +171,9 @@ export class SshHost implements Host {
 
   /** In one session of its own, or with a batcher, in one with other checks' commands and requests. */
   run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
-    return this.shared(commands, this.peerFacts.run(commands));
+    // The peer's shell gets until a little after this check's own deadline: a command that hangs
+    // there is given up here first, in the words a session of its own would have got.
+    return this.shared(commands, this.peerFacts.run(commands, this.options.deadline.remainingMs() + 1000));
   }
 
   /** Work that may ride in a session of other checks' is named in this check's scope as its own session would be, for a time-out's message. */

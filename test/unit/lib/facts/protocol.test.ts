@@ -1,10 +1,14 @@
 // The facts exchange: versioning, and several checks' peer requests merged into one peer process.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HostError } from "../../../../src/lib/runtime/errors.js";
 import { answerFacts, factsRequest, PeerBatcher, PeerFacts, PROTOCOL, registerFacts, type FactsTransport, type TaggedReply } from "../../../../src/lib/facts/protocol.js";
 import type { Host } from "../../../../src/lib/transport/host.js";
 import type { CommandResult, HostCommand } from "../../../../src/lib/transport/shell.js";
 import { hostOver } from "../../../support/facts-peer.js";
+import "../../../../src/lib/facts/shell.js";
 import { readFilesOn } from "../../../../src/lib/facts/files.js";
 registerFacts("echo", async (args) => args);
 registerFacts("fail", async () => {
@@ -123,6 +127,7 @@ describe("facts", () => {
       constructor(
         readonly label = "secondary (test)",
         private readonly garbleBatch = false,
+        private readonly knowsShell = true,
       ) {}
       async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
         this.sessions.push(commands.map((command) => (command.argv?.[1] === "facts" ? `facts ${(JSON.parse(command.input ?? "{}") as { op: string }).op}` : (command.argv ?? []).join(" "))));
@@ -130,7 +135,12 @@ describe("facts", () => {
           commands.map(async (command) => {
             if (command.argv?.[1] !== "facts") return { command: "", stdout: `ran ${(command.argv ?? []).join(" ")}`, stderr: "", exitCode: 0 };
             const request = JSON.parse(command.input ?? "null") as { op?: string };
-            const stdout = this.garbleBatch && request.op === "batch" ? "garbage from a broken peer" : JSON.stringify(await answerFacts(request));
+            const older = (r: unknown): unknown => {
+              const { requests } = (r as { args?: { requests?: { op: string }[] } }).args ?? {};
+              return !this.knowsShell && requests?.some((q) => q.op === "shell") ? { ...(r as object), args: { requests: requests.map((q) => (q.op === "shell" ? { op: "nosuchop" } : q)) } } : r;
+            };
+            const answered = JSON.stringify(await answerFacts(older(request))).replace(/unknown op \\"nosuchop\\"/g, 'unknown op \\"shell\\"');
+            const stdout = this.garbleBatch && request.op === "batch" ? "garbage from a broken peer" : answered;
             return { command: "carpentry facts", stdout, stderr: "", exitCode: 0 };
           }),
         );
@@ -142,21 +152,55 @@ describe("facts", () => {
     const CARPENTRY = "/etc/carpentry.monit/carpentry";
     const request = (op: string, args: unknown) => factsRequest(op, args, 5000);
 
-    it("merges their requests and shell commands for one peer into one session", async () => {
+    it("merges their requests and shell commands for one peer into one session, each check's commands in a shell of their own", async () => {
       const transport = new ShellPeer();
       const batcher = new PeerBatcher({ quietMs: 20, maxWaitMs: 100, sessionsAtOnce: 2 });
       const [carp, drift, sysctl] = [1, 2, 3].map(() => new PeerFacts(transport, CARPENTRY, batcher));
       if (!carp || !drift || !sysctl) throw new Error("three checks");
-      const [carpRan, driftAnswer, sysctlRan, sysctlAnswer] = await Promise.all([
-        carp.run([{ argv: ["/sbin/ifconfig", "carp"] }]),
-        drift.ask(request("echo", "drift"), {}),
-        sysctl.run([{ argv: ["/sbin/sysctl", "-n", "a"] }, { argv: ["/sbin/sysctl", "-n", "b"] }]),
-        sysctl.ask(request("echo", "sysctl"), {}),
+      // Side by side: each check's first command waits for the other's mark, so one after the
+      // other they could not both see it.
+      const dir = mkdtempSync(join(tmpdir(), "carpentry-shell-"));
+      const meet = (mine: string, theirs: string): HostCommand => ({
+        argv: ["/bin/sh", "-c", `touch "$1/${mine}"; i=0; while [ ! -e "$1/${theirs}" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done; [ -e "$1/${theirs}" ] && echo met`, "sh", dir],
+      });
+      try {
+        const [carpRan, driftAnswer, sysctlRan, sysctlAnswer] = await Promise.all([
+          carp.run([meet("carp", "sysctl"), { argv: ["echo", "carp"] }], 10_000),
+          drift.ask(request("echo", "drift"), {}),
+          sysctl.run(
+            [
+              meet("sysctl", "carp"),
+              { argv: ["echo", "a"] },
+              {
+                pipeline: [
+                  ["echo", "b"],
+                  ["tr", "b", "B"],
+                ],
+              },
+            ],
+            10_000,
+          ),
+          sysctl.ask(request("echo", "sysctl"), {}),
+        ]);
+        expect(transport.sessions).toEqual([["facts batch"]]);
+        expect(carpRan.map((r) => r.stdout)).toEqual(["met\n", "carp\n"]);
+        expect(sysctlRan.map((r) => r.stdout)).toEqual(["met\n", "a\n", "B\n"]);
+        expect([driftAnswer.value, sysctlAnswer.value]).toEqual(["drift", "sysctl"]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("runs the commands in a session of their own when the peer is too old for the shell op", async () => {
+      const transport = new ShellPeer("secondary (test)", false, false);
+      const batcher = new PeerBatcher({ quietMs: 20, maxWaitMs: 100, sessionsAtOnce: 2 });
+      const [ran, answer] = await Promise.all([
+        new PeerFacts(transport, CARPENTRY, batcher).run([{ argv: ["/sbin/ifconfig", "carp"] }], 5000),
+        new PeerFacts(transport, CARPENTRY, batcher).ask(request("echo", 1), {}),
       ]);
-      expect(transport.sessions).toEqual([["/sbin/ifconfig carp", "/sbin/sysctl -n a", "/sbin/sysctl -n b", "facts batch"]]);
-      expect(carpRan.map((r) => r.stdout)).toEqual(["ran /sbin/ifconfig carp"]);
-      expect(sysctlRan.map((r) => r.stdout)).toEqual(["ran /sbin/sysctl -n a", "ran /sbin/sysctl -n b"]);
-      expect([driftAnswer.value, sysctlAnswer.value]).toEqual(["drift", "sysctl"]);
+      expect(ran.map((r) => r.stdout)).toEqual(["ran /sbin/ifconfig carp"]);
+      expect(answer.value).toBe(1);
+      expect(transport.sessions).toEqual([["facts batch"], ["/sbin/ifconfig carp"]]);
     });
 
     it("never sends one peer's request along to another peer", async () => {
@@ -190,11 +234,11 @@ describe("facts", () => {
       const batcher = new PeerBatcher({ quietMs: 5, maxWaitMs: 10, sessionsAtOnce: 1 });
       const asks: Promise<unknown>[] = [];
       for (let i = 0; i < 8; i++) {
-        asks.push(new PeerFacts(slow, CARPENTRY, batcher).run([{ argv: ["/bin/echo", String(i)] }]));
+        asks.push(new PeerFacts(slow, CARPENTRY, batcher).run([{ argv: ["echo", String(i)] }], 5000));
         await new Promise((resolve) => setTimeout(resolve, 15));
       }
       const results = (await Promise.all(asks)) as CommandResult[][];
-      expect(results.map((r) => r[0]?.stdout)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => `ran /bin/echo ${i}`));
+      expect(results.map((r) => r[0]?.stdout)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => `${i}\n`));
       expect(most).toBe(1);
       expect(slow.sessions.length).toBeLessThan(8);
     });
