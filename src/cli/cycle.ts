@@ -24,7 +24,7 @@ const REQUEST_WAIT_MS = 2000;
  * 100 ms, then every 200 ms): their checks' requests for the peer wait for one another a little longer
  * than under carpentry run, so a cycle takes a few sessions, not one a check.
  */
-const PEER_BATCH_TIMING = { quietMs: 60, maxWaitMs: 300, sessionsAtOnce: 3 };
+const PEER_BATCH_TIMING = { quietMs: 60, maxWaitMs: 300, sessionsAtOnce: 2 };
 
 export interface CycleServerOptions {
   readonly dir: string;
