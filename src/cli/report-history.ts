@@ -70,8 +70,8 @@ const URGENCY: Readonly<Record<Exclude<Status, "OK">, number>> = { CRITICAL: 0, 
 
 const dateOf = (line: HistoryLine): Date => new Date(line.t * 1000);
 
-function series(lines: readonly HistoryLine[], check: string, label: string, since: number, starts: readonly number[], bucketMs: number): Series | undefined {
-  const points = lines.filter((line) => line.c === check && line.t * 1000 >= since && line.p?.[label] !== undefined).map((line) => ({ at: line.t * 1000, value: line.p?.[label] ?? 0 }));
+function series(lines: readonly HistoryLine[], check: string, label: string, recent: (line: HistoryLine) => boolean, starts: readonly number[], bucketMs: number): Series | undefined {
+  const points = lines.filter((line) => line.c === check && recent(line) && line.p?.[label] !== undefined).map((line) => ({ at: line.t * 1000, value: line.p?.[label] ?? 0 }));
   const last = points[points.length - 1];
   if (last === undefined) return undefined;
   const buckets = starts.map((start) => {
@@ -82,7 +82,7 @@ function series(lines: readonly HistoryLine[], check: string, label: string, sin
   return { buckets, min: Math.min(...points.map((point) => point.value)), max: peak.value, maxAt: new Date(peak.at), current: last.value };
 }
 
-function carpTransitions(lines: readonly HistoryLine[], since: number): CarpTransition[] {
+function carpTransitions(lines: readonly HistoryLine[], recent: (line: HistoryLine) => boolean): CarpTransition[] {
   const transitions: CarpTransition[] = [];
   let previous: CarpCount | undefined;
   for (const line of lines) {
@@ -91,7 +91,7 @@ function carpTransitions(lines: readonly HistoryLine[], since: number): CarpTran
     // A run that saw one host only (the peer unreachable) tells no transition.
     if (primary === undefined || secondary === undefined) continue;
     const now = { primary, secondary };
-    if (previous && (previous.primary !== primary || previous.secondary !== secondary) && line.t * 1000 >= since) {
+    if (previous && (previous.primary !== primary || previous.secondary !== secondary) && recent(line)) {
       const kind = secondary > previous.secondary && primary < previous.primary ? "failover" : primary > previous.primary && secondary < previous.secondary ? "failback" : "change";
       transitions.push({ at: dateOf(line), before: previous, after: now, kind });
     }
@@ -100,14 +100,14 @@ function carpTransitions(lines: readonly HistoryLine[], since: number): CarpTran
   return transitions;
 }
 
-function episodes(lines: readonly HistoryLine[], since: number, until: Date): Episode[] {
+function episodes(lines: readonly HistoryLine[], recent: (line: HistoryLine) => boolean, until: Date): Episode[] {
   const open = new Map<string, { worst: Exclude<Status, "OK">; start: number }>();
   const found: Episode[] = [];
   for (const line of lines) {
     if (line.c === REPORT_MARK || line.s === undefined) continue;
     const current = open.get(line.c);
     if (line.s === "OK") {
-      if (current && line.t * 1000 >= since) found.push({ check: line.c, worst: current.worst, start: new Date(current.start), end: dateOf(line), durationMs: line.t * 1000 - current.start });
+      if (current && recent(line)) found.push({ check: line.c, worst: current.worst, start: new Date(current.start), end: dateOf(line), durationMs: line.t * 1000 - current.start });
       open.delete(line.c);
     } else if (!current) {
       open.set(line.c, { worst: line.s, start: line.t * 1000 });
@@ -123,6 +123,9 @@ function episodes(lines: readonly HistoryLine[], since: number, until: Date): Ep
 export function lookBack(lines: readonly HistoryLine[], until: Date): LookBack {
   const marks = lines.filter((line) => line.c === REPORT_MARK && line.t * 1000 < until.getTime());
   const lastReport = marks[marks.length - 1];
+  // What came after the last report's mark in the file is new, whatever second it came in: the mark
+  // is written after the report's own readings, and times are whole seconds.
+  const after = new Set(lastReport ? lines.slice(lines.lastIndexOf(lastReport) + 1) : []);
   const oldest = lines[0];
   const fallback = Math.max(until.getTime() - DEFAULT_LOOKBACK_MS, oldest ? oldest.t * 1000 : until.getTime());
   const since = lastReport ? lastReport.t * 1000 : fallback;
@@ -131,20 +134,21 @@ export function lookBack(lines: readonly HistoryLine[], until: Date): LookBack {
   const first = Math.floor(since / bucketMs) * bucketMs;
   const starts: number[] = [];
   for (let start = first; start < until.getTime(); start += bucketMs) starts.push(start);
-  const mailQueue = series(lines, "mailq", "messages", since, starts, bucketMs);
-  const pfsyncPrimary = series(lines, "pfsync", "states_primary", since, starts, bucketMs);
-  const pfsyncSecondary = series(lines, "pfsync", "states_secondary", since, starts, bucketMs);
+  const recent = (line: HistoryLine): boolean => (lastReport ? after.has(line) : line.t * 1000 >= since);
+  const mailQueue = series(lines, "mailq", "messages", recent, starts, bucketMs);
+  const pfsyncPrimary = series(lines, "pfsync", "states_primary", recent, starts, bucketMs);
+  const pfsyncSecondary = series(lines, "pfsync", "states_secondary", recent, starts, bucketMs);
   return {
     since: new Date(since),
     until,
     fromLastReport: lastReport !== undefined,
-    readings: lines.filter((line) => line.t * 1000 >= since && line.c !== REPORT_MARK).length,
+    readings: lines.filter((line) => recent(line) && line.c !== REPORT_MARK).length,
     bucketStarts: starts.map((start) => new Date(start)),
     bucketMs,
-    carp: carpTransitions(lines, since),
+    carp: carpTransitions(lines, recent),
     ...(mailQueue ? { mailQueue } : {}),
     ...(pfsyncPrimary ? { pfsyncPrimary } : {}),
     ...(pfsyncSecondary ? { pfsyncSecondary } : {}),
-    episodes: episodes(lines, since, until),
+    episodes: episodes(lines, recent, until),
   };
 }

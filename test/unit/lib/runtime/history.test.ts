@@ -116,6 +116,21 @@ describe("lookBack", () => {
     expect(back.mailQueue?.buckets.slice(0, 4)).toEqual([3, undefined, undefined, 80]);
   });
 
+  it("counts what came after the last report's mark, not what the report itself read in the same second", () => {
+    // The last report ran its checks (the failback among them) and wrote its mark in the same second.
+    const lines: HistoryLine[] = [
+      run(-1, "carp", "WARNING", { primary_masters: 0, secondary_masters: 1 }),
+      run(0, "carp", "OK", { primary_masters: 1, secondary_masters: 0 }),
+      { t: at(0), c: REPORT_MARK },
+      run(0, "mailq", "OK", { messages: 0 }),
+      run(1, "carp", "OK", { primary_masters: 1, secondary_masters: 0 }),
+    ];
+    const back = lookBack(lines, new Date(at(2) * 1000));
+    expect(back.carp).toEqual([]);
+    expect(back.episodes).toEqual([]);
+    expect(back.readings).toBe(2);
+  });
+
   it("looks back a day at most without an earlier report, and coarser buckets for a long gap", () => {
     const now = new Date(at(60 * 24 * 3) * 1000);
     const back = lookBack([run(0, "dns", "OK"), run(60 * 24 * 3 - 5, "dns", "OK")], now);
