@@ -24,6 +24,14 @@ export interface CycleFigures {
   /** Each check's (or script's) wall time in the cycle, median of the runs. */
   readonly perCheckMs: Readonly<Record<string, number>>;
   readonly exitCodes: Readonly<Record<string, number | null>>;
+  /** What the peak of the median run was made of: per program name, how many and their summed RSS. */
+  readonly peakMakeup: readonly PeakPart[];
+}
+
+export interface PeakPart {
+  readonly program: string;
+  readonly count: number;
+  readonly rssKb: number;
 }
 
 export interface CycleResults {
@@ -95,6 +103,17 @@ function isHarnessWrapper(pid: number): boolean {
   }
 }
 
+function programOf(pid: number): string {
+  try {
+    const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    if (comm !== "node") return comm;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    return `node ${argv.slice(1, 3).join(" ")}`;
+  } catch {
+    return "?";
+  }
+}
+
 function rssKb(pid: number): number {
   try {
     return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
@@ -115,6 +134,7 @@ interface OneCycle {
   wallMs: number;
   cpuMs: number;
   peakRssKb: number;
+  peakMakeup: PeakPart[];
   connections: number;
   runs: Map<string, RunResult>;
 }
@@ -127,12 +147,28 @@ async function oneCycle(pair: Pair, lab: ScenarioLab, programs: readonly { name:
   const cpuBefore = cpuOf("self", true) + cpuOf(init, true);
   const connectionsBefore = await connections(pair);
   let peak = 0;
+  let peakMakeup: PeakPart[] = [];
   let done = false;
   const sampling = (async () => {
     while (!done) {
       let sum = 0;
-      for (const pid of pidsIn(netns)) if (!idle.has(pid) && !isHarnessWrapper(pid)) sum += rssKb(pid);
-      peak = Math.max(peak, sum);
+      const sample: { pid: number; kb: number }[] = [];
+      for (const pid of pidsIn(netns)) {
+        if (idle.has(pid) || isHarnessWrapper(pid)) continue;
+        const kb = rssKb(pid);
+        sum += kb;
+        sample.push({ pid, kb });
+      }
+      if (sum > peak) {
+        peak = sum;
+        const parts = new Map<string, PeakPart>();
+        for (const { pid, kb } of sample) {
+          const program = programOf(pid);
+          const part = parts.get(program) ?? { program, count: 0, rssKb: 0 };
+          parts.set(program, { program, count: part.count + 1, rssKb: part.rssKb + kb });
+        }
+        peakMakeup = [...parts.values()].sort((a, b) => b.rssKb - a.rssKb);
+      }
       await sleep(5);
     }
   })();
@@ -147,7 +183,7 @@ async function oneCycle(pair: Pair, lab: ScenarioLab, programs: readonly { name:
   await lab.closeSharedConnections();
   await sleep(100);
   const cpuMs = cpuOf("self", true) + cpuOf(init, true) - cpuBefore;
-  return { wallMs, cpuMs, peakRssKb: peak, connections: (await connections(pair)) - connectionsBefore, runs: new Map(runs) };
+  return { wallMs, cpuMs, peakRssKb: peak, peakMakeup, connections: (await connections(pair)) - connectionsBefore, runs: new Map(runs) };
 }
 
 export async function cycleSection(pair: Pair, lab: ScenarioLab, runs: number, log: (line: string) => void): Promise<CycleResults> {
@@ -182,14 +218,17 @@ export async function cycleSection(pair: Pair, lab: ScenarioLab, runs: number, l
   for (const variant of variants) {
     const cycles = measured.get(variant.design) ?? [];
     const names = variant.programs.map((p) => p.name);
+    const peaks = spread(cycles.map((c) => c.peakRssKb));
+    const medianCycle = cycles.find((c) => c.peakRssKb === peaks.median) ?? [...cycles].sort((a, b) => a.peakRssKb - b.peakRssKb)[Math.floor(cycles.length / 2)];
     designs.push({
       design: variant.design,
       wallMs: spread(cycles.map((c) => c.wallMs)),
       cpuMs: spread(cycles.map((c) => c.cpuMs)),
-      peakRssKb: spread(cycles.map((c) => c.peakRssKb)),
+      peakRssKb: peaks,
       connections: spread(cycles.map((c) => c.connections)),
       perCheckMs: Object.fromEntries(names.map((name) => [name, spread(cycles.map((c) => c.runs.get(name)?.durationMs ?? 0)).median])),
       exitCodes: Object.fromEntries(names.map((name) => [name, cycles.at(-1)?.runs.get(name)?.code ?? null])),
+      peakMakeup: medianCycle?.peakMakeup ?? [],
     });
   }
   return { checks: checks.map((c) => c.name), aloneMs, designs };

@@ -496,6 +496,11 @@ export function printTable(results: Results): string {
         c.designs.map((d) => [d.design, formatMs(d.wallMs.median), formatMs(d.cpuMs.median), `+${(d.peakRssKb.median / 1024).toFixed(0)} MB`, String(d.connections.median)]),
       ),
     );
+    out.push("\nWhat the peak was made of (the run with the median peak; programs by name, how many, their summed RSS):\n\n");
+    for (const d of c.designs) {
+      const parts = (d.peakMakeup ?? []).map((p) => `${p.program} ${p.count}x ${(p.rssKb / 1024).toFixed(1)} MB`).join(", ");
+      out.push(`- ${d.design}: ${parts || "not recorded"}\n`);
+    }
     const served = c.designs.find((d) => d.design.includes("served"));
     const alone = c.designs.find((d) => d.design.includes("each check alone"));
     out.push("\nEach check's wall time by itself (nothing else running, ssh master up), and in the cycle alone (one node each) and served:\n\n");
