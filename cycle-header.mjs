@@ -12,6 +12,13 @@
 // nc -w: the -t deadline (the server keeps it, as the check alone does) plus one second, plus one more
 // for a fractional -t, after which it prints UNKNOWN.
 //
+// Where there is mkfifo(1) and the server's watchdog is up, the header uses no nc at all: it leaves
+// its request as a file, signals the server, and reads the answer from a FIFO of its own with the
+// shell's own `read`. A waiting check is then one shell, not a shell and an nc, which is most of a
+// cycle's memory when monit starts twenty checks at once. The shell's read has no timeout, so the
+// deadline is kept by the watchdog: one shell a server, started with it, which writes "late" into
+// the FIFO of a header whose time is up, and "gone" into those of its server's headers when it dies.
+//
 // Every line starts with `":" //;`: to sh the command `:`, to JavaScript a string and a comment.
 // Names start with cy_ so they do not meet the header's others.
 
@@ -21,7 +28,59 @@ export function cycleHeaderLines(check, build) {
   const name = check.replace(/^check_/, "");
   const lines = [
     "carpentry_cycle_late() {",
+    "  carpentry_cycle_done",
     '  echo "UNKNOWN: timed out after ${cy_t}s waiting for the cycle server (/var/db/carpentry/cycle)"; exit 3',
+    "}",
+    // The answer FIFO's end: the watchdog removes the files it is told are done (rm is a command).
+    "carpentry_cycle_done() {",
+    '  [ -n "$cy_f" ] || return 0',
+    '  exec 3<&- 4<&-; carpentry_cycle_say "done$cy_nl" >"$cy_d/w.$$"; cy_f=',
+    "}",
+    // The watchdog: one shell a server, started beside it, which keeps the deadlines of the headers
+    // that wait on their FIFOs for that server, in case it hangs or dies. A header's w.PID says how
+    // many seconds it has left and which server took it; the first time the watchdog sees it, it
+    // writes the moment in its own clock, one second later for SECONDS' whole seconds. At that moment
+    // it writes a late line into the header's FIFO (opened read-write, which never blocks); when its
+    // server is gone, a gone line at once. It ends once its server is gone and nobody waits for it.
+    "carpentry_cycle_watch() {",
+    "  while :; do",
+    '    cy_g=; cy_z=; kill -0 "$1" 2>/dev/null || cy_z=gone; cy_k=$cy_z',
+    '    for cy_x in "$cy_d"/w.*; do',
+    '      [ -f "$cy_x" ] || continue',
+    '      cy_a=; cy_b=; cy_c=; cy_p=$cy_d/a.${cy_x##*.}; cy_r=$cy_d/r.${cy_x##*.}; read -r cy_a cy_b cy_c <"$cy_x" 2>/dev/null',
+    '      if [ "$cy_a" = left ] || [ "$cy_a" = at ]; then [ "$cy_c" = "$1" ] || continue; cy_k=; fi',
+    '      if [ "$cy_a" = left ] && [ -z "$cy_z" ]; then carpentry_cycle_say "at $((SECONDS + cy_b + 1)) $1$cy_nl" >"$cy_x"',
+    '      elif [ "$cy_a" = left ] || [ "$cy_a" = at ]; then',
+    '        [ -z "$cy_z" ] && [ "$SECONDS" -lt "$cy_b" ] && continue',
+    '        [ -p "$cy_p" ] && carpentry_cycle_say "carpentry-cycle-${cy_z:-late}$cy_nl" 1<>"$cy_p"; cy_g="$cy_g $cy_x $cy_p $cy_r"',
+    '      else cy_g="$cy_g $cy_x $cy_p $cy_r"; fi',
+    "    done",
+    // The names are w., a. and r.DIGITS in the cycle directory: split on spaces on purpose.
+    '    [ -n "$cy_g" ] && rm -f $cy_g',
+    '    [ "$cy_k" = gone ] && return 0',
+    "    sleep 0.5",
+    "  done",
+    "}",
+    // The answer comes into the header's FIFO: "accepted" as soon as the server has it open, then
+    // "BUILD CODE LINES NEWLINE", the lines, the end line, read with the shell's own read. Once the
+    // server has it open the header lets go of its own writing end, so a server that dies is the end
+    // of the file (and the watchdog says "gone" besides). A late line from the watchdog is the deadline.
+    "carpentry_cycle_fifo() {",
+    "  cy_x=; IFS= read -r cy_x <&3",
+    `  case $cy_x in '${magic} accepted') exec 4<&-; cy_x=; IFS= read -r cy_x <&3;; esac`,
+    `  case $cy_x in carpentry-cycle-late) carpentry_cycle_late;; '${magic} alone '*) carpentry_cycle_done; return 0;; esac`,
+    // (A gone line, the watchdog's word that the server died, is no answer: the check runs alone. The
+    // watchdog's lines end an answer anywhere; the server never sends an output line that is one.)
+    `  case $cy_x in '${magic} '[0-3]' '[0-9]*' '[01]) ;; *) carpentry_cycle_done; [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] && return 0; carpentry_cycle_late;; esac`,
+    `  cy_x=\${cy_x#'${magic} '}; cy_c=\${cy_x%% *}; cy_x=\${cy_x#* }; cy_n=\${cy_x%% *}; cy_g=\${cy_x#* }; cy_o=`,
+    "  case $cy_n in *[!0-9]*) cy_n=-1;; esac",
+    '  while [ "$cy_n" -gt 0 ] && IFS= read -r cy_x <&3; do case $cy_x in carpentry-cycle-late|carpentry-cycle-gone) break;; esac; cy_o=$cy_o$cy_x$cy_nl; cy_n=$((cy_n - 1)); done',
+    '  [ "$cy_n" -eq 0 ] && cy_x= && IFS= read -r cy_x <&3',
+    "  carpentry_cycle_done",
+    '  if [ "$cy_x" = carpentry-cycle-end ]; then [ "$cy_g" = 1 ] || cy_o=${cy_o%"$cy_nl"}; carpentry_cycle_say "$cy_o"; exit "$cy_c"; fi',
+    '  [ "$cy_x" = carpentry-cycle-late ] && carpentry_cycle_late',
+    '  [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] && return 0',
+    "  carpentry_cycle_late",
     "}",
     "carpentry_cycle_ask() {",
     // The request is built with the shell's builtins and said with its own `print` where it has one
@@ -30,6 +89,24 @@ export function cycleHeaderLines(check, build) {
     // and the end line is what stands last, so losing the final newline loses nothing.
     `  cy_q='${magic}'"$cy_nl"'check ${name}'"$cy_nl"'cwd '"$PWD"; [ -n "\${CARPENTRY_CONFIG+set}" ] && cy_q=$cy_q$cy_nl"config $CARPENTRY_CONFIG"`,
     '  for cy_a; do cy_q=$cy_q$cy_nl"arg $cy_a"; done',
+    // With a watchdog up, the request goes as a file (r.PID) and a signal to the server (SIGURG, which
+    // every other process ignores), and the answer comes through a FIFO of the header's own, which it
+    // holds open read-write until then (so neither side's open blocks, and the name may go). It says
+    // it waits (w.PID) before it asks: a watchdog ends only after its server, and looks once more
+    // when it has, so a header its server may take is always watched.
+    "  cy_f=; cy_v=",
+    `  if [ -x /usr/bin/mkfifo ] && [ -n "\${SECONDS-}" ] && read -r cy_v <"$cy_d/${build}.watch" 2>/dev/null && kill -0 "$cy_v" 2>/dev/null && read -r cy_v <"$cy_l/pid" 2>/dev/null; then`,
+    '    cy_f=$cy_d/a.$$; [ -e "$cy_f" ] && rm -f "$cy_f"',
+    '    if /usr/bin/mkfifo -m 600 "$cy_f" 2>/dev/null; then',
+    '      exec 4<>"$cy_f" 3<"$cy_f"',
+    '      carpentry_cycle_say "left $((cy_w - (SECONDS - cy_0))) $cy_v$cy_nl" >"$cy_d/w.$$"',
+    '      carpentry_cycle_say "$cy_q$cy_nl"end"$cy_nl" >"$cy_d/r.$$"',
+    '      kill -s URG "$cy_v" 2>/dev/null && { carpentry_cycle_fifo; return 0; }',
+    '      rm -f "$cy_d/r.$$"',
+    "    fi",
+    "    carpentry_cycle_done",
+    "  fi",
+    '  [ -S "$cy_s" ] || return 1',
     `  cy_r=$(carpentry_cycle_say "$cy_q$cy_nl"end"$cy_nl" | /usr/bin/nc -N -U -w "$cy_w" "$cy_s" 2>/dev/null)`,
     `  case $cy_r in '${magic} accepted'*) ;; '${magic} alone '*) return 0;; *) [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] && return 1; carpentry_cycle_late;; esac`,
     `  cy_r=\${cy_r#'${magic} accepted'}; cy_r=\${cy_r#"$cy_nl"}`,
@@ -45,6 +122,8 @@ export function cycleHeaderLines(check, build) {
     '  cy_nl=${IFS#??}; [ "${#IFS}" -eq 3 ] && [ "${IFS%??}" = " " ] || return',
     "  cy_e=$cy_nl'carpentry-cycle-end'; cy_0=${SECONDS:-0}; cy_t=10; cy_p=",
     `  if [ "$(command -v print)" = print ]; then carpentry_cycle_say() { print -rn -- "$1"; }; else carpentry_cycle_say() { printf '%s' "$1"; }; fi`,
+    // The watchdog is this script again with --cycle-watch SERVER_PID: so ps tells it from a check.
+    '  case ${1-} in --cycle-watch) case ${2-} in ""|*[!0-9]*) exit 3;; esac; carpentry_cycle_watch "$2"; exit 0;; esac',
     '  case "$PWD/${CARPENTRY_CONFIG-}" in *"$cy_nl"*) return;; esac',
     "  for cy_a; do",
     '    [ "$cy_p" = t ] && cy_t=$cy_a; cy_p=',
@@ -64,11 +143,15 @@ export function cycleHeaderLines(check, build) {
     `      [ -x "$cy_c" ] && grep -qF '${build}' "$cy_c" 2>/dev/null || { rmdir "$cy_l"; return; }`,
     `      "$cy_c" serve-cycle '${build}' </dev/null >/dev/null 2>&1 &`,
     '      echo $! >"$cy_l/pid"',
+    `      if [ -x /usr/bin/mkfifo ] && [ -n "\${SECONDS-}" ]; then "$0" --cycle-watch "$!" </dev/null >/dev/null 2>&1 & echo $! >"$cy_d/${build}.watch"; fi`,
     "    else",
     '      cy_pid=; read cy_pid 2>/dev/null <"$cy_l/pid"',
     '      if [ -n "$cy_pid" ] && ! kill -0 "$cy_pid" 2>/dev/null; then rm -rf "$cy_l" 2>/dev/null; rm -f "$cy_s" 2>/dev/null; continue; fi',
     "    fi",
-    "    case $cy_i in 1) sleep 0.05;; 2) sleep 0.1;; *) sleep 0.2;; esac",
+    // A server on its way up (its pid written) with its watchdog: the request is left for it to find
+    // as it starts, rather than looked for again and again (ask turns to nc only once the socket is there).
+    '    if [ ! -S "$cy_s" ] && [ -f "$cy_l/pid" ]; then carpentry_cycle_ask "$@" && return; fi',
+    "    case $cy_i in 1) sleep 0.15;; *) sleep 0.2;; esac",
     "  done",
     '  [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] || carpentry_cycle_late',
     "}",

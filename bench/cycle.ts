@@ -103,6 +103,7 @@ function isHarnessWrapper(pid: number): boolean {
   }
 }
 
+/** A process's name; for node, with its script and first argument, which say which program it is. */
 function programOf(pid: number): string {
   try {
     const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
@@ -175,9 +176,10 @@ async function oneCycle(pair: Pair, lab: ScenarioLab, programs: readonly { name:
   const started = performance.now();
   const runs = await Promise.all(programs.map(async ({ name, argv }) => [name, await pair.run(host, argv, { env, timeoutMs: 60_000 })] as const));
   const wallMs = performance.now() - started;
-  // The detached processes (the cycle server, ssh's shared connection) count too: wait for the
-  // server to end, close the connection, then read what the host's init reaped.
-  for (let i = 0; i < 100 && pidsIn(netns).some((pid) => !idle.has(pid) && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("serve-cycle")); i++) await sleep(50);
+  // The detached processes (the cycle server and its watchdog, ssh's shared connection) count too:
+  // wait for all but ssh to end, close the connection, then read what the host's init reaped.
+  const detached = (): boolean => pidsIn(netns).some((pid) => !idle.has(pid) && !isHarnessWrapper(pid) && programOf(pid) !== "ssh" && programOf(pid) !== "?");
+  for (let i = 0; i < 100 && detached(); i++) await sleep(50);
   done = true;
   await sampling;
   await lab.closeSharedConnections();

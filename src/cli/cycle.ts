@@ -6,12 +6,26 @@
 // Each check runs exactly as its executable runs it alone (answerStandalone) and its header prints
 // what it would print and exits with its code. The first header of a cycle that finds no server
 // starts this one; it ends after a few seconds with nothing to do, so it never outlives the cycle.
-import { chmodSync, lstatSync, readFileSync, rmSync, unlinkSync } from "node:fs";
-import { createConnection, createServer, type Socket } from "node:net";
-import { isAbsolute } from "node:path";
+import { chmodSync, closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
+import { createConnection, createServer, Socket } from "node:net";
+import { basename, dirname, isAbsolute } from "node:path";
 import { findCheck } from "../checks/index.js";
 import { PeerBatcher } from "../lib/facts/protocol.js";
-import { acceptedLine, answerText, CYCLE_DIR, lockPath, parseCycleRequest, refusalLine, socketPath, type CycleRequest } from "../lib/runtime/cycle.js";
+import {
+  acceptedLine,
+  ANSWER_FIFO_NAME,
+  answerText,
+  CYCLE_DIR,
+  fifoAnswerText,
+  MAX_REQUEST_BYTES,
+  REQUEST_FILE_NAME,
+  REQUEST_SIGNAL,
+  lockPath,
+  parseCycleRequest,
+  refusalLine,
+  socketPath,
+  type CycleRequest,
+} from "../lib/runtime/cycle.js";
 import { answerStandalone } from "../lib/runtime/runner.js";
 import { BUILD } from "../lib/runtime/version.js";
 
@@ -66,6 +80,28 @@ function environmentOf(request: CycleRequest): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * The header's answer FIFO, opened for writing, or undefined when it is not one we may use (the
+ * header is gone, or the file is not its FIFO). Only a.PID in our own directory,
+ * a FIFO of ours not reached through a link; without blocking: a header that is gone (no reader) is
+ * ENXIO at once, never a server stuck in open.
+ */
+function openAnswerFifo(path: string, dir: string, uid: number): number | undefined {
+  if (dirname(path) !== dir || !ANSWER_FIFO_NAME.test(basename(path))) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  const stat = fstatSync(fd);
+  if (!stat.isFIFO() || stat.uid !== uid) {
+    closeSync(fd);
+    return undefined;
+  }
+  return fd;
+}
+
 /** Why this request must run alone, or undefined when it can be served here. */
 function mustRunAlone(request: CycleRequest, build: string): string | undefined {
   if (request.build !== build) return `server of build ${build}, check of build ${request.build}`;
@@ -95,6 +131,7 @@ function batchKey(request: CycleRequest): string {
 export class CycleServer {
   private readonly batchers = new Map<string, PeerBatcher>();
   private active = 0;
+  private closing = false;
   private idleTimer: NodeJS.Timeout | undefined;
   // The header shuts down its side once its request is sent (nc -N): the answer still goes back.
   private readonly server = createServer({ allowHalfOpen: true }, (socket) => this.take(socket));
@@ -136,12 +173,84 @@ export class CycleServer {
     }
   }
 
+  /**
+   * The requests the headers left as files (REQUEST_FILE_NAME), each answered through its header's
+   * FIFO. Called on the headers' signal; a file not yet whole is left for the next signal (its own
+   * header signals once it has written it). Only regular files of ours, bounded in size.
+   */
+  scanRequests(): void {
+    if (this.closing) return;
+    const uid = process.geteuid?.() ?? 0;
+    let names: string[];
+    try {
+      names = readdirSync(this.options.dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const pid = REQUEST_FILE_NAME.exec(name)?.[1];
+      if (!pid) continue;
+      const path = `${this.options.dir}/${name}`;
+      let text: string;
+      try {
+        const stat = lstatSync(path);
+        if (!stat.isFile() || stat.uid !== uid || stat.size > MAX_REQUEST_BYTES) {
+          rmSync(path, { force: true });
+          continue;
+        }
+        text = readFileSync(path, "utf8");
+      } catch {
+        continue;
+      }
+      const request = parseCycleRequest(text);
+      if (request === "incomplete") continue;
+      rmSync(path, { force: true });
+      const fifo = openAnswerFifo(`${this.options.dir}/a.${pid}`, this.options.dir, uid);
+      // No FIFO with its header reading it: the header is gone, and so is the question.
+      if (fifo === undefined) continue;
+      this.dispatch(request, this.answerStream(fifo), true);
+    }
+  }
+
+  /** A request, whichever way it came: refused at once, or accepted and answered the same way. */
+  private dispatch(request: CycleRequest | { readonly bad: string }, answerTo: Socket, throughFifo: boolean): void {
+    if ("bad" in request) {
+      answerTo.end(refusalLine(this.options.build, request.bad));
+      return;
+    }
+    const alone = mustRunAlone(request, this.options.build);
+    if (alone) {
+      // In the header's own build's words, so that even a header of another build runs alone at once.
+      answerTo.end(refusalLine(request.build, alone));
+      return;
+    }
+    // At once: over the socket the header then knows the check runs; through its FIFO, that it may
+    // let go of its own writing end.
+    answerTo.write(acceptedLine(this.options.build));
+    void this.answer(request, answerTo, throughFifo);
+  }
+
+  /** A header's FIFO as a stream: the check counts as active until its answer is written. */
+  private answerStream(fifo: number): Socket {
+    clearTimeout(this.idleTimer);
+    // A pipe's writes wait in the event loop, as stdout's do.
+    const stream = new Socket({ fd: fifo, readable: false, writable: true });
+    stream.on("error", () => stream.destroy());
+    this.active++;
+    stream.on("close", () => {
+      this.active--;
+      this.armIdleTimer();
+    });
+    return stream;
+  }
+
   private armIdleTimer(): void {
     clearTimeout(this.idleTimer);
     if (this.active === 0) this.idleTimer = setTimeout(() => this.close(), this.options.idleExitMs);
   }
 
   close(): void {
+    this.closing = true;
     clearTimeout(this.idleTimer);
     // New headers find no socket from now on; the ones already connected get their answers.
     try {
@@ -185,28 +294,28 @@ export class CycleServer {
       if (request === "incomplete") return;
       clearTimeout(giveUp);
       socket.off("data", onData);
-      if ("bad" in request) {
-        socket.end(refusalLine(this.options.build, request.bad));
-        return;
-      }
-      const alone = mustRunAlone(request, this.options.build);
-      if (alone) {
-        // In the header's own build's words, so that even a header of another build runs alone at once.
-        socket.end(refusalLine(request.build, alone));
-        return;
-      }
-      void this.serve(socket, request);
+      this.dispatch(request, socket, false);
     };
     socket.on("data", onData);
   }
 
-  private async serve(socket: Socket, request: CycleRequest): Promise<void> {
-    socket.write(acceptedLine(this.options.build));
+  private async answer(request: CycleRequest, answerTo: Socket, throughFifo: boolean): Promise<void> {
     const check = findCheck(request.check);
-    if (!check) return;
-    const env = environmentOf(request);
-    const answer = await answerStandalone(check, request.argv, env, this.batcherFor(batchKey(request)), true);
-    socket.end(answerText(this.options.build, answer.code, answer.text));
+    if (!check) {
+      answerTo.end();
+      return;
+    }
+    const answer = await answerStandalone(check, request.argv, environmentOf(request), this.batcherFor(batchKey(request)), true);
+    answerTo.end(throughFifo ? fifoAnswerText(this.options.build, answer.code, answer.text) : answerText(this.options.build, answer.code, answer.text));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -237,10 +346,20 @@ export async function runCycleServer(build: string | undefined): Promise<void> {
   // Started in the background by a check whose shell exits before the server does.
   process.on("SIGHUP", () => undefined);
   const server = new CycleServer({ dir, build, idleExitMs: IDLE_EXIT_MS });
+  // Requests left by headers that are gone are nobody's now (the pid may come again with another
+  // check): removed, so that none is answered into another header's FIFO.
+  for (const name of readdirSync(dir)) {
+    const pid = Number(REQUEST_FILE_NAME.exec(name)?.[1] ?? 0);
+    if (pid > 0 && !isAlive(pid)) rmSync(`${dir}/${name}`, { force: true });
+  }
+  process.on(REQUEST_SIGNAL, () => server.scanRequests());
   if (!(await server.listen())) {
     releaseLock(dir, build);
     process.exit(0);
   }
+  // The requests of the headers that did not wait for the socket: they were told of the server by
+  // the starter's pid file and wrote theirs while it started.
+  server.scanRequests();
   await server.closed;
   process.exit(0);
 }

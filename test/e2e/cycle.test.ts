@@ -2,7 +2,7 @@
 // starts a cycle, once each running alone (CARPENTRY_CYCLE=alone) and once served by one node process
 // through their sh headers. Served, each check gives the same exit code and output as alone, no check
 // starts a node of its own, and a server that dies or hangs mid-cycle changes nothing but time.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALL_CHECKS } from "../../src/checks/index.js";
 import { startPair, type Pair, type RunResult } from "../harness/pair.js";
@@ -173,6 +173,59 @@ describe("a monit cycle served by one node", () => {
     await noServerLeft();
     expect(readFileSync(cache).equals(Buffer.alloc(written.size, 7))).toBe(false);
   }, 180_000);
+
+  it("never holds a check past its -t when the server hangs after taking it: the watchdog's UNKNOWN, timed out", async () => {
+    await lab.enter("healthy");
+    await noServerLeft();
+    /** The header FIFOs the server holds open: the checks it took and has not answered. */
+    const fifosHeldBy = (pid: number): number => {
+      try {
+        return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+          try {
+            return /\/var\/db\/carpentry\/cycle\/a\.\d+$/.test(readlinkSync(`/proc/${pid}/fd/${fd}`));
+          } catch {
+            return false;
+          }
+        }).length;
+      } catch {
+        return 0;
+      }
+    };
+    let stopped: number | undefined;
+    let held = 0;
+    try {
+      const served = await cycle({}, ["-t", "2"], async (processes) => {
+        for (let i = 0; i < 400 && stopped === undefined; i++) {
+          const server = (await processes()).find((line) => line.includes("serve-cycle"));
+          if (server) {
+            const pid = Number(server.split(" ")[0]);
+            for (let j = 0; j < 200 && held < 3; j++) {
+              held = fifosHeldBy(pid);
+              await new Promise((resolve) => setTimeout(resolve, 5));
+            }
+            // Stuck as a server whose event loop hangs: it neither answers nor dies.
+            process.kill(pid, "SIGSTOP");
+            stopped = pid;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      });
+      expect(held).toBeGreaterThanOrEqual(3);
+      // The checks the server held when it stopped; the others it answered before, as it would alone.
+      const timedOut = [...served.runs].filter(([, run]) => run.stdout.startsWith("UNKNOWN: timed out after 2s waiting for the cycle server"));
+      expect(timedOut.length).toBeGreaterThanOrEqual(held);
+      for (const [exe, run] of timedOut) expect(run.code, exe).toBe(3);
+      // -t 2, the header's one second more, the watchdog's whole seconds and its look every 0.5 s.
+      for (const [exe, run] of served.runs) expect(run.durationMs, exe).toBeLessThan(7000);
+      expect(served.checkNodes).toEqual([]);
+    } finally {
+      if (stopped !== undefined) process.kill(stopped, "SIGKILL");
+    }
+    await noServerLeft();
+    // The watchdog ends with its server, and leaves no header's file behind.
+    for (let i = 0; i < 40 && readdirSync(pair.hostPath("primary", "/var/db/carpentry/cycle")).some((name) => /^[aw]\./.test(name)); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(readdirSync(pair.hostPath("primary", "/var/db/carpentry/cycle")).filter((name) => /^[aw]\./.test(name))).toEqual([]);
+  }, 120_000);
 
   it("never holds a check past its -t when the server hangs: UNKNOWN, timed out", async () => {
     await lab.enter("healthy");

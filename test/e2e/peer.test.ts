@@ -11,11 +11,12 @@ const DIR = "/etc/carpentry.monit";
 let pair: Pair;
 
 /**
- * ssh connection masters (ControlPersist) outlive a check by design, and so does the cycle server for
- * 2 s after its last answer (a check is served once the state directory exists); anything else must not.
+ * ssh connection masters (ControlPersist) outlive a check by design, and so do the cycle server for
+ * 2 s after its last answer (a check is served once the state directory exists) and its watchdog (the
+ * check's script with --cycle-watch, and its sleep); anything else must not.
  */
 async function leftoverChildren(host: HostName): Promise<string[]> {
-  return (await pair.strayProcesses(host, { settleMs: 1500 })).filter((line) => !/\[mux\]| serve-cycle /.test(line));
+  return (await pair.strayProcesses(host, { settleMs: 1500 })).filter((line) => !/\[mux\]| serve-cycle | --cycle-watch |^\d+ sleep 0\.5$/.test(line));
 }
 
 async function closeSharedConnection(): Promise<void> {

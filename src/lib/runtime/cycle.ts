@@ -4,12 +4,17 @@
 // directory, $CARPENTRY_CONFIG and each argument (the header serves no argument holding a newline);
 // the answer says "accepted" at once, then the exit code, the output as the check prints it alone,
 // and an end line, so a header can tell a whole answer from one cut short by a server that died.
+//
+// A header with a FIFO of its own instead leaves the same request as a file and signals the server,
+// which answers into the FIFO: no nc at all, and the header waits in its shell's own `read`. The
+// answer in the FIFO counts its lines, since the shell reads line by line and must know where the
+// output ends.
 
 /** Where the server listens and the lock its starter takes: in the suite's state directory, root's alone. */
 export const CYCLE_DIR = "/var/db/carpentry/cycle";
 const CYCLE_MAGIC = "carpentry-cycle";
 /** A request is a few hundred bytes; a peer that sends more is not a check's header. */
-const MAX_REQUEST_BYTES = 64 * 1024;
+export const MAX_REQUEST_BYTES = 64 * 1024;
 
 export interface CycleRequest {
   readonly build: string;
@@ -20,6 +25,17 @@ export interface CycleRequest {
   readonly config: string | undefined;
   readonly argv: readonly string[];
 }
+
+/** The header's answer FIFO is a.PID in the cycle directory: nothing else is opened for it. */
+export const ANSWER_FIFO_NAME = /^a\.[1-9][0-9]{0,9}$/;
+
+/**
+ * A header with a FIFO leaves its request as r.PID in the cycle directory and tells the server with
+ * SIGURG, which every process ignores unless it asks for it: a server's pid taken over by another
+ * process after a crash is then never hurt. No nc at all for such a check.
+ */
+export const REQUEST_FILE_NAME = /^r\.([1-9][0-9]{0,9})$/;
+export const REQUEST_SIGNAL = "SIGURG";
 
 export function socketPath(dir: string, build: string): string {
   return `${dir}/${build}.sock`;
@@ -74,6 +90,39 @@ export function formatCycleRequest(request: CycleRequest): string {
 /** Sent as soon as a request is taken: the header then knows the check runs, and waits for it. */
 export function acceptedLine(build: string): string {
   return `${CYCLE_MAGIC} ${build} accepted\n`;
+}
+
+/** What the header's watchdog writes into its FIFO: the deadline has come; the server is gone. */
+const WATCHDOG_LINES = [`${CYCLE_MAGIC}-late`, `${CYCLE_MAGIC}-gone`];
+
+/**
+ * The answer as it goes to the header's FIFO: a line with the exit code, the number of output lines
+ * and whether the output ends with a newline, then those lines, then the end line. The header reads
+ * exactly that many lines, so no output line is taken for the end.
+ */
+export function fifoAnswerText(build: string, code: number, output: string): string {
+  // The watchdog's words end an answer wherever they stand: an output line that is one of them (no
+  // check prints one) would be taken for them, so that check's header is told to run it alone.
+  if (output.split("\n").some((line) => WATCHDOG_LINES.includes(line))) return `${WATCHDOG_LINES[1]}\n`;
+  const endsWithNewline = output === "" || output.endsWith("\n");
+  const body = endsWithNewline ? output : `${output}\n`;
+  const lines = body === "" ? 0 : body.split("\n").length - 1;
+  return `${CYCLE_MAGIC} ${build} ${code} ${lines} ${endsWithNewline ? 1 : 0}\n${body}${CYCLE_MAGIC}-end\n`;
+}
+
+/** What a header makes of its FIFO's text: the same reading as its shell code, for the tests. */
+export function readFifoAnswer(build: string, text: string): CycleAnswer {
+  const lines = text.split("\n");
+  const head = new RegExp(`^${CYCLE_MAGIC} ${build.replace(/[^A-Za-z0-9]/g, "\\$&")} ([0-3]) ([0-9]+) ([01])$`).exec(lines[0] ?? "");
+  if (!head) return { kind: "cut" };
+  const count = Number(head[2]);
+  if (lines.slice(1, count + 2).some((line) => WATCHDOG_LINES.includes(line))) return { kind: "cut" };
+  if (lines.length < count + 2 || lines[count + 1] !== `${CYCLE_MAGIC}-end`) return { kind: "cut" };
+  const output = lines
+    .slice(1, count + 1)
+    .map((line) => `${line}\n`)
+    .join("");
+  return { kind: "answered", code: Number(head[1]), output: head[3] === "1" ? output : output.replace(/\n$/, "") };
 }
 
 /** The check's exit code and output, exactly as it prints them when it runs alone. */

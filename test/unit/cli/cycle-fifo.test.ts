@@ -1,0 +1,95 @@
+// The header's side of an answer through its FIFO, run as the header runs it: its own shell
+// functions, in mksh (the simulated gateways' /bin/sh), reading what the server writes there
+// (fifoAnswerText). The output must come out byte for byte as the check prints it alone.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { acceptedLine, fifoAnswerText, readFifoAnswer, refusalLine } from "../../../src/lib/runtime/cycle.js";
+
+const BUILD = "0123456789abcdef";
+let dir: string;
+// The build's own JavaScript (build.mjs makes the headers with it), which has no type declarations.
+const HEADER_MODULE = "../../../cycle-header.mjs";
+let cycleHeaderLines: (check: string, build: string) => string[];
+
+beforeAll(async () => {
+  ({ cycleHeaderLines } = (await import(HEADER_MODULE)) as { cycleHeaderLines: typeof cycleHeaderLines });
+  dir = mkdtempSync(join(tmpdir(), "carpentry-fifo-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The header's functions (not its call), then a FIFO set up as carpentry_cycle_ask sets it up, holding `text`. */
+function readAsHeader(text: string): { stdout: string; code: number | null } {
+  const functions = cycleHeaderLines("check_mailq", BUILD).slice(0, -1).join("\n");
+  const answer = join(dir, "answer");
+  writeFileSync(answer, text);
+  const script = [
+    functions,
+    `cy_d='${dir}'; cy_nl='`,
+    "'; cy_t=2; cy_w=3; cy_0=$SECONDS",
+    'carpentry_cycle_say() { print -rn -- "$1"; }',
+    'cy_f=$cy_d/a.$$; rm -f "$cy_f"; mkfifo -m 600 "$cy_f"; exec 4<>"$cy_f" 3<"$cy_f"',
+    // What the server writes, through the header's own writing end, which carpentry_cycle_fifo
+    // closes first: then the end of what was written is the end of the file, as when a server dies.
+    `cat '${answer}' >&4`,
+    "carpentry_cycle_fifo",
+    'echo "returned $?: run alone"',
+  ].join("\n");
+  // stdin open (/dev/null), as monit and a shell give it: with 0 closed, the FIFO's own open would take fd 0.
+  const run = spawnSync("mksh", ["-c", script], { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "pipe"] });
+  return { stdout: run.stdout, code: run.status };
+}
+
+describe("an answer through the header's FIFO", () => {
+  it("is the check's exact output and exit code, whatever its lines hold", () => {
+    const outputs = ["OK: fine\n", "CRITICAL: a\nb\n\n", "no newline", "", "\n", "  leading\\back\\slash\ttab \n", "carpentry-cycle-end\nmore\n"];
+    for (const [i, output] of outputs.entries()) {
+      expect(readAsHeader(fifoAnswerText(BUILD, i % 4, output)), JSON.stringify(output)).toEqual({ stdout: output, code: i % 4 });
+      // As the server writes it: "accepted" first, once it has the FIFO open.
+      expect(readAsHeader(acceptedLine(BUILD) + fifoAnswerText(BUILD, i % 4, output)), JSON.stringify(output)).toEqual({ stdout: output, code: i % 4 });
+    }
+  });
+
+  it("cut short by a server that died, or garbled, is no answer: the check runs alone while it has time", () => {
+    const whole = fifoAnswerText(BUILD, 2, "CRITICAL: a\nb\nc\n");
+    // The watchdog's word that the server is gone ends what the server wrote, wherever that stopped.
+    const gone = "carpentry-cycle-gone\n";
+    for (const text of [
+      gone,
+      whole.slice(0, whole.indexOf("\n") + 1) + gone,
+      whole.replace(/c\ncarpentry-cycle-end\n$/, gone),
+      whole.replace(/carpentry-cycle-end\n$/, gone),
+      "x\n",
+      "carpentry-cycle fedcba9876543210 0 0 1\ncarpentry-cycle-end\n",
+      fifoAnswerText(BUILD, 0, "OK\ncarpentry-cycle-late\n"),
+    ]) {
+      expect(readAsHeader(text), JSON.stringify(text)).toEqual({ stdout: "returned 0: run alone\n", code: 0 });
+    }
+  });
+
+  it("refused (another build, a relative config from elsewhere) is no answer either: the check runs alone", () => {
+    expect(readAsHeader(refusalLine(BUILD, "server of build x, check of build y"))).toEqual({ stdout: "returned 0: run alone\n", code: 0 });
+  });
+
+  it("ends at the watchdog's late line: UNKNOWN, timed out, exit 3", () => {
+    expect(readAsHeader("carpentry-cycle-late\n")).toEqual({ stdout: "UNKNOWN: timed out after 2s waiting for the cycle server (/var/db/carpentry/cycle)\n", code: 3 });
+    // Between the lines of an answer the server wrote too late: the same.
+    const late = fifoAnswerText(BUILD, 0, "OK: a\nb\n").replace("b\n", "carpentry-cycle-late\nb\n");
+    expect(readAsHeader(late).code).toBe(3);
+  });
+
+  it("reads back in the tests' reader as the shell does", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom("a", " ", "\n", "\\", "\t", "é", "carpentry-cycle-end") }), fc.integer({ min: 0, max: 3 }), (output, code) => {
+        expect(readFifoAnswer(BUILD, fifoAnswerText(BUILD, code, output))).toEqual({ kind: "answered", code, output });
+      }),
+    );
+  });
+});
+
+it("mksh is here (the header's shell in the simulated gateways)", () => {
+  expect(execFileSync("mksh", ["-c", "echo $KSH_VERSION"], { encoding: "utf8" })).toMatch(/MIRBSD KSH/);
+});
