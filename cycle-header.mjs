@@ -53,7 +53,8 @@ export function cycleHeaderLines(check, build) {
     '      elif [ "$cy_a" = left ] || [ "$cy_a" = at ]; then',
     '        [ -z "$cy_z" ] && [ "$SECONDS" -lt "$cy_b" ] && continue',
     '        [ -p "$cy_p" ] && carpentry_cycle_say "carpentry-cycle-${cy_z:-late}$cy_nl" 1<>"$cy_p"; cy_g="$cy_g $cy_x $cy_p $cy_r"',
-    '      else cy_g="$cy_g $cy_x $cy_p $cy_r"; fi',
+    // Only a file that says so is done: one being written may read empty for a moment.
+    '      elif [ "$cy_a" = done ]; then cy_g="$cy_g $cy_x $cy_p $cy_r"; fi',
     "    done",
     // The names are w., a. and r.DIGITS in the cycle directory: split on spaces on purpose.
     '    [ -n "$cy_g" ] && rm -f $cy_g',

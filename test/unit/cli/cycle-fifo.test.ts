@@ -1,8 +1,8 @@
 // The header's side of an answer through its FIFO, run as the header runs it: its own shell
 // functions, in mksh (the simulated gateways' /bin/sh), reading what the server writes there
 // (fifoAnswerText). The output must come out byte for byte as the check prints it alone.
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -88,6 +88,69 @@ describe("an answer through the header's FIFO", () => {
       }),
     );
   });
+});
+
+describe("the watchdog", () => {
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** What is waiting in a FIFO the test holds open (read-write, not blocking), or "" */
+  function drain(fd: number): string {
+    const buffer = Buffer.alloc(4096);
+    try {
+      return buffer.subarray(0, readSync(fd, buffer)).toString();
+    } catch {
+      return "";
+    }
+  }
+
+  it("times its server's headers out, tells them when it is gone, removes only what is done, and ends after its server", async () => {
+    const watchDir = mkdtempSync(join(dir, "watch-"));
+    // A stand-in for the server: the watchdog only asks whether its pid lives.
+    const server = spawn("sleep", ["30"], { stdio: "ignore" });
+    const other = spawn("sleep", ["30"], { stdio: "ignore" });
+    const fifo = (name: string): number => {
+      execFileSync("mkfifo", ["-m", "600", join(watchDir, name)]);
+      return openSync(join(watchDir, name), constants.O_RDWR | constants.O_NONBLOCK);
+    };
+    // 1: waits with no time left; 2: waits with time left; 3: done; 4: being written (empty);
+    // 5: another server's header.
+    const late = fifo("a.1");
+    const waiting = fifo("a.2");
+    const foreign = fifo("a.5");
+    writeFileSync(join(watchDir, "w.1"), `left 0 ${server.pid}\n`);
+    writeFileSync(join(watchDir, "w.2"), `left 60 ${server.pid}\n`);
+    writeFileSync(join(watchDir, "r.2"), "a request\n");
+    writeFileSync(join(watchDir, "w.3"), "done\n");
+    fifo("a.3");
+    writeFileSync(join(watchDir, "w.4"), "");
+    writeFileSync(join(watchDir, "w.5"), `left 0 ${other.pid}\n`);
+    const functions = cycleHeaderLines("check_mailq", BUILD).slice(0, -1).join("\n");
+    const script = [functions, `cy_d='${watchDir}'; cy_nl='`, "'", 'carpentry_cycle_say() { print -rn -- "$1"; }', `carpentry_cycle_watch ${server.pid}`, "echo ended"].join("\n");
+    const watchdog = spawn("mksh", ["-c", script], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    watchdog.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const ended = new Promise<void>((resolve) => watchdog.on("exit", () => resolve()));
+    try {
+      // Its own clock's whole seconds, one more, and its look every half second.
+      await sleep(3000);
+      expect(drain(late)).toBe("carpentry-cycle-late\n");
+      expect(existsSync(join(watchDir, "w.1"))).toBe(false);
+      expect(readFileSync(join(watchDir, "w.2"), "utf8")).toMatch(new RegExp(`^at \\d+ ${server.pid}\n$`));
+      expect(drain(waiting)).toBe("");
+      expect(["w.3", "a.3"].map((name) => existsSync(join(watchDir, name)))).toEqual([false, false]);
+      expect(existsSync(join(watchDir, "w.4"))).toBe(true);
+      expect(drain(foreign)).toBe("");
+      expect(readFileSync(join(watchDir, "w.5"), "utf8")).toBe(`left 0 ${other.pid}\n`);
+      server.kill();
+      await Promise.race([ended, sleep(3000)]);
+      expect(drain(waiting)).toBe("carpentry-cycle-gone\n");
+      expect(["w.2", "a.2", "r.2"].map((name) => existsSync(join(watchDir, name)))).toEqual([false, false, false]);
+      expect(out).toBe("ended\n");
+    } finally {
+      for (const child of [server, other, watchdog]) child.kill("SIGKILL");
+      for (const fd of [late, waiting, foreign]) closeSync(fd);
+    }
+  }, 15_000);
 });
 
 it("mksh is here (the header's shell in the simulated gateways)", () => {
