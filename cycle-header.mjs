@@ -34,7 +34,7 @@ export function cycleHeaderLines(check, build) {
     // The answer FIFO's end: the watchdog removes the files it is told are done (rm is a command).
     "carpentry_cycle_done() {",
     '  [ -n "$cy_f" ] || return 0',
-    '  exec 3<&- 4<&-; carpentry_cycle_say "done$cy_nl" >"$cy_d/w.$$"; cy_f=',
+    '  exec 3<&- 4<&-; { carpentry_cycle_say "done$cy_nl" >"$cy_d/w.$$"; } 2>/dev/null; cy_f=',
     "}",
     // The watchdog: one shell a server, started beside it, which keeps the deadlines of the headers
     // that wait on their FIFOs for that server, in case it hangs or dies. A header's w.PID says how
@@ -100,10 +100,11 @@ export function cycleHeaderLines(check, build) {
     '    cy_f=$cy_d/a.$$; [ -e "$cy_f" ] && rm -f "$cy_f"',
     '    if /usr/bin/mkfifo -m 600 "$cy_f" 2>/dev/null; then',
     '      exec 4<>"$cy_f" 3<"$cy_f"',
-    '      carpentry_cycle_say "left $((cy_w - (SECONDS - cy_0))) $cy_v$cy_nl" >"$cy_d/w.$$"',
-    '      carpentry_cycle_say "$cy_q$cy_nl"end"$cy_nl" >"$cy_d/r.$$"',
-    '      kill -s URG "$cy_v" 2>/dev/null && { carpentry_cycle_fifo; return 0; }',
-    '      rm -f "$cy_d/r.$$"',
+    // (A file that cannot be written, the directory gone under it, is the way over the socket instead.)
+    '      if { carpentry_cycle_say "left $((cy_w - (SECONDS - cy_0))) $cy_v$cy_nl" >"$cy_d/w.$$" && carpentry_cycle_say "$cy_q$cy_nl"end"$cy_nl" >"$cy_d/r.$$"; } 2>/dev/null && kill -s URG "$cy_v" 2>/dev/null; then',
+    "        carpentry_cycle_fifo; return 0",
+    "      fi",
+    '      rm -f "$cy_d/r.$$" 2>/dev/null',
     "    fi",
     "    carpentry_cycle_done",
     "  fi",
@@ -143,8 +144,8 @@ export function cycleHeaderLines(check, build) {
     '      cy_c=${0%/*}/carpentry; [ -f "$cy_c" ] || cy_c=${0%/*}/../carpentry',
     `      [ -x "$cy_c" ] && grep -qF '${build}' "$cy_c" 2>/dev/null || { rmdir "$cy_l"; return; }`,
     `      "$cy_c" serve-cycle '${build}' </dev/null >/dev/null 2>&1 &`,
-    '      echo $! >"$cy_l/pid"',
-    `      if [ -x /usr/bin/mkfifo ] && [ -n "\${SECONDS-}" ]; then "$0" --cycle-watch "$!" </dev/null >/dev/null 2>&1 & echo $! >"$cy_d/${build}.watch"; fi`,
+    '      { echo $! >"$cy_l/pid"; } 2>/dev/null',
+    `      if [ -x /usr/bin/mkfifo ] && [ -n "\${SECONDS-}" ]; then "$0" --cycle-watch "$!" </dev/null >/dev/null 2>&1 & { echo $! >"$cy_d/${build}.watch"; } 2>/dev/null; fi`,
     "    else",
     '      cy_pid=; read cy_pid 2>/dev/null <"$cy_l/pid"',
     '      if [ -n "$cy_pid" ] && ! kill -0 "$cy_pid" 2>/dev/null; then rm -rf "$cy_l" 2>/dev/null; rm -f "$cy_s" 2>/dev/null; continue; fi',
