@@ -47,7 +47,7 @@ export function cycleHeaderLines(check, build) {
     '    cy_g=; cy_z=; kill -0 "$1" 2>/dev/null || cy_z=gone; cy_k=$cy_z',
     '    for cy_x in "$cy_d"/w.*; do',
     '      [ -f "$cy_x" ] || continue',
-    '      cy_a=; cy_b=; cy_c=; cy_p=$cy_d/a.${cy_x##*.}; cy_r=$cy_d/r.${cy_x##*.}; read -r cy_a cy_b cy_c <"$cy_x" 2>/dev/null',
+    '      cy_a=; cy_b=; cy_c=; cy_p=$cy_d/a.${cy_x##*.}; cy_r=$cy_d/r.${cy_x##*.}; read -r cy_a cy_b cy_c 2>/dev/null <"$cy_x"',
     '      if [ "$cy_a" = left ] || [ "$cy_a" = at ]; then [ "$cy_c" = "$1" ] || continue; cy_k=; fi',
     '      if [ "$cy_a" = left ] && [ -z "$cy_z" ]; then carpentry_cycle_say "at $((SECONDS + cy_b + 1)) $1$cy_nl" >"$cy_x"',
     '      elif [ "$cy_a" = left ] || [ "$cy_a" = at ]; then',
@@ -96,7 +96,7 @@ export function cycleHeaderLines(check, build) {
     // it waits (w.PID) before it asks: a watchdog ends only after its server, and looks once more
     // when it has, so a header its server may take is always watched.
     "  cy_f=; cy_v=",
-    `  if [ -x /usr/bin/mkfifo ] && [ -n "\${SECONDS-}" ] && read -r cy_v <"$cy_d/${build}.watch" 2>/dev/null && kill -0 "$cy_v" 2>/dev/null && read -r cy_v <"$cy_l/pid" 2>/dev/null; then`,
+    `  if [ -x /usr/bin/mkfifo ] && [ -n "\${SECONDS-}" ] && read -r cy_v 2>/dev/null <"$cy_d/${build}.watch" && kill -0 "$cy_v" 2>/dev/null && read -r cy_v 2>/dev/null <"$cy_l/pid"; then`,
     '    cy_f=$cy_d/a.$$; [ -e "$cy_f" ] && rm -f "$cy_f"',
     '    if /usr/bin/mkfifo -m 600 "$cy_f" 2>/dev/null; then',
     '      exec 4<>"$cy_f" 3<"$cy_f"',

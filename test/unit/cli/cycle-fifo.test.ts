@@ -90,6 +90,21 @@ describe("an answer through the header's FIFO", () => {
   });
 });
 
+it("asks nothing and says nothing on stderr while there is no watchdog, no server pid and no socket yet", () => {
+  const functions = cycleHeaderLines("check_mailq", BUILD).slice(0, -1).join("\n");
+  const empty = mkdtempSync(join(dir, "empty-"));
+  const script = [
+    functions,
+    `cy_d='${empty}'; cy_nl='`,
+    `'; cy_t=2; cy_w=3; cy_0=$SECONDS; cy_s='${empty}/${BUILD}.sock'; cy_l='${empty}/${BUILD}.start'`,
+    'carpentry_cycle_say() { print -rn -- "$1"; }',
+    "carpentry_cycle_ask -t 2",
+    'echo "returned $?"',
+  ].join("\n");
+  const run = spawnSync("mksh", ["-c", script], { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "pipe"] });
+  expect({ stdout: run.stdout, stderr: run.stderr }).toEqual({ stdout: "returned 1\n", stderr: "" });
+});
+
 describe("the watchdog", () => {
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
