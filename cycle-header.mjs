@@ -41,10 +41,11 @@ export function cycleHeaderLines(check, build) {
     // many seconds it has left and which server took it; the first time the watchdog sees it, it
     // writes the moment in its own clock, one second later for SECONDS' whole seconds. At that moment
     // it writes a late line into the header's FIFO (opened read-write, which never blocks); when its
-    // server is gone, a gone line at once. It ends once its server is gone and nobody waits for it.
+    // server is gone, a gone line at once.
     "carpentry_cycle_watch() {",
+    "  cy_q=0",
     "  while :; do",
-    '    cy_g=; cy_z=; kill -0 "$1" 2>/dev/null || cy_z=gone; cy_k=$cy_z',
+    '    cy_g=; cy_z=; kill -0 "$1" 2>/dev/null || cy_z=gone; cy_k=none',
     '    for cy_x in "$cy_d"/w.*; do',
     '      [ -f "$cy_x" ] || continue',
     '      cy_a=; cy_b=; cy_c=; cy_p=$cy_d/a.${cy_x##*.}; cy_r=$cy_d/r.${cy_x##*.}; read -r cy_a cy_b cy_c 2>/dev/null <"$cy_x"',
@@ -58,7 +59,9 @@ export function cycleHeaderLines(check, build) {
     "    done",
     // The names are w., a. and r.DIGITS in the cycle directory: split on spaces on purpose.
     '    [ -n "$cy_g" ] && rm -f $cy_g',
-    '    [ "$cy_k" = gone ] && return 0',
+    // Nobody of its server's waits: it ends once the server is gone, or after 2 s of that (a server
+    // alive but idle so long takes nobody new; a later header asks over the socket).
+    '    if [ "$cy_k" = none ]; then [ -n "$cy_z" ] && return 0; cy_q=$((cy_q + 1)); [ "$cy_q" -ge 4 ] && return 0; else cy_q=0; fi',
     "    sleep 0.5",
     "  done",
     "}",
