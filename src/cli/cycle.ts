@@ -34,9 +34,9 @@ const IDLE_EXIT_MS = 2000;
 /** A header sends its request at once; a connection that has not within this is not a header. */
 const REQUEST_WAIT_MS = 2000;
 /**
- * The headers of a cycle reach the server over a few hundred milliseconds (they look for it at 50 ms,
- * 100 ms, then every 200 ms): their checks' requests for the peer wait for one another a little longer
- * than under carpentry run, so a cycle takes a few sessions, not one a check.
+ * The headers of a cycle reach the server over a few hundred milliseconds (as it starts, or as they
+ * find it, 150 ms and then every 200 ms apart): their checks' requests for the peer wait for one
+ * another a little longer than under carpentry run, so a cycle takes a few sessions, not one a check.
  */
 const PEER_BATCH_TIMING = { quietMs: 60, maxWaitMs: 300, sessionsAtOnce: 2 };
 
