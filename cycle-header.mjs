@@ -29,7 +29,7 @@ export function cycleHeaderLines(check, build) {
   const lines = [
     "carpentry_cycle_late() {",
     "  carpentry_cycle_done",
-    '  echo "UNKNOWN: timed out after ${cy_t}s waiting for the cycle server (/var/db/carpentry/cycle)"; exit 3',
+    '  echo "UNKNOWN: timed out after ${cy_t}s waiting for the cycle server"; exit 3',
     "}",
     // The answer FIFO's end: the watchdog removes the files it is told are done (rm is a command).
     "carpentry_cycle_done() {",
