@@ -43,7 +43,7 @@ export function cycleHeaderLines(check, build) {
     // it writes a late line into the header's FIFO (opened read-write, which never blocks); when its
     // server is gone, a gone line at once.
     "carpentry_cycle_watch() {",
-    "  cy_q=0",
+    `  cy_q=0; cy_u=; cy_h=$cy_d/${build}.watch`,
     "  while :; do",
     '    cy_g=; cy_z=; kill -0 "$1" 2>/dev/null || cy_z=gone; cy_k=none',
     '    for cy_x in "$cy_d"/w.*; do',
@@ -60,8 +60,14 @@ export function cycleHeaderLines(check, build) {
     // The names are w., a. and r.DIGITS in the cycle directory: split on spaces on purpose.
     '    [ -n "$cy_g" ] && rm -f $cy_g',
     // Nobody of its server's waits: it ends once the server is gone, or after 2 s of that (a server
-    // alive but idle so long takes nobody new; a later header asks over the socket).
-    '    if [ "$cy_k" = none ]; then [ -n "$cy_z" ] && return 0; cy_q=$((cy_q + 1)); [ "$cy_q" -ge 4 ] && return 0; else cy_q=0; fi',
+    // alive but idle so long takes nobody new; a later header asks over the socket). Before it ends
+    // it takes its pid file away and looks once more: a header that read the pid file before that
+    // has said it waits by then, or finds the file gone when it looks again and asks over the
+    // socket. One found in that last look keeps it on, and it puts its pid file back.
+    '    if [ "$cy_k" != none ]; then cy_q=0; [ "$cy_u" = ours ] && [ -z "$cy_z" ] && { echo $$ >"$cy_h"; } 2>/dev/null; cy_u=',
+    '    elif [ -n "$cy_u" ]; then return 0',
+    '    elif [ -n "$cy_z" ] || [ "$cy_q" -ge 3 ]; then cy_u=last; read -r cy_y 2>/dev/null <"$cy_h" && [ "$cy_y" = $$ ] && rm -f "$cy_h" && cy_u=ours; continue',
+    "    else cy_q=$((cy_q + 1)); fi",
     "    sleep 0.5",
     "  done",
     "}",
@@ -96,20 +102,21 @@ export function cycleHeaderLines(check, build) {
     // With a watchdog up, the request goes as a file (r.PID) and a signal to the server (SIGURG, which
     // every other process ignores), and the answer comes through a FIFO of the header's own, which it
     // holds open read-write until then (so neither side's open blocks, and the name may go). It says
-    // it waits (w.PID) before it asks: a watchdog ends only after its server, and looks once more
-    // when it has, so a header its server may take is always watched.
-    "  cy_f=; cy_v=",
-    `  if [ -x /usr/bin/mkfifo ] && [ -n "\${SECONDS-}" ] && read -r cy_v 2>/dev/null <"$cy_d/${build}.watch" && kill -0 "$cy_v" 2>/dev/null && read -r cy_v 2>/dev/null <"$cy_l/pid"; then`,
+    // it waits (w.PID) before it asks, then looks whether the watchdog it found is still there: a
+    // watchdog takes its pid file away before it looks for waiting headers a last time, so a header
+    // that still finds the file after it said it waits is watched.
+    "  cy_f=; cy_v=; cy_h=",
+    `  if [ -x /usr/bin/mkfifo ] && [ -n "\${SECONDS-}" ] && read -r cy_h 2>/dev/null <"$cy_d/${build}.watch" && kill -0 "$cy_h" 2>/dev/null && read -r cy_v 2>/dev/null <"$cy_l/pid"; then`,
     '    cy_f=$cy_d/a.$$; [ -e "$cy_f" ] && rm -f "$cy_f"',
     '    if /usr/bin/mkfifo -m 600 "$cy_f" 2>/dev/null; then',
     '      exec 4<>"$cy_f" 3<"$cy_f"',
     // (A file that cannot be written, the directory gone under it, is the way over the socket instead.)
-    '      if { carpentry_cycle_say "left $((cy_w - (SECONDS - cy_0))) $cy_v$cy_nl" >"$cy_d/w.$$" && carpentry_cycle_say "$cy_q$cy_nl"end"$cy_nl" >"$cy_d/r.$$"; } 2>/dev/null && kill -s URG "$cy_v" 2>/dev/null; then',
+    `      if { carpentry_cycle_say "left $((cy_w - (SECONDS - cy_0))) $cy_v$cy_nl" >"$cy_d/w.$$" && read -r cy_y <"$cy_d/${build}.watch" && [ "$cy_y" = "$cy_h" ] && kill -0 "$cy_h" && carpentry_cycle_say "$cy_q$cy_nl"end"$cy_nl" >"$cy_d/r.$$"; } 2>/dev/null && kill -s URG "$cy_v" 2>/dev/null; then`,
     "        carpentry_cycle_fifo; return 0",
     "      fi",
-    '      rm -f "$cy_d/r.$$" 2>/dev/null',
     "    fi",
-    "    carpentry_cycle_done",
+    // Nobody may be left to remove them: a watchdog that ended, a directory that went.
+    '    carpentry_cycle_done; rm -f "$cy_d/r.$$" "$cy_d/w.$$" "$cy_d/a.$$" 2>/dev/null',
     "  fi",
     '  [ -S "$cy_s" ] || return 1',
     `  cy_r=$(carpentry_cycle_say "$cy_q$cy_nl"end"$cy_nl" | /usr/bin/nc -N -U -w "$cy_w" "$cy_s" 2>/dev/null)`,
@@ -160,7 +167,9 @@ export function cycleHeaderLines(check, build) {
     "  done",
     '  [ "$((SECONDS - cy_0))" -lt "$((cy_w - 1))" ] || carpentry_cycle_late',
     "}",
-    'carpentry_cycle "$@"',
+    // The watchdog is never a check: whatever made carpentry_cycle return (the state directory gone
+    // under it), it does not go on to node.
+    'carpentry_cycle "$@"; case ${1-} in --cycle-watch) echo "UNKNOWN: --cycle-watch is the cycle server\'s own"; exit 3;; esac',
   ];
   return lines.map((line) => `":" //; ${line}`);
 }

@@ -18,6 +18,7 @@ import {
   CYCLE_DIR,
   fifoAnswerText,
   MAX_REQUEST_BYTES,
+  HEADER_FILE_NAME,
   REQUEST_FILE_NAME,
   REQUEST_SIGNAL,
   lockPath,
@@ -346,10 +347,11 @@ export async function runCycleServer(build: string | undefined): Promise<void> {
   // Started in the background by a check whose shell exits before the server does.
   process.on("SIGHUP", () => undefined);
   const server = new CycleServer({ dir, build, idleExitMs: IDLE_EXIT_MS });
-  // Requests left by headers that are gone are nobody's now (the pid may come again with another
-  // check): removed, so that none is answered into another header's FIFO.
+  // The files of headers that are gone are nobody's now (the pid may come again with another check):
+  // removed, so that no request is answered into another header's FIFO, and so that what a header
+  // left when its watchdog had ended before it (a FIFO, its word to the watchdog) does not pile up.
   for (const name of readdirSync(dir)) {
-    const pid = Number(REQUEST_FILE_NAME.exec(name)?.[1] ?? 0);
+    const pid = Number(HEADER_FILE_NAME.exec(name)?.[1] ?? 0);
     if (pid > 0 && !isAlive(pid)) rmSync(`${dir}/${name}`, { force: true });
   }
   process.on(REQUEST_SIGNAL, () => server.scanRequests());

@@ -35,6 +35,9 @@ export const ANSWER_FIFO_NAME = /^a\.[1-9][0-9]{0,9}$/;
  * process after a crash is then never hurt. No nc at all for such a check.
  */
 export const REQUEST_FILE_NAME = /^r\.([1-9][0-9]{0,9})$/;
+/** A waiting header's files, each named by its pid: its request (r.), its answer FIFO (a.), and
+ * what it tells the watchdog (w.). */
+export const HEADER_FILE_NAME = /^[arw]\.([1-9][0-9]{0,9})$/;
 export const REQUEST_SIGNAL = "SIGURG";
 
 export function socketPath(dir: string, build: string): string {

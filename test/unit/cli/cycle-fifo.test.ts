@@ -2,7 +2,7 @@
 // functions, in mksh (the simulated gateways' /bin/sh), reading what the server writes there
 // (fifoAnswerText). The output must come out byte for byte as the check prints it alone.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -105,6 +105,95 @@ it("asks nothing and says nothing on stderr while there is no watchdog, no serve
   expect({ stdout: run.stdout, stderr: run.stderr }).toEqual({ stdout: "returned 1\n", stderr: "" });
 });
 
+describe("a header that asks through its FIFO", () => {
+  /** The header's ask in `askDir`, with a stand-in watchdog and server (each a `sleep` the test
+   * started; SIGURG leaves it be), plus `extra` shell lines before the ask. */
+  function asking(askDir: string, extra: string[] = []): ReturnType<typeof spawn> {
+    const functions = cycleHeaderLines("check_mailq", BUILD).slice(0, -1).join("\n");
+    const script = [
+      functions,
+      `cy_d='${askDir}'; cy_nl='`,
+      `'; cy_t=2; cy_w=3; cy_0=$SECONDS; cy_s='${askDir}/${BUILD}.sock'; cy_l='${askDir}/${BUILD}.start'`,
+      'carpentry_cycle_say() { print -rn -- "$1"; }',
+      ...extra,
+      "carpentry_cycle_ask -t 2",
+      'echo "returned $?"',
+    ].join("\n");
+    return spawn("mksh", ["-c", script], { stdio: ["ignore", "pipe", "pipe"] });
+  }
+
+  async function finished(child: ReturnType<typeof spawn>, ms: number): Promise<{ stdout: string; stderr: string; code: number | null }> {
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await Promise.race([new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c))), new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), ms))]);
+    if (code === "hung") {
+      child.kill("SIGKILL");
+      throw new Error(`the header still waits after ${String(ms)} ms: ${stdout}${stderr}`);
+    }
+    return { stdout, stderr, code };
+  }
+
+  function standIns(askDir: string): { watchdog: ReturnType<typeof spawn>; server: ReturnType<typeof spawn> } {
+    const watchdog = spawn("sleep", ["30"], { stdio: "ignore" });
+    const server = spawn("sleep", ["30"], { stdio: "ignore" });
+    execFileSync("mkdir", [join(askDir, `${BUILD}.start`)]);
+    writeFileSync(join(askDir, `${BUILD}.start`, "pid"), `${String(server.pid)}\n`);
+    writeFileSync(join(askDir, `${BUILD}.watch`), `${String(watchdog.pid)}\n`);
+    return { watchdog, server };
+  }
+
+  it("leaves its request, says it waits, and prints the answer the server writes into its FIFO", async () => {
+    const askDir = mkdtempSync(join(dir, "ask-"));
+    const { watchdog, server } = standIns(askDir);
+    try {
+      const header = asking(askDir);
+      const done = finished(header, 8000);
+      // The server's part: the request file, then the answer through the header's FIFO.
+      let request = "";
+      for (let i = 0; i < 200 && !request.endsWith("end\n"); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        request = existsSync(join(askDir, `r.${String(header.pid)}`)) ? readFileSync(join(askDir, `r.${String(header.pid)}`), "utf8") : "";
+      }
+      expect(request).toBe(`carpentry-cycle ${BUILD}\ncheck mailq\ncwd ${process.cwd()}\narg -t\narg 2\nend\n`);
+      expect(readFileSync(join(askDir, `w.${String(header.pid)}`), "utf8")).toMatch(new RegExp(`^left [23] ${String(server.pid)}\n$`));
+      const fifo = openSync(join(askDir, `a.${String(header.pid)}`), constants.O_WRONLY | constants.O_NONBLOCK);
+      writeFileSync(fifo, acceptedLine(BUILD) + fifoAnswerText(BUILD, 1, "WARNING: mail waits\n"));
+      closeSync(fifo);
+      expect(await done).toEqual({ stdout: "WARNING: mail waits\n", stderr: "", code: 1 });
+      expect(readFileSync(join(askDir, `w.${String(header.pid)}`), "utf8")).toBe("done\n");
+    } finally {
+      for (const child of [watchdog, server]) child.kill("SIGKILL");
+    }
+  });
+
+  it("does not wait unwatched when the watchdog ends as it says it waits: it takes its files back and turns to the socket", async () => {
+    const askDir = mkdtempSync(join(dir, "ask-"));
+    const { watchdog, server } = standIns(askDir);
+    try {
+      // The watchdog's last step, taken just as the header writes that it waits.
+      const say = ['carpentry_cycle_say() { case $1 in left*) rm -f "$cy_d/' + BUILD + '.watch";; esac; print -rn -- "$1"; }'];
+      const header = asking(askDir, say);
+      // No socket here: the way over it ends at once, with "not asked".
+      expect(await finished(header, 8000)).toEqual({ stdout: "returned 1\n", stderr: "", code: 0 });
+      expect(readdirSync(askDir).sort()).toEqual([`${BUILD}.start`]);
+    } finally {
+      for (const child of [watchdog, server]) child.kill("SIGKILL");
+    }
+  });
+});
+
+it("never lets the watchdog's command line through to node, whatever makes the cycle block return", () => {
+  const lines = [...cycleHeaderLines("check_mailq", BUILD), '":" //; echo node-ran; exit 0'].join("\n");
+  const script = join(dir, "check_mailq");
+  writeFileSync(script, `#!/bin/sh\n${lines}\n`, { mode: 0o755 });
+  const run = spawnSync("mksh", [script, "--cycle-watch", "123"], { encoding: "utf8", timeout: 10_000, env: { ...process.env, CARPENTRY_CYCLE: "alone" }, stdio: ["ignore", "pipe", "pipe"] });
+  expect({ stdout: run.stdout, code: run.status }).toEqual({ stdout: "UNKNOWN: --cycle-watch is the cycle server's own\n", code: 3 });
+  // A check's own arguments still go on to node.
+  expect(spawnSync("mksh", [script, "-t", "5"], { encoding: "utf8", timeout: 10_000, env: { ...process.env, CARPENTRY_CYCLE: "alone" } }).stdout).toBe("node-ran\n");
+});
+
 describe("the watchdog", () => {
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -164,6 +253,36 @@ describe("the watchdog", () => {
     } finally {
       for (const child of [server, other, watchdog]) child.kill("SIGKILL");
       for (const fd of [late, waiting, foreign]) closeSync(fd);
+    }
+  }, 15_000);
+
+  it("idle while its server lives, takes its own pid file away and ends; another's pid file stays", async () => {
+    for (const owner of ["itself", "another"] as const) {
+      const watchDir = mkdtempSync(join(dir, "idle-"));
+      const server = spawn("sleep", ["30"], { stdio: "ignore" });
+      const functions = cycleHeaderLines("check_mailq", BUILD).slice(0, -1).join("\n");
+      const pidFile = join(watchDir, `${BUILD}.watch`);
+      // The starter writes the watchdog's pid once it has started it: here, the watchdog's shell itself.
+      const script = [
+        functions,
+        `cy_d='${watchDir}'; cy_nl='`,
+        "'",
+        'carpentry_cycle_say() { print -rn -- "$1"; }',
+        owner === "itself" ? `echo $$ >'${pidFile}'` : `echo 1 >'${pidFile}'`,
+        `carpentry_cycle_watch ${String(server.pid)}`,
+        "echo ended",
+      ].join("\n");
+      const watchdog = spawn("mksh", ["-c", script], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      watchdog.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+      const ended = new Promise<boolean>((resolve) => watchdog.on("exit", () => resolve(true)));
+      try {
+        expect(await Promise.race([ended, sleep(5000).then(() => false)]), owner).toBe(true);
+        expect(out).toBe("ended\n");
+        expect(existsSync(pidFile), owner).toBe(owner === "another");
+      } finally {
+        for (const child of [server, watchdog]) child.kill("SIGKILL");
+      }
     }
   }, 15_000);
 });
