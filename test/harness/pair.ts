@@ -359,15 +359,16 @@ function allPids(): number[] {
 }
 
 /** pids whose namespace of this kind is the one with this inode (zombies have none: not listed) */
+function isInNamespace(pid: number, kind: "net" | "pid", inode: number): boolean {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/${kind}`) === `${kind}:[${inode}]`;
+  } catch {
+    return false;
+  }
+}
+
 function pidsInNamespace(kind: "net" | "pid", inode: number): number[] {
-  const link = `${kind}:[${inode}]`;
-  return allPids().filter((pid) => {
-    try {
-      return fs.readlinkSync(`/proc/${pid}/ns/${kind}`) === link;
-    } catch {
-      return false;
-    }
-  });
+  return allPids().filter((pid) => isInNamespace(pid, kind, inode));
 }
 
 function pidsInNetns(inode: number): number[] {
@@ -1189,7 +1190,14 @@ class PairImpl implements Pair {
     for (;;) {
       const ours = this.harnessPids(host);
       const strays = pidsInNamespace("pid", inode).filter((pid) => !ours.has(pid));
-      if (strays.length === 0 || Date.now() >= deadline) return strays.map((pid) => `${pid} ${readCmdline(pid) ?? "?"}`);
+      if (strays.length === 0 || Date.now() >= deadline) {
+        // Read, then looked at again: a pid that ended in between may already be another namespace's
+        // process (the machine's pids wrap), whose command line is not the host's.
+        return strays.flatMap((pid) => {
+          const line = `${pid} ${readCmdline(pid) ?? "?"}`;
+          return isInNamespace(pid, "pid", inode) ? [line] : [];
+        });
+      }
       await sleep(20);
     }
   }
