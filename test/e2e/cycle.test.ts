@@ -118,6 +118,21 @@ describe("a monit cycle served by one node", () => {
     120_000,
   );
 
+  it("lets a peer command that hangs hold up its own check only: the others that share its ssh session answer as without it", async () => {
+    await lab.enter("healthy");
+    // Roomy enough for the whole cycle on a loaded machine; the check that waits on ntpctl waits it all.
+    const args = ["-t", "20"];
+    const ntp = "/etc/carpentry.monit/check_ntp";
+    const others = (c: Cycle): Record<string, string> => Object.fromEntries(Object.entries(outputs(c)).filter(([exe]) => exe !== ntp));
+    const unhurried = await cycle({}, args);
+    await pair.delayOutput("secondary", ["/usr/sbin/ntpctl", "-s", "all"], 60_000);
+    const held = await cycle({}, args);
+    expect(held.runs.get(ntp)?.stdout).toMatch(/^UNKNOWN: timed out after 20s /);
+    expect(held.runs.get(ntp)?.code).toBe(3);
+    expect(others(held)).toEqual(others(unhurried));
+    expect(held.checkNodes).toEqual([]);
+  }, 150_000);
+
   it("keeps two overlapping cycles apart: each check gets its own answer", async () => {
     await lab.enter("failed_over");
     const alone = { text: await cycle(ALONE), json: await cycle(ALONE, [...ROOMY, "--json"]) };

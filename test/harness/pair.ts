@@ -155,6 +155,8 @@ export interface Pair {
   /** successive calls get successive steps; the last step repeats */
   setOutputSequence(host: HostName, argv: readonly string[], steps: readonly OutputStep[]): Promise<void>;
   clearOutput(host: HostName, argv: readonly string[]): Promise<void>;
+  /** the stand-in keeps printing what it prints for an invocation, but only after delayMs (a tool that hangs) */
+  delayOutput(host: HostName, argv: readonly string[], delayMs: number): Promise<void>;
   /** run a command inside a host as monit does: environment PATH=/sbin:/bin:/usr/sbin:/usr/bin
    * HOME=/root (+opts.env) only, no TTY, stdin a pipe, cwd /, uid 0; SIGKILL to that process
    * alone after timeoutMs (its children stay: see strayProcesses) */
@@ -1090,6 +1092,12 @@ class PairImpl implements Pair {
   async setOutput(host: HostName, argv: readonly string[], stdout: string, opts: { stderr?: string; exitCode?: number; delayMs?: number } = {}): Promise<void> {
     await this.clearOutput(host, argv);
     await this.writeStep(this.standinBase(host, argv), { stdout, ...opts });
+  }
+
+  async delayOutput(host: HostName, argv: readonly string[], delayMs: number): Promise<void> {
+    const base = this.standinBase(host, argv);
+    if (!fs.existsSync(`${base}.out`)) throw new Error(`delayOutput: nothing is set for ${argv.join(" ")} on the ${host}`);
+    await writeAtomic(`${base}.delay`, `${(delayMs / 1000).toFixed(3)}\n`);
   }
 
   async setOutputSequence(host: HostName, argv: readonly string[], steps: readonly OutputStep[]): Promise<void> {

@@ -363,6 +363,19 @@ interface BatchQuestion {
 }
 
 /**
+ * One request's answer of a batch, told as soon as it is ready (when the asker asks for that with
+ * `stream`), so that a request that hangs on the peer (a wedged smtpctl) holds up its own asker only:
+ * the others of its session get theirs and go on. It goes as a question (the asker's reply is only
+ * its receipt), and the batch's own answer then holds STREAMED in its place.
+ */
+interface BatchPart {
+  readonly part: number;
+  readonly answer: unknown;
+}
+
+const STREAMED = { carpentry: "streamed" } as const;
+
+/**
  * How long a batch waits for more: until nothing new has come for quietMs, and never longer than
  * maxWaitMs after its first request; and how many sessions a peer has at once: while they are all
  * busy, what comes waits for one to end and goes in the next, however long that takes.
@@ -477,7 +490,8 @@ function batchOf(waiting: readonly Waiting[]): FactsRequest {
   const [one] = waiting;
   if (waiting.length === 1 && one) return one.request;
   const deadlineMs = Math.max(...waiting.map((w) => w.request.deadlineMs));
-  return factsRequest("batch", { requests: waiting.map((w) => ({ op: w.request.op, args: w.request.args })) }, deadlineMs);
+  // A peer of a build without streaming answers all at once, as before.
+  return factsRequest("batch", { requests: waiting.map((w) => ({ op: w.request.op, args: w.request.args })), stream: true }, deadlineMs);
 }
 
 async function sendFacts(peer: PeerFacts, waiting: readonly Waiting[]): Promise<void> {
@@ -486,7 +500,17 @@ async function sendFacts(peer: PeerFacts, waiting: readonly Waiting[]): Promise<
   // answer (its own host's output not understood, say) fails its own request alone, with its own
   // error, as it would alone: the peer is told to give that request up and the others go on.
   const askerFailed = new Map<number, unknown>();
+  const streamed = new Set<number>();
   const answerInBatch = async (question: unknown): Promise<unknown> => {
+    const { part, answer: partAnswer } = (question ?? {}) as Partial<BatchPart>;
+    if (typeof part === "number") {
+      const w = waiting[part];
+      if (!w) throw new HostError("the peer's carpentry told an answer for no request of the batch");
+      if (streamed.has(part)) return true;
+      streamed.add(part);
+      settleBatched(peer, w, part, askerFailed.has(part) ? { failed: askerFailed.get(part) } : { answer: partAnswer });
+      return true;
+    }
     const { request, question: asked } = (question ?? {}) as Partial<BatchQuestion>;
     const answer = typeof request === "number" ? waiting[request]?.answer : undefined;
     if (!answer || typeof request !== "number") throw new HostError("the peer's carpentry asked a question for no request of the batch");
@@ -498,20 +522,33 @@ async function sendFacts(peer: PeerFacts, waiting: readonly Waiting[]): Promise<
     }
   };
   const one = waiting[0];
-  const conversing = waiting.some((w) => w.answer);
   let result: CommandResult;
   try {
-    result = await peer.exchange(batchOf(waiting), waiting.length === 1 && one ? one.answer : conversing ? answerInBatch : undefined);
+    // A batch always converses: its answers come request by request as the peer has them.
+    result = await peer.exchange(batchOf(waiting), waiting.length === 1 && one ? one.answer : answerInBatch);
   } catch (error) {
     for (const w of waiting) w.reject(error);
     return;
   }
   const settled = waiting.map((w, index) => (askerFailed.has(index) ? { ...w, resolve: () => w.reject(askerFailed.get(index)), reject: () => w.reject(askerFailed.get(index)) } : w));
-  await readFacts(peer, settled, result);
+  await readFacts(peer, settled, result, streamed);
 }
 
-/** Each request's answer from the reply to the batch (or to the one request). */
-async function readFacts(peer: PeerFacts, waiting: readonly Waiting[], result: CommandResult): Promise<void> {
+/** One request's answer of a batch, read as readBatched judges it, or its asker's own failure. */
+function settleBatched(peer: PeerFacts, w: Waiting, index: number, outcome: { answer: unknown } | { failed: unknown }): void {
+  if ("failed" in outcome) {
+    w.reject(outcome.failed);
+    return;
+  }
+  try {
+    w.resolve(peer.readBatched(outcome.answer, index));
+  } catch (error) {
+    w.reject(error);
+  }
+}
+
+/** Each request's answer from the reply to the batch (or to the one request), but those told already. */
+async function readFacts(peer: PeerFacts, waiting: readonly Waiting[], result: CommandResult, streamed: ReadonlySet<number>): Promise<void> {
   const one = waiting[0];
   if (waiting.length === 1 && one) {
     try {
@@ -527,15 +564,11 @@ async function readFacts(peer: PeerFacts, waiting: readonly Waiting[], result: C
   } catch {
     // Unreadable as a whole (a peer too old for batch among them): each request alone, so each check
     // gets the answer, or the words, it would have got alone.
-    await Promise.all(waiting.map((w) => peer.askNow(w.request, w.answer).then(w.resolve, w.reject)));
+    await Promise.all(waiting.filter((_, index) => !streamed.has(index)).map((w) => peer.askNow(w.request, w.answer).then(w.resolve, w.reject)));
     return;
   }
   waiting.forEach((w, index) => {
-    try {
-      w.resolve(peer.readBatched(Array.isArray(answers) ? (answers[index] as unknown) : undefined, index));
-    } catch (error) {
-      w.reject(error);
-    }
+    if (!streamed.has(index)) settleBatched(peer, w, index, { answer: Array.isArray(answers) ? (answers[index] as unknown) : undefined });
   });
 }
 
@@ -543,10 +576,10 @@ async function readFacts(peer: PeerFacts, waiting: readonly Waiting[], result: C
 const ASKER_FAILED = { carpentry: "asker failed" } as const;
 
 registerFacts("batch", async (args, signal, talk) => {
-  const requests = (args as { requests?: unknown } | null)?.requests;
+  const { requests, stream } = (args ?? {}) as { requests?: unknown; stream?: unknown };
   if (!Array.isArray(requests)) throw new Error("batch: requests must be an array");
   return Promise.all(
-    requests.map((item: unknown, index) => {
+    requests.map(async (item: unknown, index) => {
       const { op, args: opArgs } = (item ?? {}) as { op?: unknown; args?: unknown };
       const asBatch: Talk = {
         ask: async (question) => {
@@ -555,7 +588,15 @@ registerFacts("batch", async (args, signal, talk) => {
           return reply;
         },
       };
-      return op === "batch" ? Promise.resolve(failed("batch: a batch cannot hold a batch")) : runOp(op, opArgs, signal, asBatch);
+      const answer = op === "batch" ? failed("batch: a batch cannot hold a batch") : await runOp(op, opArgs, signal, asBatch);
+      if (stream !== true) return answer;
+      try {
+        await talk.ask({ part: index, answer } satisfies BatchPart);
+        return STREAMED;
+      } catch {
+        // Not taken (an asker that cannot be talked to): it goes in the batch's answer.
+        return answer;
+      }
     }),
   );
 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HostError } from "../../../../src/lib/runtime/errors.js";
-import { answerFacts, factsRequest, PeerBatcher, PeerFacts, PROTOCOL, registerFacts, type FactsTransport, type TaggedReply } from "../../../../src/lib/facts/protocol.js";
+import { answerFacts, factsRequest, PeerBatcher, PeerFacts, PROTOCOL, registerFacts, type FactsTransport, type TaggedReply, type Talk } from "../../../../src/lib/facts/protocol.js";
 import type { Host } from "../../../../src/lib/transport/host.js";
 import type { CommandResult, HostCommand } from "../../../../src/lib/transport/shell.js";
 import { hostOver } from "../../../support/facts-peer.js";
@@ -14,6 +14,9 @@ registerFacts("echo", async (args) => args);
 registerFacts("fail", async () => {
   throw new Error("no such table");
 });
+// Answers only when the test lets it: a peer command that hangs (a wedged smtpctl).
+const held: (() => void)[] = [];
+registerFacts("held", (args) => new Promise((resolve) => held.push(() => resolve(args))));
 // Asks the asker twice and answers with what it heard: a conversation in its smallest form.
 registerFacts("quiz", async (args, _signal, talk) => {
   const first = await talk.ask({ question: 1, args });
@@ -31,25 +34,24 @@ class InProcessPeer implements FactsTransport {
   readonly requests: unknown[] = [];
   constructor(private readonly knowsBatch = true) {}
   async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
-    return Promise.all(
-      commands.map(async (command) => {
-        const request = JSON.parse(command.input ?? "null") as { op?: string };
-        this.requests.push(request);
-        const response = !this.knowsBatch && request.op === "batch" ? { protocol: PROTOCOL, version: "0.0.1", ok: false, error: 'unknown op "batch" (carpentry 0.0.1)' } : await answerFacts(request);
-        return { command: "carpentry facts", stdout: JSON.stringify(response), stderr: "", exitCode: 0 };
-      }),
-    );
+    return Promise.all(commands.map((command) => this.respond(command.input ?? "null", undefined)));
   }
-  async converse(command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult> {
-    // As `carpentry facts` does it: the request is the first line; each question goes out as a line
-    // and its reply comes back as one, through the same JSON text the wire carries.
-    const request = JSON.parse(firstLine) as { op?: string };
+  async converse(_command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult> {
+    return this.respond(firstLine, talkThrough(answer));
+  }
+  private async respond(input: string, talk: Talk | undefined): Promise<CommandResult> {
+    const request = JSON.parse(input) as { op?: string };
     this.requests.push(request);
-    let id = 0;
-    const ask = async (question: unknown) => (JSON.parse(await answer(JSON.stringify({ id: id++, question }))) as TaggedReply).reply;
-    const response = await answerFacts(request, { ask });
-    return { command: command.argv?.join(" ") ?? "", stdout: JSON.stringify(response), stderr: "", exitCode: 0 };
+    const response = !this.knowsBatch && request.op === "batch" ? { protocol: PROTOCOL, version: "0.0.1", ok: false, error: 'unknown op "batch" (carpentry 0.0.1)' } : await answerFacts(request, talk);
+    return { command: "carpentry facts", stdout: JSON.stringify(response), stderr: "", exitCode: 0 };
   }
+}
+
+/** As `carpentry facts` talks: each question goes out as a line and its reply comes back as one,
+ * through the same JSON text the wire carries. */
+function talkThrough(answer: (question: string) => Promise<string>): Talk {
+  let id = 0;
+  return { ask: async (question: unknown) => (JSON.parse(await answer(JSON.stringify({ id: id++, question }))) as TaggedReply).reply };
 }
 
 /** The peer as a Host, its facts batched when `batched`, as under `carpentry run`. */
@@ -124,6 +126,8 @@ describe("facts", () => {
     class ShellPeer implements FactsTransport {
       readonly role = "secondary" as const;
       readonly sessions: string[][] = [];
+      /** What a session waits for before it answers (a test's slow peer). */
+      hold: () => Promise<void> = () => Promise.resolve();
       constructor(
         readonly label = "secondary (test)",
         private readonly garbleBatch = false,
@@ -131,22 +135,28 @@ describe("facts", () => {
       ) {}
       async run(commands: readonly HostCommand[]): Promise<CommandResult[]> {
         this.sessions.push(commands.map((command) => (command.argv?.[1] === "facts" ? `facts ${(JSON.parse(command.input ?? "{}") as { op: string }).op}` : (command.argv ?? []).join(" "))));
+        await this.hold();
         return Promise.all(
-          commands.map(async (command) => {
-            if (command.argv?.[1] !== "facts") return { command: "", stdout: `ran ${(command.argv ?? []).join(" ")}`, stderr: "", exitCode: 0 };
-            const request = JSON.parse(command.input ?? "null") as { op?: string };
-            const older = (r: unknown): unknown => {
-              const { requests } = (r as { args?: { requests?: { op: string }[] } }).args ?? {};
-              return !this.knowsShell && requests?.some((q) => q.op === "shell") ? { ...(r as object), args: { requests: requests.map((q) => (q.op === "shell" ? { op: "nosuchop" } : q)) } } : r;
-            };
-            const answered = JSON.stringify(await answerFacts(older(request))).replace(/unknown op \\"nosuchop\\"/g, 'unknown op \\"shell\\"');
-            const stdout = this.garbleBatch && request.op === "batch" ? "garbage from a broken peer" : answered;
-            return { command: "carpentry facts", stdout, stderr: "", exitCode: 0 };
-          }),
+          commands.map(async (command) =>
+            command.argv?.[1] === "facts" ? this.respond(command.input ?? "null", undefined) : { command: "", stdout: `ran ${(command.argv ?? []).join(" ")}`, stderr: "", exitCode: 0 },
+          ),
         );
       }
-      converse(): Promise<CommandResult> {
-        return Promise.reject(new Error("no conversation here"));
+      async converse(_command: HostCommand, firstLine: string, answer: (question: string) => Promise<string>): Promise<CommandResult> {
+        this.sessions.push([`facts ${(JSON.parse(firstLine) as { op: string }).op}`]);
+        await this.hold();
+        return this.respond(firstLine, talkThrough(answer));
+      }
+      private async respond(input: string, talk: Talk | undefined): Promise<CommandResult> {
+        const request = JSON.parse(input) as { op?: string };
+        // A peer without the shell op (nor streaming, which it ignores).
+        const older = (r: unknown): unknown => {
+          const { requests } = (r as { args?: { requests?: { op: string }[] } }).args ?? {};
+          return !this.knowsShell && requests?.some((q) => q.op === "shell") ? { ...(r as object), args: { requests: requests.map((q) => (q.op === "shell" ? { op: "nosuchop" } : q)) } } : r;
+        };
+        if (this.garbleBatch && request.op === "batch") return { command: "carpentry facts", stdout: "garbage from a broken peer", stderr: "", exitCode: 0 };
+        const stdout = JSON.stringify(await answerFacts(older(request), talk)).replace(/unknown op \\"nosuchop\\"/g, 'unknown op \\"shell\\"');
+        return { command: "carpentry facts", stdout, stderr: "", exitCode: 0 };
       }
     }
     const CARPENTRY = "/etc/carpentry.monit/carpentry";
@@ -224,12 +234,10 @@ describe("facts", () => {
       let open = 0;
       let most = 0;
       const slow = new ShellPeer();
-      const quick = slow.run.bind(slow);
-      slow.run = async (commands) => {
+      slow.hold = async () => {
         most = Math.max(most, ++open);
         await new Promise((resolve) => setTimeout(resolve, 60));
         open--;
-        return quick(commands);
       };
       const batcher = new PeerBatcher({ quietMs: 5, maxWaitMs: 10, sessionsAtOnce: 1 });
       const asks: Promise<unknown>[] = [];
@@ -274,6 +282,35 @@ describe("facts", () => {
     expect(results[0]).toEqual({ status: "rejected", reason: broken });
     expect(results[1]).toMatchObject({ status: "fulfilled", value: { first: 'b:{"question":1,"args":"b"}' } });
     expect(results[2]).toEqual({ status: "fulfilled", value: 7 });
+  });
+
+  it("gives each request of a batch its answer as soon as the peer has it: one that hangs holds up its own asker only", async () => {
+    const peer = peerHost(new InProcessPeer(), true);
+    const settled: string[] = [];
+    const asks = [ask(peer, "echo", "a"), ask(peer, "held", "h"), converse(peer, "quiz", "q", async (question) => JSON.stringify(question)), ask(peer, "fail", null)].map((promise, i) =>
+      promise.then(
+        () => settled.push(`${String(i)} answered`),
+        () => settled.push(`${String(i)} failed`),
+      ),
+    );
+    for (let i = 0; i < 100 && settled.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(peer.requests).toHaveLength(1);
+    expect([...settled].sort()).toEqual(["0 answered", "2 answered", "3 failed"]);
+    held.shift()?.();
+    await Promise.all(asks);
+    expect(settled[3]).toBe("1 answered");
+  });
+
+  it("answers a batch all at once to an asker that does not ask for each answer as it comes, or cannot be asked back", async () => {
+    const requests = [
+      { op: "echo", args: 1 },
+      { op: "fail", args: null },
+    ];
+    const whole = await answerFacts({ protocol: PROTOCOL, op: "batch", args: { requests }, deadlineMs: 1000 }, { ask: () => Promise.reject(new Error("never asked")) });
+    expect(whole.ok && whole.value).toEqual([expect.objectContaining({ ok: true, value: 1 }), expect.objectContaining({ ok: false, error: "no such table" })]);
+    // Asked for it, by an asker that cannot be talked to (an asker of protocol 1): the same.
+    const untold = await answerFacts({ protocol: PROTOCOL, op: "batch", args: { requests, stream: true }, deadlineMs: 1000 });
+    expect(untold.ok && untold.value).toEqual(whole.ok && whole.value);
   });
 
   it("refuses a batch inside a batch", async () => {
