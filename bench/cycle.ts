@@ -178,7 +178,7 @@ async function oneCycle(pair: Pair, lab: ScenarioLab, programs: readonly { name:
   const wallMs = performance.now() - started;
   // The detached processes (the cycle server and its watchdog, ssh's shared connection) count too:
   // wait for all but ssh to end, close the connection, then read what the host's init reaped.
-  const detached = (): boolean => pidsIn(netns).some((pid) => !idle.has(pid) && !isHarnessWrapper(pid) && programOf(pid) !== "ssh" && programOf(pid) !== "?");
+  const detached = (): boolean => pidsIn(netns).some((pid) => !idle.has(pid) && !isHarnessWrapper(pid) && !["ssh", "?"].includes(programOf(pid)));
   for (let i = 0; i < 100 && detached(); i++) await sleep(50);
   done = true;
   await sampling;

@@ -28,6 +28,7 @@ import {
   type CycleRequest,
 } from "../lib/runtime/cycle.js";
 import { answerStandalone } from "../lib/runtime/runner.js";
+import { processAlive } from "../lib/transport/pidfile.js";
 import { BUILD } from "../lib/runtime/version.js";
 
 /** Checks of one cycle start within a second of each other; a server idle this long has served its cycle. */
@@ -311,15 +312,6 @@ export class CycleServer {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** The starter's lock names the pid of the server it started; only that server removes it. */
 function releaseLock(dir: string, build: string): void {
   const lock = lockPath(dir, build);
@@ -352,7 +344,7 @@ export async function runCycleServer(build: string | undefined): Promise<void> {
   // left when its watchdog had ended before it (a FIFO, its word to the watchdog) does not pile up.
   for (const name of readdirSync(dir)) {
     const pid = Number(HEADER_FILE_NAME.exec(name)?.[1] ?? 0);
-    if (pid > 0 && !isAlive(pid)) rmSync(`${dir}/${name}`, { force: true });
+    if (pid > 0 && !processAlive(pid)) rmSync(`${dir}/${name}`, { force: true });
   }
   process.on(REQUEST_SIGNAL, () => server.scanRequests());
   if (!(await server.listen())) {

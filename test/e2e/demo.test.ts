@@ -12,6 +12,7 @@ import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALL_CHECKS } from "../../src/checks/index.js";
 import { SECRETS } from "../../src/sim/secrets.js";
+import { CLOCK_TIME } from "../support/clock.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const NOBODY = 65534;
@@ -114,8 +115,8 @@ const EXPECTED_TOUR: readonly { command: string; firstLine: RegExp; details?: Re
   { command: "primary# /etc/carpentry.monit/check_carp", firstLine: /^WARNING: primary carp demote 50 via group carp/ },
   // The same, under a maintenance window on the primary: both hosts say it, OK.
   // The tour cuts a line to its width: sooner when the window's end names its day (after 22:00).
-  { command: "primary# /etc/carpentry.monit/check_carp", firstLine: /^OK: maintenance on primary until (?:[A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d: primary carp demote 5.* \(\+1 more\)$/ },
-  { command: "secondary# /etc/carpentry.monit/check_carp", firstLine: /^OK: maintenance on primary until (?:[A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d: primary carp demote 5.* \(\+1 more\)$/ },
+  { command: "primary# /etc/carpentry.monit/check_carp", firstLine: new RegExp(String.raw`^OK: maintenance on primary until ${CLOCK_TIME}: primary carp demote 5.* \(\+1 more\)$`) },
+  { command: "secondary# /etc/carpentry.monit/check_carp", firstLine: new RegExp(String.raw`^OK: maintenance on primary until ${CLOCK_TIME}: primary carp demote 5.* \(\+1 more\)$`) },
   { command: "primary# /etc/carpentry.monit/check_sysctl", firstLine: /^CRITICAL: net\.inet\.carp\.preempt: primary 0, secondary 1, expected 1$/ },
   {
     command: "primary# /etc/carpentry.monit/check_pf_tables",
@@ -155,7 +156,10 @@ function expectWholeTour(run: DemoRun, tmpdir: string): void {
   expect(run.stdout).toContain("peer link is simulated without sshd");
 
   expect(run.stdout).toMatch(
-    /^ {2}primary# \/etc\/carpentry\.monit\/carpentry maintenance start --for 2h --reason "upgrade to 7\.9"\n {4}maintenance on primary until (?:[A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d \(upgrade to 7\.9\): started$/m,
+    new RegExp(
+      String.raw`^ {2}primary# \/etc\/carpentry\.monit\/carpentry maintenance start --for 2h --reason "upgrade to 7\.9"\n {4}maintenance on primary until ${CLOCK_TIME} \(upgrade to 7\.9\): started$`,
+      "m",
+    ),
   );
   const runs = tourRuns(run.stdout);
   expect(runs.map((r) => r.command)).toEqual(EXPECTED_TOUR.map((step) => step.command));

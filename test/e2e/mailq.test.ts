@@ -1,7 +1,7 @@
 // check_mailq against the simulated pair, run as monit runs it. Each gateway's monit checks its own
 // queue, so the piling-up secondary is checked on the secondary itself.
 import { describe, expect, it } from "vitest";
-import { HOST_NAMES, type HostName, type Pair } from "../harness/pair.js";
+import { CYCLE_LEFTOVER, HOST_NAMES, type HostName, type Pair } from "../harness/pair.js";
 import { PAIR_CONFIG, useSimulatedPair } from "../support/sim.js";
 
 const CHECK = "/etc/carpentry.monit/check_mailq";
@@ -114,7 +114,7 @@ describe("check_mailq", () => {
     expect(run.durationMs).toBeLessThan(3500);
     // The cycle server that answered it outlives it by 2 s, and its watchdog a little more, by design;
     // smtpctl must be gone.
-    expect((await pair.strayProcesses("secondary", { settleMs: 1500 })).filter((line) => !/ serve-cycle | --cycle-watch |^\d+ sleep 0\.5$/.test(line))).toEqual([]);
+    expect((await pair.strayProcesses("secondary", { settleMs: 1500 })).filter((line) => !CYCLE_LEFTOVER.test(line))).toEqual([]);
   });
 
   it("is UNKNOWN naming the line when smtpctl prints what the parser cannot read", async () => {

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HOST_NAMES, startPair, type Daemon, type HostName, type Pair } from "../harness/pair.js";
 import { PEER_LINK, ScenarioLab } from "../harness/scenarios.js";
 import { readExample } from "../support/monitrc.js";
+import { CLOCK_TIME } from "../support/clock.js";
 import { startSmtpSinkIn, type HostSmtpSink } from "../support/smtp-sink.js";
 import { FAULTS, pairState, type PairShape, type PairState } from "../../src/sim/gateways.js";
 
@@ -101,7 +102,7 @@ describe.each(["full", "active-active"] as const)("maintenance on the primary, %
   }
 
   const notOk = (run: RunJson): string[] => run.checks.filter((c) => c.status !== "OK").map((c) => `${c.check} ${c.status}: ${c.summary}`);
-  const excused = (run: RunJson): string[] => run.checks.filter((c) => /^maintenance on primary until (?:[A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d/.test(c.summary)).map((c) => c.check);
+  const excused = (run: RunJson): string[] => run.checks.filter((c) => new RegExp(String.raw`^maintenance on primary until ${CLOCK_TIME}`).test(c.summary)).map((c) => c.check);
 
   it("refuses a bad duration or reason with a clear error, exit 3, and writes nothing", async () => {
     for (const args of [
@@ -119,9 +120,9 @@ describe.each(["full", "active-active"] as const)("maintenance on the primary, %
 
   it("under maintenance, the upgrade's steps leave every check on both hosts OK, with the note", async () => {
     const start = await carpentry("primary", "maintenance", "start", "--for", "30m", "--reason", "upgrade to 7.9");
-    expect(start.stdout).toMatch(/^maintenance on primary until (?:[A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d \(upgrade to 7\.9\): started\n$/);
+    expect(start.stdout).toMatch(new RegExp(String.raw`^maintenance on primary until ${CLOCK_TIME} \(upgrade to 7\.9\): started\n$`));
     expect(start.code).toBe(0);
-    expect((await carpentry("primary", "maintenance", "status")).stdout).toMatch(/^maintenance on primary until (?:[A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d \(upgrade to 7\.9\)\n/);
+    expect((await carpentry("primary", "maintenance", "status")).stdout).toMatch(new RegExp(String.raw`^maintenance on primary until ${CLOCK_TIME} \(upgrade to 7\.9\)\n`));
 
     await step(upgradeState(shape, false));
     const onPrimary = await runAll("primary");
@@ -131,7 +132,7 @@ describe.each(["full", "active-active"] as const)("maintenance on the primary, %
     expect(excused(onPrimary)).toEqual(expect.arrayContaining(["carp", "sysctl", "pf", "versions"]));
     expect(excused(onSecondary)).toEqual(expect.arrayContaining(["carp", "sysctl", "pf"]));
     // The secondary learned the primary's window from it, and keeps it for the reboot.
-    expect((await carpentry("secondary", "maintenance", "status")).stdout).toMatch(/\nmaintenance on primary until (?:[A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d \(upgrade to 7\.9\)\n$/);
+    expect((await carpentry("secondary", "maintenance", "status")).stdout).toMatch(new RegExp(String.raw`\nmaintenance on primary until ${CLOCK_TIME} \(upgrade to 7\.9\)\n$`));
 
     // The reboot: the primary cannot be reached; the secondary excuses it from what it last learned.
     await step(upgradeState(shape, true));
@@ -155,12 +156,12 @@ describe.each(["full", "active-active"] as const)("maintenance on the primary, %
     const start = await carpentry("primary", "maintenance", "start", "--for", "5s");
     expect(start.code).toBe(0);
     const during = await pair.run("primary", ["/etc/carpentry.monit/check_carp"]);
-    expect(during.stdout).toMatch(/^OK: maintenance on primary until (?:[A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d: /);
+    expect(during.stdout).toMatch(new RegExp(String.raw`^OK: maintenance on primary until ${CLOCK_TIME}: `));
     expect(during.code).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + 5200 - Date.now())));
     for (const host of HOST_NAMES) {
       const after = await pair.run(host, ["/etc/carpentry.monit/check_carp"]);
-      expect(after.stdout).toMatch(/^WARNING: maintenance on primary ended (?:[A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d: /);
+      expect(after.stdout).toMatch(new RegExp(String.raw`^WARNING: maintenance on primary ended ${CLOCK_TIME}: `));
       expect(after.stdout).toContain("maintenance on primary ended");
       expect(after.stdout).toMatch(/carp demote 50/);
       expect(after.code).toBe(1);
@@ -169,7 +170,7 @@ describe.each(["full", "active-active"] as const)("maintenance on the primary, %
     await carpentry("primary", "maintenance", "start", "--for", "1h");
     expect((await pair.run("primary", ["/etc/carpentry.monit/check_carp"])).code).toBe(0);
     expect((await carpentry("primary", "maintenance", "stop")).stdout).toMatch(/^maintenance on primary stopped at \d\d:\d\d\n$/);
-    expect((await pair.run("primary", ["/etc/carpentry.monit/check_carp"])).stdout).toMatch(/^WARNING: maintenance on primary ended (?:[A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d: /);
+    expect((await pair.run("primary", ["/etc/carpentry.monit/check_carp"])).stdout).toMatch(new RegExp(String.raw`^WARNING: maintenance on primary ended ${CLOCK_TIME}: `));
   }, 60_000);
 });
 
@@ -286,7 +287,7 @@ describe("real monit on both hosts, the primary upgraded under maintenance", () 
     await waitCycles(3, 20_000);
     for (const host of HOST_NAMES) {
       expect(mails(host)).toEqual([
-        expect.stringMatching(/^check_carp: Status failed -- .*status failed \(1\) -- WARNING: maintenance on primary ended (?:[A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d: primary carp demote 50/),
+        expect.stringMatching(new RegExp(String.raw`^check_carp: Status failed -- .*status failed \(1\) -- WARNING: maintenance on primary ended ${CLOCK_TIME}: primary carp demote 50`)),
       ]);
     }
   }, 240_000);

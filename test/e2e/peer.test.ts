@@ -2,7 +2,7 @@
 // a fresh connection every time, failures in words, the deadline, and many checks at once.
 import { describe, expect, it } from "vitest";
 import { ALL_CHECKS } from "../../src/checks/index.js";
-import type { HostName, Pair } from "../harness/pair.js";
+import { CYCLE_LEFTOVER, type HostName, type Pair } from "../harness/pair.js";
 import { startGuards } from "../support/guards.js";
 import { PAIR_CONFIG, useSimulatedPair } from "../support/sim.js";
 
@@ -16,7 +16,7 @@ let pair: Pair;
  * check's script with --cycle-watch, and its sleep); anything else must not.
  */
 async function leftoverChildren(host: HostName): Promise<string[]> {
-  return (await pair.strayProcesses(host, { settleMs: 1500 })).filter((line) => !/\[mux\]| serve-cycle | --cycle-watch |^\d+ sleep 0\.5$/.test(line));
+  return (await pair.strayProcesses(host, { settleMs: 1500 })).filter((line) => !line.includes("[mux]") && !CYCLE_LEFTOVER.test(line));
 }
 
 async function closeSharedConnection(): Promise<void> {

@@ -30,6 +30,9 @@ const STANDIN_TOOLS: readonly StandinTool[] = ["ifconfig", "pfctl", "sysctl", "s
 
 /** PATH of OpenBSD's rc.d, hence of monit and of the checks it runs (no /usr/local/bin). */
 export const MONIT_PATH = "/sbin:/bin:/usr/sbin:/usr/bin";
+/** A strayProcesses line of what outlives a check by design: the cycle server (2 s after its last
+ * answer) and its watchdog (the check's own script with --cycle-watch, and its sleep). */
+export const CYCLE_LEFTOVER = / serve-cycle | --cycle-watch |^\d+ sleep 0\.5$/;
 /** PATH that OpenBSD's sshd gives root (login.conf "default" class); /usr/local/bin is last. */
 const OPENBSD_LOGIN_PATH = "/usr/bin:/bin:/usr/sbin:/sbin:/usr/X11R6/bin:/usr/local/bin:/usr/local/sbin";
 

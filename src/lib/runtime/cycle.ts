@@ -26,18 +26,20 @@ export interface CycleRequest {
   readonly argv: readonly string[];
 }
 
+/** A header's pid, as it names its files in the cycle directory. */
+const HEADER_PID = "[1-9][0-9]{0,9}";
 /** The header's answer FIFO is a.PID in the cycle directory: nothing else is opened for it. */
-export const ANSWER_FIFO_NAME = /^a\.[1-9][0-9]{0,9}$/;
+export const ANSWER_FIFO_NAME = new RegExp(`^a\\.${HEADER_PID}$`);
 
 /**
  * A header with a FIFO leaves its request as r.PID in the cycle directory and tells the server with
  * SIGURG, which every process ignores unless it asks for it: a server's pid taken over by another
  * process after a crash is then never hurt. No nc at all for such a check.
  */
-export const REQUEST_FILE_NAME = /^r\.([1-9][0-9]{0,9})$/;
+export const REQUEST_FILE_NAME = new RegExp(`^r\\.(${HEADER_PID})$`);
 /** A waiting header's files, each named by its pid: its request (r.), its answer FIFO (a.), and
  * what it tells the watchdog (w.). */
-export const HEADER_FILE_NAME = /^[arw]\.([1-9][0-9]{0,9})$/;
+export const HEADER_FILE_NAME = new RegExp(`^[arw]\\.(${HEADER_PID})$`);
 export const REQUEST_SIGNAL = "SIGURG";
 
 export function socketPath(dir: string, build: string): string {
@@ -113,10 +115,15 @@ export function fifoAnswerText(build: string, code: number, output: string): str
   return `${CYCLE_MAGIC} ${build} ${code} ${lines} ${endsWithNewline ? 1 : 0}\n${body}${CYCLE_MAGIC}-end\n`;
 }
 
+/** A build id as a pattern that matches it and nothing else. */
+function literal(build: string): string {
+  return build.replace(/[^A-Za-z0-9]/g, "\\$&");
+}
+
 /** What a header makes of its FIFO's text: the same reading as its shell code, for the tests. */
 export function readFifoAnswer(build: string, text: string): CycleAnswer {
   const lines = text.split("\n");
-  const head = new RegExp(`^${CYCLE_MAGIC} ${build.replace(/[^A-Za-z0-9]/g, "\\$&")} ([0-3]) ([0-9]+) ([01])$`).exec(lines[0] ?? "");
+  const head = new RegExp(`^${CYCLE_MAGIC} ${literal(build)} ([0-3]) ([0-9]+) ([01])$`).exec(lines[0] ?? "");
   if (!head) return { kind: "cut" };
   const count = Number(head[2]);
   if (lines.slice(1, count + 2).some((line) => WATCHDOG_LINES.includes(line))) return { kind: "cut" };
@@ -152,7 +159,7 @@ export function readCycleAnswer(build: string, text: string): CycleAnswer {
   if (text.startsWith(refused)) return { kind: "refused", reason: text.slice(refused.length).split("\n")[0] ?? "" };
   if (!text.startsWith(accepted)) return { kind: "none" };
   const rest = text.slice(accepted.length);
-  const match = new RegExp(`^${CYCLE_MAGIC} ${build.replace(/[^A-Za-z0-9]/g, "\\$&")} ([0-3])\\n`).exec(rest);
+  const match = new RegExp(`^${CYCLE_MAGIC} ${literal(build)} ([0-3])\\n`).exec(rest);
   const end = `\n${CYCLE_MAGIC}-end\n`;
   if (!match || !rest.endsWith(end) || rest.length < match[0].length + end.length) return { kind: "cut" };
   return { kind: "answered", code: Number(match[1]), output: rest.slice(match[0].length, rest.length - end.length) };
