@@ -135,7 +135,7 @@ export function cycleHeaderLines(check, build) {
     "  cy_e=$cy_nl'carpentry-cycle-end'; cy_0=${SECONDS:-0}; cy_t=10; cy_p=",
     `  if [ "$(command -v print)" = print ]; then carpentry_cycle_say() { print -rn -- "$1"; }; else carpentry_cycle_say() { printf '%s' "$1"; }; fi`,
     // The watchdog is this script again with --cycle-watch SERVER_PID: so ps tells it from a check.
-    '  case ${1-} in --cycle-watch) case ${2-} in ""|*[!0-9]*) exit 3;; esac; carpentry_cycle_watch "$2"; exit 0;; esac',
+    '  case ${1-} in --cycle-watch) case ${2-} in ""|*[!0-9]*) return;; esac; carpentry_cycle_watch "$2"; exit 0;; esac',
     '  case "$PWD/${CARPENTRY_CONFIG-}" in *"$cy_nl"*) return;; esac',
     "  for cy_a; do",
     '    [ "$cy_p" = t ] && cy_t=$cy_a; cy_p=',

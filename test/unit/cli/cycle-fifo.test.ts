@@ -190,6 +190,9 @@ it("never lets the watchdog's command line through to node, whatever makes the c
   writeFileSync(script, `#!/bin/sh\n${lines}\n`, { mode: 0o755 });
   const run = spawnSync("mksh", [script, "--cycle-watch", "123"], { encoding: "utf8", timeout: 10_000, env: { ...process.env, CARPENTRY_CYCLE: "alone" }, stdio: ["ignore", "pipe", "pipe"] });
   expect({ stdout: run.stdout, code: run.status }).toEqual({ stdout: "UNKNOWN: --cycle-watch is the cycle server's own\n", code: 3 });
+  // Typed by hand with no pid: the same one line.
+  const byHand = spawnSync("mksh", [script, "--cycle-watch", "x"], { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "pipe"] });
+  expect({ stdout: byHand.stdout, code: byHand.status }).toEqual({ stdout: "UNKNOWN: --cycle-watch is the cycle server's own\n", code: 3 });
   // A check's own arguments still go on to node.
   expect(spawnSync("mksh", [script, "-t", "5"], { encoding: "utf8", timeout: 10_000, env: { ...process.env, CARPENTRY_CYCLE: "alone" } }).stdout).toBe("node-ran\n");
 });
